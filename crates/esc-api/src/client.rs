@@ -1,0 +1,320 @@
+//! The HTTP client: one shared connection pool, the caller's deadline on every call, bounded
+//! reply sizes, no redirects (a redirect must never carry the token to another host).
+
+use std::sync::Once;
+use std::time::Duration;
+
+use http::{HeaderMap, HeaderValue, StatusCode, header};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
+use url::Url;
+
+use crate::error::ErrorKind;
+use crate::error::sanitize;
+use crate::wire::{Environment, ErrorBody, OpenEnvironment};
+use crate::{EnvironmentRef, EscError, Step, Value};
+
+/// Settings for [`EscClient`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Sent as `User-Agent`.
+    pub user_agent: String,
+    /// The largest reply accepted, in bytes.
+    pub max_response_bytes: usize,
+    /// `duration` of the open session; `None` leaves the server's default (1h).
+    pub open_duration: Option<String>,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            user_agent: concat!("esc-csi/", env!("CARGO_PKG_VERSION")).to_owned(),
+            max_response_bytes: 32 << 20,
+            open_duration: None,
+        }
+    }
+}
+
+/// A client for any number of ESC API bases; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct EscClient {
+    http: reqwest::Client,
+    options: ClientOptions,
+}
+
+static CRYPTO: Once = Once::new();
+
+impl EscClient {
+    pub fn new(options: ClientOptions) -> Result<Self, reqwest::Error> {
+        CRYPTO.call_once(|| {
+            // Another component may have installed one first; either is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        });
+        let http = reqwest::Client::builder()
+            .user_agent(options.user_agent.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(90))
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(EscClient { http, options })
+    }
+
+    /// Opens `env` and reads all of it: exactly two calls, both bounded by `deadline`.
+    pub async fn open_and_read(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        token: &SecretString,
+        deadline: Instant,
+    ) -> Result<Value, EscError> {
+        let session = self.open(api, env, token, deadline).await?;
+        self.read(api, env, &session, token, deadline).await
+    }
+
+    /// `POST .../open` (or `.../versions/{v}/open`): returns the session id.
+    pub async fn open(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        token: &SecretString,
+        deadline: Instant,
+    ) -> Result<String, EscError> {
+        let mut segments = vec![
+            "environments",
+            &env.organization,
+            &env.project,
+            &env.environment,
+        ];
+        if let Some(version) = &env.version {
+            segments.extend(["versions", version]);
+        }
+        segments.push("open");
+        let mut url = endpoint(Step::Open, api, env, &segments)?;
+        if let Some(duration) = &self.options.open_duration {
+            url.query_pairs_mut().append_pair("duration", duration);
+        }
+        let request = self.http.post(url).headers(auth_headers(token));
+        let body = self.call(Step::Open, api, env, request, deadline).await?;
+        let open: OpenEnvironment = decode(Step::Open, env, &body)?;
+        Ok(open.id)
+    }
+
+    /// `GET .../open/{session}`: the whole environment as one object value.
+    pub async fn read(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        session: &str,
+        token: &SecretString,
+        deadline: Instant,
+    ) -> Result<Value, EscError> {
+        let segments = [
+            "environments",
+            &env.organization,
+            &env.project,
+            &env.environment,
+            "open",
+            session,
+        ];
+        let url = endpoint(Step::Read, api, env, &segments)?;
+        let request = self.http.get(url).headers(auth_headers(token));
+        let body = self.call(Step::Read, api, env, request, deadline).await?;
+        let read: Environment = decode(Step::Read, env, &body)?;
+        Ok(Value::new(crate::Data::Object(read.properties)))
+    }
+
+    async fn call(
+        &self,
+        step: Step,
+        api: &Url,
+        env: &EnvironmentRef,
+        request: reqwest::RequestBuilder,
+        deadline: Instant,
+    ) -> Result<Vec<u8>, EscError> {
+        let limit = self.options.max_response_bytes;
+        let exchange = async {
+            let response = request
+                .send()
+                .await
+                .map_err(|e| connect_error(step, api, env, &e))?;
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = read_limited(response, limit)
+                .await
+                .map_err(|e| e.into_error(step, api, env, limit))?;
+            Ok::<_, EscError>((status, headers, body))
+        };
+        let (status, headers, body) =
+            tokio::time::timeout_at(deadline, exchange)
+                .await
+                .map_err(|_| {
+                    let kind = ErrorKind::Timeout {
+                        api: api.to_string(),
+                    };
+                    EscError::new(step, env, kind)
+                })??;
+        if status.is_success() {
+            return Ok(body);
+        }
+        Err(status_error(step, env, status, &headers, &body))
+    }
+}
+
+fn auth_headers(token: &SecretString) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+    if let Ok(mut value) = HeaderValue::from_str(&format!("token {}", token.expose_secret())) {
+        value.set_sensitive(true);
+        headers.insert(header::AUTHORIZATION, value);
+    }
+    headers
+}
+
+/// `api` plus escaped path segments.
+fn endpoint(
+    step: Step,
+    api: &Url,
+    env: &EnvironmentRef,
+    segments: &[&str],
+) -> Result<Url, EscError> {
+    let mut url = api.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    {
+        let mut path = url.path_segments_mut().map_err(|()| {
+            let kind = ErrorKind::BadApiUrl {
+                api: api.to_string(),
+                reason: "it cannot have a path",
+            };
+            EscError::new(step, env, kind)
+        })?;
+        path.pop_if_empty();
+        path.extend(segments);
+    }
+    Ok(url)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    step: Step,
+    env: &EnvironmentRef,
+    body: &[u8],
+) -> Result<T, EscError> {
+    serde_json::from_slice(body).map_err(|e| {
+        let kind = ErrorKind::Decode {
+            // serde's own message can quote the offending input, which may be a secret: say only
+            // what kind of problem it was and where.
+            detail: format!(
+                "{} at line {} column {}",
+                match e.classify() {
+                    serde_json::error::Category::Io => "read error",
+                    serde_json::error::Category::Syntax => "invalid JSON",
+                    serde_json::error::Category::Data => "unexpected JSON shape",
+                    serde_json::error::Category::Eof => "truncated JSON",
+                },
+                e.line(),
+                e.column()
+            ),
+        };
+        EscError::new(step, env, kind)
+    })
+}
+
+fn status_error(
+    step: Step,
+    env: &EnvironmentRef,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> EscError {
+    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    let message = parsed
+        .message
+        .as_deref()
+        .map(|m| sanitize(m, 300))
+        .filter(|m| !m.is_empty());
+    let diagnostics = parsed
+        .diagnostics
+        .iter()
+        .take(5)
+        .map(|d| match &d.path {
+            Some(path) if !path.is_empty() => sanitize(&format!("{path}: {}", d.summary), 200),
+            _ => sanitize(&d.summary, 200),
+        })
+        .collect();
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| sanitize(v, 100))
+            .filter(|v| !v.is_empty())
+    };
+    let request_id = if status.is_server_error() {
+        header_text("x-pulumi-request-id")
+    } else {
+        None
+    };
+    let retry_after = header_text("retry-after")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let kind = ErrorKind::Status {
+        status,
+        message,
+        diagnostics,
+        request_id,
+        retry_after,
+    };
+    EscError::new(step, env, kind)
+}
+
+fn connect_error(step: Step, api: &Url, env: &EnvironmentRef, error: &reqwest::Error) -> EscError {
+    // The innermost cause says what actually failed (refused, DNS, certificate). reqwest's own
+    // text is not used: it quotes the URL, which holds the session id.
+    let mut detail = None;
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        detail = Some(cause.to_string());
+        source = cause.source();
+    }
+    let detail = detail.unwrap_or_else(|| {
+        if error.is_timeout() {
+            "timed out".to_owned()
+        } else if error.is_body() || error.is_decode() {
+            "the connection broke while reading the reply".to_owned()
+        } else {
+            "the request failed".to_owned()
+        }
+    });
+    let kind = ErrorKind::Connect {
+        api: api.to_string(),
+        detail: sanitize(&detail, 300),
+    };
+    EscError::new(step, env, kind)
+}
+
+enum BodyError {
+    TooLarge,
+    Transport(reqwest::Error),
+}
+
+impl BodyError {
+    fn into_error(self, step: Step, api: &Url, env: &EnvironmentRef, limit: usize) -> EscError {
+        match self {
+            BodyError::TooLarge => EscError::new(step, env, ErrorKind::TooLarge { limit }),
+            BodyError::Transport(e) => connect_error(step, api, env, &e),
+        }
+    }
+}
+
+async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

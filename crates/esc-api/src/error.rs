@@ -1,0 +1,147 @@
+//! What can go wrong talking to ESC. Every message names the environment and the step, and
+//! carries the server's own words; none carries the token, the session id or any value.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::EnvironmentRef;
+
+/// The two calls a mount makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Open,
+    Read,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Step::Open => "opening",
+            Step::Read => "reading",
+        })
+    }
+}
+
+/// A failed call: which step, which environment, and what happened. Boxed to stay small.
+#[derive(Debug, thiserror::Error)]
+#[error("{} ESC environment {}: {}", .0.step, .0.env, .0.kind)]
+pub struct EscError(Box<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    step: Step,
+    env: EnvironmentRef,
+    kind: ErrorKind,
+}
+
+impl EscError {
+    pub(crate) fn new(step: Step, env: &EnvironmentRef, kind: ErrorKind) -> Self {
+        EscError(Box::new(Inner {
+            step,
+            env: env.clone(),
+            kind,
+        }))
+    }
+
+    pub fn step(&self) -> Step {
+        self.0.step
+    }
+
+    pub fn environment(&self) -> &EnvironmentRef {
+        &self.0.env
+    }
+
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.kind
+    }
+
+    /// The HTTP status, when the server answered.
+    pub fn status(&self) -> Option<http::StatusCode> {
+        match &self.0.kind {
+            ErrorKind::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ErrorKind {
+    /// The server answered with an error status.
+    #[error(
+        "HTTP {status}{}{}{}",
+        ServerSays(message),
+        Diagnostics(diagnostics),
+        RequestId(request_id)
+    )]
+    Status {
+        status: http::StatusCode,
+        message: Option<String>,
+        /// Summaries of the evaluation diagnostics an open may return with a 400.
+        diagnostics: Vec<String>,
+        /// `X-Pulumi-Request-ID`, quoted on server errors so support can find the call.
+        request_id: Option<String>,
+        /// `Retry-After` on 429 and 503.
+        retry_after: Option<Duration>,
+    },
+    /// No HTTP answer at all: DNS, TCP, TLS.
+    #[error("cannot reach the ESC API at {api}: {detail}")]
+    Connect { api: String, detail: String },
+    /// The caller's deadline passed before the answer did.
+    #[error("no answer from the ESC API at {api} before the deadline")]
+    Timeout { api: String },
+    /// An answer arrived but is not what the API promises.
+    #[error("the ESC API's reply could not be decoded ({detail})")]
+    Decode { detail: String },
+    /// The reply exceeded the configured size limit.
+    #[error("the reply is larger than the {limit}-byte limit")]
+    TooLarge { limit: usize },
+    /// The API base URL cannot address environments.
+    #[error("the ESC API URL {api:?} cannot be used: {reason}")]
+    BadApiUrl { api: String, reason: &'static str },
+}
+
+struct ServerSays<'a>(&'a Option<String>);
+
+impl fmt::Display for ServerSays<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(m) => write!(f, ": {m}"),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Diagnostics<'a>(&'a [String]);
+
+impl fmt::Display for Diagnostics<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.0.is_empty() {
+            write!(f, " [{}]", self.0.join("; "))?;
+        }
+        Ok(())
+    }
+}
+
+struct RequestId<'a>(&'a Option<String>);
+
+impl fmt::Display for RequestId<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(id) => write!(f, " (request id {id})"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Server text goes into pod events: keep it short, on one line, and printable.
+pub(crate) fn sanitize(text: &str, max_chars: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max_chars)
+        .collect();
+    if text.chars().count() > max_chars {
+        out.push('…');
+    }
+    out.trim().to_owned()
+}

@@ -1,0 +1,42 @@
+//! The Pulumi ESC API as esc-csi uses it: open an environment, read it whole, decode leniently.
+//!
+//! One open and one read give every value of an environment, so a mount resolves all of its
+//! paths locally instead of making a call per item.
+
+mod client;
+mod error;
+mod value;
+pub mod wire;
+
+use std::fmt;
+
+pub use client::{ClientOptions, EscClient};
+pub use error::{ErrorKind, EscError, Step};
+pub use value::{Data, Value};
+
+/// The default ESC API base.
+pub const DEFAULT_API_URL: &str = "https://api.pulumi.com/api/esc";
+
+/// Which environment to open: `org/project/env`, optionally pinned `@revision-or-tag`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EnvironmentRef {
+    pub organization: String,
+    pub project: String,
+    pub environment: String,
+    /// A revision number or tag; `None` opens the latest.
+    pub version: Option<String>,
+}
+
+impl fmt::Display for EnvironmentRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}",
+            self.organization, self.project, self.environment
+        )?;
+        if let Some(version) = &self.version {
+            write!(f, "@{version}")?;
+        }
+        Ok(())
+    }
+}

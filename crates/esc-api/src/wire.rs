@@ -1,0 +1,41 @@
+//! JSON bodies of the calls esc-csi makes, per `esc-openapi.yaml`. Fields we do not use are
+//! not declared, so they are skipped whatever they hold.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Value;
+
+/// `POST .../open` → the session to read from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OpenEnvironment {
+    pub id: String,
+}
+
+/// `GET .../open/{id}` → the evaluated environment.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Environment {
+    #[serde(default)]
+    pub properties: BTreeMap<String, Value>,
+}
+
+/// The body of an error reply: `{"code", "message"}`, plus diagnostics on a failed open.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// One evaluation diagnostic.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Diagnostic {
+    #[serde(default)]
+    pub summary: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}

@@ -1,0 +1,158 @@
+//! A Kubernetes API stand-in serving the one call esc-csi makes: `GET` of a Secret.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{Method, Response, StatusCode};
+use base64::Engine;
+use serde_json::json;
+
+use crate::{Call, Fault, Shared, json_reply, serve};
+
+#[derive(Debug, Default)]
+struct KubeState {
+    /// (namespace, name) → data.
+    secrets: HashMap<(String, String), BTreeMap<String, Vec<u8>>>,
+    /// Namespaces whose Secrets the caller may not read.
+    forbidden: HashSet<String>,
+}
+
+/// The Kubernetes stand-in. Dropping it stops the server.
+#[derive(Debug)]
+pub struct FakeKube {
+    addr: SocketAddr,
+    shared: Arc<Shared<KubeState>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeKube {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl FakeKube {
+    pub async fn start() -> FakeKube {
+        let shared = Shared::new(KubeState::default());
+        let router = Router::new().fallback(handle).with_state(shared.clone());
+        let (addr, task) = serve(router).await;
+        FakeKube { addr, shared, task }
+    }
+
+    /// The API server URL for a kubeconfig or `kube::Config`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Creates or replaces a Secret with string data.
+    pub fn put_secret(&self, namespace: &str, name: &str, data: &[(&str, &str)]) {
+        let data = data
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        self.shared
+            .state()
+            .secrets
+            .insert((namespace.to_owned(), name.to_owned()), data);
+    }
+
+    /// Reads of Secrets in `namespace` answer 403, as without RBAC.
+    pub fn forbid(&self, namespace: &str) {
+        self.shared.state().forbidden.insert(namespace.to_owned());
+    }
+
+    pub fn push_fault(&self, fault: Fault) {
+        self.shared.push_fault(fault);
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.shared.calls()
+    }
+}
+
+fn status(code: StatusCode, reason: &str, message: &str) -> Response<Body> {
+    json_reply(
+        code,
+        &json!({
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "code": code.as_u16(),
+        }),
+    )
+}
+
+async fn handle(State(shared): State<Arc<Shared<KubeState>>>, request: Request) -> Response<Body> {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    shared.record(Call {
+        method: method.to_string(),
+        path: path.clone(),
+        query: request.uri().query().map(str::to_owned),
+        authorization: request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    });
+    if let Some(reply) = shared.next_fault().await {
+        return reply;
+    }
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let (Method::GET, ["api", "v1", "namespaces", namespace, "secrets", name]) =
+        (method, segments.as_slice())
+    else {
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
+    };
+    let state = shared.state();
+    if state.forbidden.contains(*namespace) {
+        return status(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            &format!(
+                "secrets \"{name}\" is forbidden: User \"system:serviceaccount:kube-system:esc-csi\" \
+                 cannot get resource \"secrets\" in API group \"\" in the namespace \"{namespace}\""
+            ),
+        );
+    }
+    let Some(data) = state
+        .secrets
+        .get(&((*namespace).to_owned(), (*name).to_owned()))
+    else {
+        return status(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            &format!("secrets \"{name}\" not found"),
+        );
+    };
+    let encoded: serde_json::Map<String, serde_json::Value> = data
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                base64::engine::general_purpose::STANDARD.encode(v).into(),
+            )
+        })
+        .collect();
+    json_reply(
+        StatusCode::OK,
+        &json!({
+            "kind": "Secret",
+            "apiVersion": "v1",
+            "metadata": {"name": name, "namespace": namespace, "resourceVersion": "1"},
+            "type": "Opaque",
+            "data": encoded,
+        }),
+    )
+}
