@@ -1,0 +1,188 @@
+//! Where the Pulumi access token comes from, in order of preference:
+//!
+//! 1. the pod's own `nodePublishSecretRef` Secret (the request's `secrets` field, key
+//!    `pulumi-access-token`): no RBAC on Secrets needed at all;
+//! 2. the class's `authSecretName` Secret, read through the Kubernetes API, and only in the
+//!    pod's namespace unless the daemon allows cross-namespace reads.
+//!
+//! Tokens live in [`SecretString`]s and no error here quotes one.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::time::Instant;
+
+use crate::class::{Class, Settings};
+
+/// The key holding the token, in a Secret or in `nodePublishSecretRef`.
+pub const TOKEN_KEY: &str = "pulumi-access-token";
+
+/// Where a token came from, for messages that tell the user which one to fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenOrigin {
+    NodePublishSecretRef,
+    Secret { namespace: String, name: String },
+}
+
+impl fmt::Display for TokenOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenOrigin::NodePublishSecretRef => {
+                write!(f, "the volume's nodePublishSecretRef Secret (key {TOKEN_KEY})")
+            }
+            TokenOrigin::Secret { namespace, name } => {
+                write!(f, "Kubernetes Secret {namespace}/{name} (key {TOKEN_KEY})")
+            }
+        }
+    }
+}
+
+/// A token and where it came from.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub token: SecretString,
+    pub origin: TokenOrigin,
+}
+
+/// Reads one key of a Kubernetes Secret.
+pub trait SecretReader: Send + Sync + 'static {
+    fn read_key(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<SecretString, AuthError>> + Send;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error(
+        "no Pulumi access token: set parameter authSecretName to a Secret holding key {TOKEN_KEY}, \
+         or give the volume a nodePublishSecretRef with that key"
+    )]
+    NoCredentials,
+    #[error(
+        "the SecretProviderClass asks for auth Secret {namespace}/{name}, but the pod runs in \
+         namespace {pod_namespace}; esc-csi reads auth Secrets only from the pod's own namespace \
+         unless started with --allow-cross-namespace-auth"
+    )]
+    CrossNamespace {
+        namespace: String,
+        name: String,
+        pod_namespace: String,
+    },
+    #[error(
+        "parameter authSecretName is set but the request does not say the pod's namespace; set \
+         authSecretNamespace"
+    )]
+    NoNamespace,
+    #[error("the request's secrets field (nodePublishSecretRef) is not a JSON object of strings")]
+    BadNodePublishSecrets,
+    #[error("Kubernetes Secret {namespace}/{name} does not exist")]
+    SecretNotFound { namespace: String, name: String },
+    #[error("Kubernetes Secret {namespace}/{name} has no key {key}{}", present_keys(keys))]
+    KeyNotFound {
+        namespace: String,
+        name: String,
+        key: String,
+        keys: Vec<String>,
+    },
+    #[error("the token in {origin} is empty")]
+    EmptyToken { origin: TokenOrigin },
+    #[error("the token in {origin} contains characters that cannot be sent in an HTTP header")]
+    MalformedToken { origin: TokenOrigin },
+    #[error(
+        "esc-csi may not read Kubernetes Secret {namespace}/{name}: {message}. Grant its service \
+         account `get` on Secrets in that namespace, or use nodePublishSecretRef"
+    )]
+    Forbidden {
+        namespace: String,
+        name: String,
+        message: String,
+    },
+    #[error("cannot read Kubernetes Secret {namespace}/{name}: {message}")]
+    Unavailable {
+        namespace: String,
+        name: String,
+        message: String,
+    },
+    #[error("esc-csi has no access to the Kubernetes API ({0}), so it cannot read authSecretName")]
+    NoKubernetes(String),
+    #[error("reading Kubernetes Secret {namespace}/{name} did not finish before the deadline")]
+    Timeout { namespace: String, name: String },
+}
+
+fn present_keys(keys: &[String]) -> String {
+    if keys.is_empty() {
+        " (it has no keys)".into()
+    } else {
+        format!(" (it has: {})", keys.join(", "))
+    }
+}
+
+/// Finds the token for a mount.
+pub async fn credential<R: SecretReader>(
+    class: &Class,
+    node_publish_secrets: &str,
+    settings: &Settings,
+    reader: &R,
+    deadline: Instant,
+) -> Result<Credential, AuthError> {
+    if let Some(token) = node_publish_token(node_publish_secrets)? {
+        return checked(token, TokenOrigin::NodePublishSecretRef);
+    }
+    let Some(secret) = &class.auth_secret else {
+        return Err(AuthError::NoCredentials);
+    };
+    let pod_namespace = class.pod.namespace.as_deref();
+    let namespace = match (&secret.namespace, pod_namespace) {
+        (Some(ns), Some(pod_ns)) if ns != pod_ns && !settings.allow_cross_namespace_auth => {
+            return Err(AuthError::CrossNamespace {
+                namespace: ns.clone(),
+                name: secret.name.clone(),
+                pod_namespace: pod_ns.to_owned(),
+            });
+        }
+        (Some(ns), _) => ns.clone(),
+        (None, Some(pod_ns)) => pod_ns.to_owned(),
+        (None, None) => return Err(AuthError::NoNamespace),
+    };
+    let token = reader
+        .read_key(&namespace, &secret.name, TOKEN_KEY, deadline)
+        .await?;
+    let origin = TokenOrigin::Secret {
+        namespace,
+        name: secret.name.clone(),
+    };
+    checked(token, origin)
+}
+
+/// The token in the request's `secrets` field, if there is one.
+fn node_publish_token(text: &str) -> Result<Option<SecretString>, AuthError> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut map: BTreeMap<String, SecretString> =
+        serde_json::from_str(text).map_err(|_| AuthError::BadNodePublishSecrets)?;
+    Ok(map.remove(TOKEN_KEY))
+}
+
+/// Trims the newline `echo` leaves in Secrets and refuses what cannot be a token.
+fn checked(token: SecretString, origin: TokenOrigin) -> Result<Credential, AuthError> {
+    let trimmed = token.expose_secret().trim();
+    if trimmed.is_empty() {
+        return Err(AuthError::EmptyToken { origin });
+    }
+    if trimmed.bytes().any(|b| b.is_ascii_control() || !b.is_ascii()) {
+        return Err(AuthError::MalformedToken { origin });
+    }
+    let token = if trimmed.len() == token.expose_secret().len() {
+        token
+    } else {
+        SecretString::from(trimmed.to_owned())
+    };
+    Ok(Credential { token, origin })
+}

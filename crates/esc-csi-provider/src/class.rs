@@ -1,0 +1,297 @@
+//! A SecretProviderClass as the driver delivers it: its parameters overlaid with the pod
+//! volume's attributes, as one JSON object of strings.
+//!
+//! Keys we do not know are ignored, never an error: the driver adds pod information, service
+//! account tokens and anything users put in `volumeAttributes`. (The Go provider rejected
+//! unknown keys and broke as soon as a CSIDriver requested tokens.)
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use esc_api::EnvironmentRef;
+use esc_path::closest;
+use url::{Host, Url};
+
+use crate::items::{Item, parse_items};
+use crate::problems::Problems;
+
+/// Parameter names, as the Go provider defined them.
+pub mod keys {
+    pub const API_URL: &str = "apiUrl";
+    pub const ORGANIZATION: &str = "organization";
+    pub const PROJECT: &str = "project";
+    pub const ENVIRONMENT: &str = "environment";
+    pub const AUTH_SECRET_NAME: &str = "authSecretName";
+    pub const AUTH_SECRET_NAMESPACE: &str = "authSecretNamespace";
+    pub const SECRETS: &str = "secrets";
+    /// Added by the driver.
+    pub const CLASS_NAME: &str = "secretProviderClass";
+    pub const POD_NAME: &str = "csi.storage.k8s.io/pod.name";
+    pub const POD_NAMESPACE: &str = "csi.storage.k8s.io/pod.namespace";
+    pub const POD_UID: &str = "csi.storage.k8s.io/pod.uid";
+    pub const SERVICE_ACCOUNT: &str = "csi.storage.k8s.io/serviceAccount.name";
+
+    pub const PARAMETERS: [&str; 7] = [
+        API_URL,
+        ORGANIZATION,
+        PROJECT,
+        ENVIRONMENT,
+        AUTH_SECRET_NAME,
+        AUTH_SECRET_NAMESPACE,
+        SECRETS,
+    ];
+}
+
+/// Daemon-wide settings that shape how classes are read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Used when a class has no `apiUrl`.
+    pub default_api_url: Url,
+    /// Let `authSecretNamespace` name a namespace other than the pod's.
+    pub allow_cross_namespace_auth: bool,
+    /// Accept `http://` API URLs to non-loopback hosts (the token then travels in clear).
+    pub allow_insecure_api_url: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            default_api_url: Url::parse(esc_api::DEFAULT_API_URL).expect("the default URL parses"),
+            allow_cross_namespace_auth: false,
+            allow_insecure_api_url: false,
+        }
+    }
+}
+
+/// The pod the volume belongs to, from the driver's attributes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PodInfo {
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub uid: Option<String>,
+    pub service_account: Option<String>,
+}
+
+/// A Kubernetes Secret holding the access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRef {
+    pub name: String,
+    /// `None` means the pod's namespace.
+    pub namespace: Option<String>,
+}
+
+/// A validated class: everything needed to mount, nothing left to check.
+#[derive(Debug, Clone)]
+pub struct Class {
+    /// The SecretProviderClass's name, when the driver said.
+    pub name: Option<String>,
+    pub api_url: Url,
+    pub environment: EnvironmentRef,
+    pub auth_secret: Option<SecretRef>,
+    pub items: Vec<Item>,
+    pub pod: PodInfo,
+    /// Harmless oddities worth a log line (unknown item keys).
+    pub warnings: Vec<String>,
+}
+
+/// Parses the request's `attributes`: a JSON object of strings.
+pub fn parse_attributes(text: &str) -> Result<BTreeMap<String, String>, String> {
+    serde_json::from_str(text).map_err(|e| {
+        // Never quote the input: it carries service account tokens.
+        format!(
+            "attributes must be a JSON object of strings (error at line {} column {})",
+            e.line(),
+            e.column()
+        )
+    })
+}
+
+impl Class {
+    /// Reads and checks every parameter; all problems are reported together.
+    pub fn from_attributes(
+        attributes: &BTreeMap<String, String>,
+        settings: &Settings,
+    ) -> Result<Class, Problems> {
+        let mut problems = Problems::default();
+        let mut warnings = Vec::new();
+        let get = |key: &str| attributes.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let required = |key: &str, problems: &mut Problems| {
+            let value = get(key);
+            if value.is_none() {
+                let hint = closest(key, attributes.keys().map(String::as_str))
+                    .map(|k| format!(" (found {k:?}: a typo?)"))
+                    .unwrap_or_default();
+                problems.push(format!("parameter {key}"), format!("is required{hint}"));
+            }
+            value
+        };
+
+        let api_url = match get(keys::API_URL) {
+            None => Some(settings.default_api_url.clone()),
+            Some(text) => check_api_url(text, settings)
+                .map_err(|m| problems.push("parameter apiUrl", m))
+                .ok(),
+        };
+        let organization = required(keys::ORGANIZATION, &mut problems);
+        let environment = required(keys::ENVIRONMENT, &mut problems);
+        let project = get(keys::PROJECT);
+        let environment = environment.and_then(|text| {
+            split_environment(text, project)
+                .map_err(|m| problems.push("parameter environment", m))
+                .ok()
+        });
+        if let Some(org) = organization {
+            check_name(org, 40)
+                .unwrap_or_else(|m| problems.push("parameter organization", m));
+        }
+        if let Some(env) = &environment {
+            for (key, value) in [("project", &env.project), ("environment", &env.environment)] {
+                check_name(value, 100).unwrap_or_else(|m| problems.push(format!("parameter {key}"), m));
+            }
+            if let Some(version) = &env.version {
+                check_name(version, 100)
+                    .unwrap_or_else(|m| problems.push("parameter environment", format!("version {m}")));
+            }
+        }
+
+        let auth_secret = get(keys::AUTH_SECRET_NAME).map(|name| SecretRef {
+            name: name.to_owned(),
+            namespace: get(keys::AUTH_SECRET_NAMESPACE).map(str::to_owned),
+        });
+        if let Some(secret) = &auth_secret {
+            check_dns_name(&secret.name, 253, true)
+                .unwrap_or_else(|m| problems.push("parameter authSecretName", m));
+            if let Some(ns) = &secret.namespace {
+                check_dns_name(ns, 63, false)
+                    .unwrap_or_else(|m| problems.push("parameter authSecretNamespace", m));
+            }
+        }
+
+        let items = match attributes.get(keys::SECRETS) {
+            Some(text) if !text.trim().is_empty() => parse_items(text, &mut problems, &mut warnings),
+            _ => {
+                required(keys::SECRETS, &mut problems);
+                Vec::new()
+            }
+        };
+
+        let pod = PodInfo {
+            name: get(keys::POD_NAME).map(str::to_owned),
+            namespace: get(keys::POD_NAMESPACE).map(str::to_owned),
+            uid: get(keys::POD_UID).map(str::to_owned),
+            service_account: get(keys::SERVICE_ACCOUNT).map(str::to_owned),
+        };
+
+        match (api_url, organization, environment) {
+            (Some(api_url), Some(organization), Some(mut environment)) if problems.is_empty() => {
+                organization.clone_into(&mut environment.organization);
+                Ok(Class {
+                    name: get(keys::CLASS_NAME).map(str::to_owned),
+                    api_url,
+                    environment,
+                    auth_secret,
+                    items,
+                    pod,
+                    warnings,
+                })
+            }
+            _ => Err(problems),
+        }
+    }
+}
+
+/// `env`, `env@version`, or `project/env[@version]` when `project` is not set.
+fn split_environment(text: &str, project: Option<&str>) -> Result<EnvironmentRef, String> {
+    let (name, version) = match text.split_once('@') {
+        Some((name, version)) => (name, Some(version)),
+        None => (text, None),
+    };
+    if version == Some("") {
+        return Err(format!("{text:?} ends with '@' but names no revision or tag after it"));
+    }
+    let (project, name) = match (project, name.split_once('/')) {
+        (Some(project), None) => (project, name),
+        (None, Some((project, name))) => (project, name),
+        (Some(_), Some(_)) => {
+            return Err(format!(
+                "{text:?} names a project, but parameter project is set too; use one or the other"
+            ));
+        }
+        (None, None) => {
+            return Err(format!(
+                "{text:?} needs a project: set parameter project, or write \"<project>/{name}\""
+            ));
+        }
+    };
+    Ok(EnvironmentRef {
+        organization: String::new(),
+        project: project.to_owned(),
+        environment: name.to_owned(),
+        version: version.map(str::to_owned),
+    })
+}
+
+/// Organization, project, environment and tag names: what ESC allows, nothing that could
+/// change the shape of a URL.
+fn check_name(name: &str, max: usize) -> Result<(), String> {
+    if name == "." || name == ".." {
+        return Err(format!("{name:?} is not a valid name"));
+    }
+    if name.is_empty() || name.len() > max {
+        return Err(format!("{name:?} must be 1 to {max} characters long"));
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        return Err(format!(
+            "{name:?} may contain only letters, digits, '-', '_' and '.'"
+        ));
+    }
+    Ok(())
+}
+
+/// Kubernetes object names: lowercase DNS subdomains (`dots`) or labels.
+fn check_dns_name(name: &str, max: usize, dots: bool) -> Result<(), String> {
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.');
+    let edges_ok = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
+        && name.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    if name.len() > max || !edges_ok || !name.bytes().all(allowed) {
+        return Err(format!(
+            "{name:?} is not a valid Kubernetes name (lowercase letters, digits and '-'{}, at most {max} characters)",
+            if dots { ", '.'" } else { "" }
+        ));
+    }
+    Ok(())
+}
+
+fn check_api_url(text: &str, settings: &Settings) -> Result<Url, String> {
+    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if url.cannot_be_a_base() || url.host().is_none() {
+        return Err(format!("{text:?} is not an http(s) URL with a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain credentials; the token comes from authSecretName".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{text:?} must not have a query or fragment"));
+    }
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if settings.allow_insecure_api_url || is_loopback(&url) => Ok(url),
+        "http" => Err(format!(
+            "{text:?} uses plain http, which would send the access token unencrypted; use https \
+             (or start esc-csi with --allow-insecure-api-url)"
+        )),
+        other => Err(format!("{text:?} has scheme {other:?}; use https")),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(domain)) => domain == "localhost",
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    }
+}

@@ -1,0 +1,136 @@
+//! Why a mount failed. Each message is written for the person reading the pod's events: what is
+//! wrong, where, and what to change. None contains a token or a value.
+
+use std::fmt;
+
+use esc_api::{EnvironmentRef, EscError};
+use esc_path::{PropertyPath, ResolveError};
+
+use crate::auth::{AuthError, TokenOrigin};
+use crate::problems::Problems;
+use crate::render::RenderError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    /// A request field the driver fills is malformed.
+    #[error("{0}")]
+    Request(String),
+    /// The SecretProviderClass has problems; all of them are listed.
+    #[error("invalid SecretProviderClass{}: {problems}", ClassName(class))]
+    Class {
+        class: Option<String>,
+        problems: Problems,
+    },
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// ESC refused or failed.
+    #[error("{error}{}", EscHint { error, origin })]
+    Esc { error: EscError, origin: TokenOrigin },
+    /// Some items cannot be mounted from the environment's values.
+    #[error("cannot mount from ESC environment {environment}: {}", ItemList(problems))]
+    Items {
+        environment: EnvironmentRef,
+        problems: Vec<ItemProblem>,
+    },
+    /// The files do not fit in one driver response.
+    #[error(
+        "the mounted files make a {bytes}-byte response, over the {limit}-byte limit; mount fewer \
+         or smaller items"
+    )]
+    TooLarge { bytes: usize, limit: usize },
+    /// The mount's time budget ran out.
+    #[error("the mount did not finish within {0:?}")]
+    Deadline(std::time::Duration),
+}
+
+/// One item that cannot be mounted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemProblem {
+    /// `secrets[0] ("hello")`.
+    pub item: String,
+    pub path: PropertyPath,
+    pub kind: ItemProblemKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItemProblemKind {
+    Resolve(ResolveError),
+    Render(RenderError),
+}
+
+impl fmt::Display for ItemProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ItemProblemKind::Resolve(e) => write!(f, "{}: {e}", self.item),
+            ItemProblemKind::Render(e) => {
+                let at = if self.path.is_empty() {
+                    "the whole environment".to_owned()
+                } else {
+                    format!("`{}`", self.path)
+                };
+                write!(f, "{}: {at}: {e}", self.item)
+            }
+        }
+    }
+}
+
+struct ItemList<'a>(&'a [ItemProblem]);
+
+impl fmt::Display for ItemList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, problem) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{problem}")?;
+        }
+        Ok(())
+    }
+}
+
+struct ClassName<'a>(&'a Option<String>);
+
+impl fmt::Display for ClassName<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(name) => write!(f, " {name:?}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What to do about an ESC error, by status.
+struct EscHint<'a> {
+    error: &'a EscError,
+    origin: &'a TokenOrigin,
+}
+
+impl fmt::Display for EscHint<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(status) = self.error.status() else {
+            return Ok(());
+        };
+        match status.as_u16() {
+            400 => f.write_str(". The environment does not evaluate; fix its definition in ESC"),
+            401 => write!(
+                f,
+                ". Check the token in {}: it may be wrong, expired or revoked",
+                self.origin
+            ),
+            403 => write!(
+                f,
+                ". The token in {} may not open this environment; grant its owner access",
+                self.origin
+            ),
+            404 => write!(
+                f,
+                ". Check organization, project and environment (and the version after '@'), \
+                 and that the token in {} can see the environment",
+                self.origin
+            ),
+            429 => f.write_str(". ESC is rate limiting requests; the mount will be retried"),
+            500..=599 => f.write_str(". ESC is failing; the mount will be retried"),
+            _ => Ok(()),
+        }
+    }
+}

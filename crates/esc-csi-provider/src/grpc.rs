@@ -1,0 +1,261 @@
+//! The gRPC adapter: `v1alpha1.CSIDriverProvider` over the domain [`Mounter`], and the one
+//! place where mount errors become gRPC status codes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use esc_api::ErrorKind as EscErrorKind;
+use esc_path::ResolveError;
+use prost::Message;
+use tokio::time::Instant;
+use tonic::metadata::MetadataMap;
+use tonic::{Code, Request, Response, Status};
+use tracing::{Instrument, field};
+
+use crate::auth::{AuthError, SecretReader};
+use crate::error::{ItemProblemKind, MountError};
+use crate::mount::{MountedFile, Mounter};
+use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
+use crate::proto::v1alpha1::{
+    File, MountRequest, MountResponse, ObjectVersion, VersionRequest, VersionResponse,
+};
+use crate::render::RenderError;
+use crate::source::EnvironmentSource;
+
+/// Reported by `Version`.
+pub const RUNTIME_NAME: &str = "esc-csi";
+pub const RUNTIME_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Limits of the service.
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    /// A mount's time budget when the caller sets no shorter deadline.
+    pub mount_timeout: Duration,
+    /// The largest response, encoded; the driver accepts 4 MiB by default.
+    pub max_response_bytes: usize,
+}
+
+impl Default for ServiceOptions {
+    fn default() -> Self {
+        ServiceOptions {
+            mount_timeout: Duration::from_secs(30),
+            max_response_bytes: 4 << 20,
+        }
+    }
+}
+
+/// The provider service.
+#[derive(Debug)]
+pub struct ProviderService<S, R> {
+    mounter: Arc<Mounter<S, R>>,
+    options: ServiceOptions,
+}
+
+impl<S, R> Clone for ProviderService<S, R> {
+    fn clone(&self) -> Self {
+        ProviderService {
+            mounter: self.mounter.clone(),
+            options: self.options.clone(),
+        }
+    }
+}
+
+impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
+    pub fn new(mounter: Arc<Mounter<S, R>>, options: ServiceOptions) -> Self {
+        ProviderService { mounter, options }
+    }
+
+    async fn mount_inner(
+        &self,
+        request: &MountRequest,
+        deadline: Instant,
+        span: &tracing::Span,
+    ) -> Result<MountResponse, MountError> {
+        let class = self.mounter.plan(&request.attributes)?;
+        span.record("namespace", field::display(opt(&class.pod.namespace)));
+        span.record("pod", field::display(opt(&class.pod.name)));
+        span.record("class", field::display(opt(&class.name)));
+        span.record("environment", field::display(&class.environment));
+        for warning in &class.warnings {
+            tracing::warn!("{warning}");
+        }
+        let files = self
+            .mounter
+            .mount(&class, &request.secrets, &request.permission, deadline)
+            .await?;
+        let response = response(files);
+        let bytes = response.encoded_len();
+        if bytes > self.options.max_response_bytes {
+            return Err(MountError::TooLarge {
+                bytes,
+                limit: self.options.max_response_bytes,
+            });
+        }
+        Ok(response)
+    }
+}
+
+fn opt(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or("-")
+}
+
+fn response(files: Vec<MountedFile>) -> MountResponse {
+    let mut response = MountResponse {
+        object_version: Vec::with_capacity(files.len()),
+        error: None,
+        files: Vec::with_capacity(files.len()),
+    };
+    for file in files {
+        response.object_version.push(ObjectVersion {
+            id: file.path.clone(),
+            version: file.version,
+        });
+        response.files.push(File {
+            path: file.path,
+            mode: i32::try_from(file.mode).unwrap_or(0o644),
+            contents: Bytes::from(file.contents.0),
+        });
+    }
+    response
+}
+
+#[tonic::async_trait]
+impl<S: EnvironmentSource, R: SecretReader> CsiDriverProvider for ProviderService<S, R> {
+    async fn version(
+        &self,
+        _request: Request<VersionRequest>,
+    ) -> Result<Response<VersionResponse>, Status> {
+        Ok(Response::new(VersionResponse {
+            version: "v1alpha1".into(),
+            runtime_name: RUNTIME_NAME.into(),
+            runtime_version: RUNTIME_VERSION.into(),
+        }))
+    }
+
+    async fn mount(
+        &self,
+        request: Request<MountRequest>,
+    ) -> Result<Response<MountResponse>, Status> {
+        let started = Instant::now();
+        let budget = grpc_timeout(request.metadata())
+            .map_or(self.options.mount_timeout, |t| t.min(self.options.mount_timeout));
+        let deadline = started + budget;
+        let request = request.into_inner();
+        let span = tracing::info_span!(
+            "mount",
+            namespace = field::Empty,
+            pod = field::Empty,
+            class = field::Empty,
+            environment = field::Empty,
+        );
+        async {
+            let result =
+                tokio::time::timeout_at(deadline, self.mount_inner(&request, deadline, &span))
+                    .await
+                    .unwrap_or(Err(MountError::Deadline(budget)));
+            let elapsed_ms = started.elapsed().as_millis() as u64;
+            match result {
+                Ok(response) => {
+                    tracing::info!(files = response.files.len(), elapsed_ms, "mounted");
+                    Ok(Response::new(response))
+                }
+                Err(error) => {
+                    let status = status_of(&error);
+                    tracing::warn!(code = ?status.code(), elapsed_ms, error = %status.message(), "mount failed");
+                    Err(status)
+                }
+            }
+        }
+        .instrument(span.clone())
+        .await
+    }
+}
+
+/// The gRPC status for a mount error: the single mapping from the domain to the wire.
+pub fn status_of(error: &MountError) -> Status {
+    Status::new(code_of(error), error.to_string())
+}
+
+fn code_of(error: &MountError) -> Code {
+    match error {
+        MountError::Request(_) | MountError::Class { .. } => Code::InvalidArgument,
+        MountError::Auth(auth) => match auth {
+            AuthError::NoCredentials
+            | AuthError::SecretNotFound { .. }
+            | AuthError::KeyNotFound { .. }
+            | AuthError::EmptyToken { .. }
+            | AuthError::MalformedToken { .. } => Code::Unauthenticated,
+            AuthError::CrossNamespace { .. } | AuthError::Forbidden { .. } => {
+                Code::PermissionDenied
+            }
+            AuthError::NoNamespace | AuthError::BadNodePublishSecrets => Code::InvalidArgument,
+            AuthError::Unavailable { .. } => Code::Unavailable,
+            AuthError::NoKubernetes(_) => Code::FailedPrecondition,
+            AuthError::Timeout { .. } => Code::DeadlineExceeded,
+        },
+        MountError::Esc { error, .. } => match error.kind() {
+            EscErrorKind::Status { status, .. } => match status.as_u16() {
+                401 => Code::Unauthenticated,
+                403 => Code::PermissionDenied,
+                404 => Code::NotFound,
+                408 | 429 | 500..=599 => Code::Unavailable,
+                _ => Code::FailedPrecondition,
+            },
+            EscErrorKind::Connect { .. } | EscErrorKind::Decode { .. } => Code::Unavailable,
+            EscErrorKind::Timeout { .. } => Code::DeadlineExceeded,
+            EscErrorKind::TooLarge { .. } => Code::ResourceExhausted,
+            EscErrorKind::BadApiUrl { .. } => Code::InvalidArgument,
+        },
+        MountError::Items { problems, .. } => match problems.first().map(|p| &p.kind) {
+            Some(ItemProblemKind::Resolve(ResolveError::Unknown { .. }))
+            | Some(ItemProblemKind::Render(RenderError::Unknown)) => Code::FailedPrecondition,
+            Some(ItemProblemKind::Resolve(_)) => Code::NotFound,
+            Some(ItemProblemKind::Render(RenderError::NotAString { .. }))
+            | Some(ItemProblemKind::Render(RenderError::Decode { .. })) => Code::InvalidArgument,
+            Some(ItemProblemKind::Render(RenderError::Yaml(_))) | None => Code::Internal,
+        },
+        MountError::TooLarge { .. } => Code::ResourceExhausted,
+        MountError::Deadline(_) => Code::DeadlineExceeded,
+    }
+}
+
+/// The caller's `grpc-timeout`, e.g. `500m` (milliseconds) or `2S`.
+fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
+    let text = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = text.split_at(text.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_in_every_unit_are_understood() {
+        let mut m = MetadataMap::new();
+        for (text, expected) in [
+            ("1H", Duration::from_secs(3600)),
+            ("2M", Duration::from_secs(120)),
+            ("3S", Duration::from_secs(3)),
+            ("400m", Duration::from_millis(400)),
+            ("5u", Duration::from_micros(5)),
+            ("6n", Duration::from_nanos(6)),
+        ] {
+            m.insert("grpc-timeout", text.parse().unwrap());
+            assert_eq!(grpc_timeout(&m), Some(expected), "{text}");
+        }
+        m.insert("grpc-timeout", "soon".parse().unwrap());
+        assert_eq!(grpc_timeout(&m), None);
+        assert_eq!(grpc_timeout(&MetadataMap::new()), None);
+    }
+}

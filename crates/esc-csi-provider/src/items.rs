@@ -1,0 +1,345 @@
+//! The `secrets` parameter: a YAML list of files to mount, each from one property path.
+//!
+//! Items are read from a generic YAML tree rather than with a derived struct so that every
+//! item is checked and every problem reported, not just the first.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use esc_path::{PropertyPath, closest};
+use serde_norway::Value as Yaml;
+
+use crate::problems::Problems;
+
+/// How a value becomes file content.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Strings as they are, numbers and booleans as JSON text, null as nothing, objects and
+    /// arrays as compact JSON.
+    #[default]
+    Plaintext,
+    /// Indented JSON.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// How a string value is decoded into the file's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    #[default]
+    Utf8,
+    Base64,
+    Hex,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Plaintext => "plaintext",
+            Format::Json => "json",
+            Format::Yaml => "yaml",
+        })
+    }
+}
+
+impl fmt::Display for Encoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Encoding::Utf8 => "utf-8",
+            Encoding::Base64 => "base64",
+            Encoding::Hex => "hex",
+        })
+    }
+}
+
+/// One file to mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Position in the list, for messages.
+    pub index: usize,
+    pub file_name: String,
+    /// `secretPath` joined with `secretKey`: where the value is in the environment.
+    pub path: PropertyPath,
+    pub format: Format,
+    pub encoding: Encoding,
+    /// Overrides the request's default permission.
+    pub mode: Option<u32>,
+}
+
+impl Item {
+    /// How messages name this item.
+    pub fn label(&self) -> String {
+        label(self.index, Some(&self.file_name))
+    }
+}
+
+fn label(index: usize, file_name: Option<&str>) -> String {
+    match file_name {
+        Some(name) if !name.is_empty() => format!("secrets[{index}] ({name:?})"),
+        _ => format!("secrets[{index}]"),
+    }
+}
+
+const KEYS: [&str; 6] = [
+    "fileName",
+    "secretKey",
+    "secretPath",
+    "format",
+    "encoding",
+    "mode",
+];
+
+/// The driver's limits on file paths.
+const MAX_PATH_BYTES: usize = 4096;
+const MAX_NAME_BYTES: usize = 255;
+
+/// Parses the `secrets` parameter. Problems go to `problems`; item keys that are merely
+/// unknown (as the Go provider ignored them) go to `warnings`.
+pub fn parse_items(text: &str, problems: &mut Problems, warnings: &mut Vec<String>) -> Vec<Item> {
+    let subject = "parameter secrets";
+    let list = match serde_norway::from_str::<Yaml>(text) {
+        Ok(Yaml::Sequence(list)) => list,
+        Ok(Yaml::Null) => {
+            problems.push(subject, "lists no files; add items such as `- fileName: app.txt`");
+            return Vec::new();
+        }
+        Ok(_) => {
+            problems.push(
+                subject,
+                "must be a YAML list of items such as `- fileName: app.txt\\n  secretKey: app.key`",
+            );
+            return Vec::new();
+        }
+        Err(e) => {
+            problems.push(subject, format!("is not valid YAML: {e}"));
+            return Vec::new();
+        }
+    };
+    if list.is_empty() {
+        problems.push(subject, "lists no files; add items such as `- fileName: app.txt`");
+    }
+    let items: Vec<Item> = list
+        .iter()
+        .enumerate()
+        .filter_map(|(index, entry)| parse_item(index, entry, problems, warnings))
+        .collect();
+    check_collisions(&items, problems);
+    items
+}
+
+fn parse_item(
+    index: usize,
+    entry: &Yaml,
+    problems: &mut Problems,
+    warnings: &mut Vec<String>,
+) -> Option<Item> {
+    let Yaml::Mapping(mapping) = entry else {
+        problems.push(
+            label(index, None),
+            "must be a mapping with fileName and secretKey",
+        );
+        return None;
+    };
+    let mut fields: BTreeMap<&str, String> = BTreeMap::new();
+    let mut subject = label(index, None);
+    let before = problems.len();
+    // fileName first, so that every later message can name the file.
+    if let Some(name) = mapping.get("fileName").and_then(scalar_text) {
+        subject = label(index, Some(&name));
+    }
+    for (key, value) in mapping {
+        let Some(key) = key.as_str() else {
+            problems.push(&subject, "has a key that is not a string");
+            continue;
+        };
+        if KEYS.contains(&key) {
+            match (key, value) {
+                ("mode", Yaml::Number(_)) => problems.push(
+                    &subject,
+                    "mode must be a quoted octal string such as \"0400\": unquoted, YAML reads \
+                     0400 as a number whose meaning depends on the YAML version",
+                ),
+                (_, Yaml::Null) => {}
+                (_, value) => match scalar_text(value) {
+                    Some(text) => {
+                        fields.insert(key, text);
+                    }
+                    None => problems.push(&subject, format!("{key} must be a string")),
+                },
+            }
+        } else if let Some(meant) = closest(key, KEYS).or_else(|| prefix_of(key)) {
+            problems.push(&subject, format!("unknown key {key:?} (did you mean {meant:?}?)"));
+        } else {
+            warnings.push(format!("{subject}: unknown key {key:?} is ignored"));
+        }
+    }
+    let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
+
+    let file_name = field("fileName");
+    if let Err(message) = check_file_name(&file_name) {
+        problems.push(&subject, message);
+    }
+    let prefix = match field("secretPath").as_str() {
+        "" | "/" => Some(PropertyPath::root()),
+        text => PropertyPath::parse(text)
+            .map_err(|e| problems.push(&subject, format!("secretPath {text:?} does not parse: {e}")))
+            .ok(),
+    };
+    let key_text = field("secretKey");
+    let key = PropertyPath::parse(&key_text)
+        .map_err(|e| problems.push(&subject, format!("secretKey {key_text:?} does not parse: {e}")))
+        .ok();
+    let format = match field("format").to_ascii_lowercase().as_str() {
+        "" | "plaintext" | "text" => Format::Plaintext,
+        "json" => Format::Json,
+        "yaml" | "yml" => Format::Yaml,
+        other => {
+            problems.push(
+                &subject,
+                format!("format {other:?} is not one of plaintext, json, yaml"),
+            );
+            Format::Plaintext
+        }
+    };
+    let encoding = match field("encoding").to_ascii_lowercase().as_str() {
+        "" | "utf-8" | "utf8" => Encoding::Utf8,
+        "base64" => Encoding::Base64,
+        "hex" => Encoding::Hex,
+        other => {
+            problems.push(
+                &subject,
+                format!("encoding {other:?} is not one of utf-8, base64, hex"),
+            );
+            Encoding::Utf8
+        }
+    };
+    if encoding != Encoding::Utf8 && format != Format::Plaintext {
+        problems.push(
+            &subject,
+            format!("encoding {encoding} decodes a string into raw bytes, so format must be plaintext, not {format}"),
+        );
+    }
+    let mode = fields.get("mode").and_then(|text| {
+        parse_mode(text)
+            .map_err(|message| problems.push(&subject, message))
+            .ok()
+    });
+    if problems.len() > before {
+        return None;
+    }
+    Some(Item {
+        index,
+        file_name,
+        path: prefix?.join(&key?),
+        format,
+        encoding,
+        mode,
+    })
+}
+
+/// A scalar as text: strings as they are, numbers and booleans as written (the Go provider's
+/// YAML library accepted those for string fields too). `None` for null, lists and mappings.
+fn scalar_text(value: &Yaml) -> Option<String> {
+    match value {
+        Yaml::String(s) => Some(s.clone()),
+        Yaml::Number(n) => Some(n.to_string()),
+        Yaml::Bool(b) => Some(b.to_string()),
+        Yaml::Tagged(tagged) => scalar_text(&tagged.value),
+        _ => None,
+    }
+}
+
+/// A key that starts a known key (`secret` for `secretKey`) is a typo, not an extension.
+fn prefix_of(key: &str) -> Option<&'static str> {
+    let lower = key.to_ascii_lowercase();
+    if lower.len() < 4 {
+        return None;
+    }
+    KEYS.into_iter()
+        .find(|known| known.to_ascii_lowercase().starts_with(&lower))
+}
+
+/// The driver's rules for file paths, plus "already clean" so what is mounted is what was
+/// written.
+pub fn check_file_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("fileName is required".into());
+    }
+    if name.starts_with('/') {
+        return Err(format!("fileName {name:?} must be a relative path"));
+    }
+    if name.contains('\0') {
+        return Err("fileName must not contain a NUL character".into());
+    }
+    if name.len() > MAX_PATH_BYTES {
+        return Err(format!("fileName is longer than {MAX_PATH_BYTES} bytes"));
+    }
+    let components: Vec<&str> = name.split('/').collect();
+    if components[0].starts_with("..") {
+        return Err(format!(
+            "fileName {name:?} must not start with \"..\" (the driver keeps its own files there)"
+        ));
+    }
+    for component in &components {
+        match *component {
+            "" => {
+                return Err(format!(
+                    "fileName {name:?} has an empty path component; write it without \"//\" or a trailing \"/\""
+                ));
+            }
+            "." => return Err(format!("fileName {name:?} must not contain \".\" components")),
+            ".." => return Err(format!("fileName {name:?} must not contain \"..\" components")),
+            c if c.len() > MAX_NAME_BYTES => {
+                return Err(format!(
+                    "fileName {name:?} has a component longer than {MAX_NAME_BYTES} bytes"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// An octal mode such as `0400`, `400` or `0o400`, at most `0777`.
+pub fn parse_mode(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix("0o").unwrap_or(text);
+    let bad = || format!("mode {text:?} is not an octal file mode such as \"0400\" or \"0644\"");
+    if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err(bad());
+    }
+    let mode = u32::from_str_radix(digits, 8).map_err(|_| bad())?;
+    if mode > 0o777 {
+        return Err(format!(
+            "mode {text:?} sets bits above 0777 (setuid, setgid, sticky), which mounted files cannot have"
+        ));
+    }
+    Ok(mode)
+}
+
+/// Two items writing the same file, or a file where another item needs a folder.
+fn check_collisions(items: &[Item], problems: &mut Problems) {
+    let mut files: BTreeMap<&str, &Item> = BTreeMap::new();
+    for item in items {
+        if let Some(first) = files.get(item.file_name.as_str()) {
+            problems.push(
+                item.label(),
+                format!("fileName is already used by {}", first.label()),
+            );
+            continue;
+        }
+        files.insert(&item.file_name, item);
+    }
+    for item in items {
+        let mut folder = item.file_name.as_str();
+        while let Some((parent, _)) = folder.rsplit_once('/') {
+            if let Some(other) = files.get(parent) {
+                problems.push(
+                    item.label(),
+                    format!("needs a folder {parent:?}, but {} writes a file there", other.label()),
+                );
+            }
+            folder = parent;
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! The Kubernetes adapter: reads the auth Secret through the API server with kube-rs.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+use secrecy::SecretString;
+use tokio::time::Instant;
+
+use crate::auth::{AuthError, SecretReader};
+
+/// Reads Secrets with a kube client; without one (no in-cluster config, no kubeconfig) every
+/// read fails with a message that says so.
+#[derive(Clone)]
+pub struct KubeSecrets {
+    client: Result<kube::Client, String>,
+}
+
+impl std::fmt::Debug for KubeSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KubeSecrets")
+            .field("connected", &self.client.is_ok())
+            .finish()
+    }
+}
+
+impl KubeSecrets {
+    pub fn new(client: kube::Client) -> Self {
+        KubeSecrets { client: Ok(client) }
+    }
+
+    /// In-cluster config or `KUBECONFIG`; if neither works, remembers why.
+    pub async fn from_environment() -> Self {
+        match kube::Client::try_default().await {
+            Ok(client) => KubeSecrets::new(client),
+            Err(e) => KubeSecrets::unavailable(e.to_string()),
+        }
+    }
+
+    /// A reader that always fails, for daemons that run without Kubernetes access.
+    pub fn unavailable(reason: impl Into<String>) -> Self {
+        KubeSecrets {
+            client: Err(reason.into()),
+        }
+    }
+
+    /// Why there is no client, if there is none.
+    pub fn unavailable_reason(&self) -> Option<&str> {
+        self.client.as_ref().err().map(String::as_str)
+    }
+}
+
+impl SecretReader for KubeSecrets {
+    async fn read_key(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+        deadline: Instant,
+    ) -> Result<SecretString, AuthError> {
+        let client = self
+            .client
+            .as_ref()
+            .map_err(|reason| AuthError::NoKubernetes(reason.clone()))?;
+        let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+        let secret = tokio::time::timeout_at(deadline, api.get_opt(name))
+            .await
+            .map_err(|_| AuthError::Timeout {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            })?
+            .map_err(|e| classify(namespace, name, &e))?
+            .ok_or_else(|| AuthError::SecretNotFound {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            })?;
+        let mut data = secret.data.unwrap_or_default();
+        let Some(bytes) = data.remove(key) else {
+            let mut keys: Vec<String> = data.into_keys().collect();
+            keys.extend(secret.string_data.unwrap_or_default().into_keys());
+            keys.truncate(20);
+            return Err(AuthError::KeyNotFound {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                key: key.to_owned(),
+                keys,
+            });
+        };
+        // Bytes that are not UTF-8 cannot be a token; the check downstream reports it.
+        Ok(SecretString::from(String::from_utf8_lossy(&bytes.0).into_owned()))
+    }
+}
+
+/// Only the API server's status message is quoted; a decode error's text could quote the
+/// Secret itself.
+fn classify(namespace: &str, name: &str, error: &kube::Error) -> AuthError {
+    let message = match error {
+        kube::Error::Api(status) if status.code == 403 || status.code == 401 => {
+            return AuthError::Forbidden {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+                message: status.message.clone(),
+            };
+        }
+        kube::Error::Api(status) => format!("the API server answered {}: {}", status.code, status.message),
+        kube::Error::SerdeError(_) => "the API server's reply could not be decoded".to_owned(),
+        kube::Error::HyperError(e) => format!("cannot reach the API server: {e}"),
+        kube::Error::Service(e) => format!("cannot reach the API server: {e}"),
+        _ => "the request to the API server failed".to_owned(),
+    };
+    AuthError::Unavailable {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        message,
+    }
+}

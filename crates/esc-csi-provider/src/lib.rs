@@ -1,0 +1,24 @@
+//! The esc-csi provider: a Secrets Store CSI Driver provider that mounts Pulumi ESC values.
+//!
+//! The domain sits in the middle — the SecretProviderClass model ([`class`], [`items`]),
+//! rendering ([`render`]), versions ([`version`]), auth resolution ([`auth`]) and the mount
+//! itself ([`mount`]) — behind two seams: where values come from ([`source`]) and where tokens
+//! come from ([`auth::SecretReader`]). The gRPC service ([`grpc`], [`server`]) and the
+//! Kubernetes reader ([`kube_secrets`]) are adapters around it.
+
+pub mod auth;
+pub mod class;
+pub mod error;
+pub mod grpc;
+pub mod items;
+pub mod kube_secrets;
+pub mod mount;
+pub mod problems;
+pub mod proto;
+pub mod render;
+pub mod server;
+pub mod source;
+pub mod version;
+
+pub use error::MountError;
+pub use mount::Mounter;

@@ -1,0 +1,172 @@
+//! A mount, start to finish: check the class, find the token, read the environment once,
+//! render every item, version every file. All or nothing: one failing item fails the mount and
+//! no file is returned.
+
+use std::fmt;
+
+use esc_path::Tree;
+use tokio::time::Instant;
+
+use crate::auth::{SecretReader, credential};
+use crate::class::{Class, Settings, parse_attributes};
+use crate::error::{ItemProblem, ItemProblemKind, MountError};
+use crate::items::Item;
+use crate::render::render;
+use crate::source::EnvironmentSource;
+use crate::version::{VersionInput, VersionKey};
+
+/// The driver's default file mode, 0644, used when the request has no permission.
+pub const DEFAULT_PERMISSION: u32 = 0o644;
+
+/// File content. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Contents(pub Vec<u8>);
+
+impl fmt::Debug for Contents {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "<{} bytes>", self.0.len())
+    }
+}
+
+/// One file to hand to the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountedFile {
+    pub path: String,
+    pub mode: u32,
+    pub contents: Contents,
+    pub version: String,
+    /// The value was flagged secret in ESC.
+    pub secret: bool,
+}
+
+/// Does mounts; shared by every request.
+#[derive(Debug)]
+pub struct Mounter<S, R> {
+    source: S,
+    secrets: R,
+    settings: Settings,
+    key: VersionKey,
+}
+
+impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
+    pub fn new(source: S, secrets: R, settings: Settings, key: VersionKey) -> Self {
+        Mounter {
+            source,
+            secrets,
+            settings,
+            key,
+        }
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Reads and checks the request's attributes; no I/O.
+    pub fn plan(&self, attributes: &str) -> Result<Class, MountError> {
+        let attributes = parse_attributes(attributes).map_err(MountError::Request)?;
+        Class::from_attributes(&attributes, &self.settings).map_err(|problems| MountError::Class {
+            class: attributes.get(crate::class::keys::CLASS_NAME).cloned(),
+            problems,
+        })
+    }
+
+    /// Mounts a planned class: `secrets` is the request's nodePublishSecretRef JSON and
+    /// `permission` its default mode JSON.
+    pub async fn mount(
+        &self,
+        class: &Class,
+        secrets: &str,
+        permission: &str,
+        deadline: Instant,
+    ) -> Result<Vec<MountedFile>, MountError> {
+        let default_mode = parse_permission(permission)?;
+        let credential =
+            credential(class, secrets, &self.settings, &self.secrets, deadline).await?;
+        let root = self
+            .source
+            .fetch(&class.api_url, &class.environment, &credential.token, deadline)
+            .await
+            .map_err(|error| MountError::Esc {
+                error,
+                origin: credential.origin.clone(),
+            })?;
+        self.render_all(class, &root, default_mode)
+    }
+
+    /// Resolves and renders every item against the environment's values.
+    pub fn render_all(
+        &self,
+        class: &Class,
+        root: &esc_api::Value,
+        default_mode: u32,
+    ) -> Result<Vec<MountedFile>, MountError> {
+        let mut files = Vec::with_capacity(class.items.len());
+        let mut problems = Vec::new();
+        for item in &class.items {
+            match self.render_item(class, item, root, default_mode) {
+                Ok(file) => files.push(file),
+                Err(kind) => problems.push(ItemProblem {
+                    item: item.label(),
+                    path: item.path.clone(),
+                    kind,
+                }),
+            }
+        }
+        if problems.is_empty() {
+            Ok(files)
+        } else {
+            Err(MountError::Items {
+                environment: class.environment.clone(),
+                problems,
+            })
+        }
+    }
+
+    fn render_item(
+        &self,
+        class: &Class,
+        item: &Item,
+        root: &esc_api::Value,
+        default_mode: u32,
+    ) -> Result<MountedFile, ItemProblemKind> {
+        let resolved = item.path.resolve(root).map_err(ItemProblemKind::Resolve)?;
+        let value = resolved.value.as_ref();
+        let contents =
+            render(value, item.format, item.encoding).map_err(ItemProblemKind::Render)?;
+        let mode = item.mode.unwrap_or(default_mode);
+        let config = format!(
+            "path={} format={} encoding={} mode={mode:o}",
+            item.path, item.format, item.encoding
+        );
+        let version = self.key.version(&VersionInput {
+            pod_uid: class.pod.uid.as_deref().unwrap_or_default(),
+            pod_namespace: class.pod.namespace.as_deref().unwrap_or_default(),
+            file_name: &item.file_name,
+            config: &config,
+            content: &contents,
+        });
+        Ok(MountedFile {
+            path: item.file_name.clone(),
+            mode,
+            secret: resolved.under_secret || value.is_secret() || value.contains_secret(),
+            contents: Contents(contents),
+            version,
+        })
+    }
+}
+
+/// The request's `permission`: the JSON of a decimal mode, `"420"` for 0644.
+pub fn parse_permission(text: &str) -> Result<u32, MountError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(DEFAULT_PERMISSION);
+    }
+    match serde_json::from_str::<u32>(text) {
+        Ok(mode) if mode <= 0o777 => Ok(mode),
+        _ => Err(MountError::Request(format!(
+            "permission {text:?} is not a file mode (the driver sends the decimal JSON of one, \
+             such as \"420\" for 0644)"
+        ))),
+    }
+}

@@ -1,0 +1,32 @@
+//! Where environment values come from. In production, the ESC API; the trait is the seam for
+//! caching and for local runs.
+
+use std::future::Future;
+
+use esc_api::{EnvironmentRef, EscClient, EscError, Value};
+use secrecy::SecretString;
+use tokio::time::Instant;
+use url::Url;
+
+/// Gives the whole evaluated environment as one object value.
+pub trait EnvironmentSource: Send + Sync + 'static {
+    fn fetch(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        token: &SecretString,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Value, EscError>> + Send;
+}
+
+impl EnvironmentSource for EscClient {
+    fn fetch(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        token: &SecretString,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<Value, EscError>> + Send {
+        self.open_and_read(api, env, token, deadline)
+    }
+}

@@ -1,0 +1,126 @@
+//! Command-line interface. Every flag can also be set from an `ESC_CSI_*` environment variable,
+//! which is how the DaemonSet configures the daemon.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+/// Mounts Pulumi ESC environments into Kubernetes pods through the Secrets Store CSI Driver.
+#[derive(Debug, Parser)]
+#[command(name = "esc-csi", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+
+    /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
+    /// "info,esc_csi_provider=debug".
+    #[arg(long, global = true, env = "ESC_CSI_LOG_LEVEL", default_value = "info")]
+    pub(crate) log_level: String,
+
+    /// Log line format.
+    #[arg(long, global = true, env = "ESC_CSI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Serve the provider API on the driver's unix socket (the DaemonSet's command).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Unix socket to serve on; its folder is created and a stale socket replaced. The driver
+    /// dials <providers dir>/<provider>.sock, and provider is "pulumi".
+    #[arg(
+        long,
+        env = "ESC_CSI_ENDPOINT",
+        default_value = "/etc/kubernetes/secrets-store-csi-providers/pulumi.sock"
+    )]
+    pub(crate) endpoint: PathBuf,
+
+    /// Let a SecretProviderClass read its auth Secret (authSecretNamespace) from a namespace
+    /// other than the pod's. Off by default: a class could otherwise borrow another
+    /// namespace's token.
+    #[arg(long, env = "ESC_CSI_ALLOW_CROSS_NAMESPACE_AUTH")]
+    pub(crate) allow_cross_namespace_auth: bool,
+
+    /// ESC API base for classes that set no apiUrl.
+    #[arg(long, env = "ESC_CSI_API_URL", default_value = esc_api::DEFAULT_API_URL)]
+    pub(crate) api_url: Url,
+
+    /// Accept plain-http apiUrl values to hosts other than loopback (the token then travels
+    /// unencrypted).
+    #[arg(long, env = "ESC_CSI_ALLOW_INSECURE_API_URL")]
+    pub(crate) allow_insecure_api_url: bool,
+
+    /// Time budget of one mount, all calls included (a shorter gRPC deadline wins). Units:
+    /// ms, s, m, h.
+    #[arg(long, env = "ESC_CSI_MOUNT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) mount_timeout: Duration,
+
+    /// Largest Mount response in bytes; match the driver's --max-call-recv-msg-size.
+    #[arg(long, env = "ESC_CSI_MAX_RESPONSE_BYTES", default_value_t = 4 << 20)]
+    pub(crate) max_response_bytes: usize,
+
+    /// File with at least 32 random bytes keying object versions, so versions survive
+    /// restarts. Without it a random key is made at start, and every file reports a new
+    /// version once after a restart.
+    #[arg(long, env = "ESC_CSI_VERSION_KEY_FILE")]
+    pub(crate) version_key_file: Option<PathBuf>,
+}
+
+/// `500ms`, `30s`, `2m`, `1h`.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m or h"))?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30s"))?;
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "s" => Ok(Duration::from_secs(n)),
+        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
+        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
+        _ => Err(format!("{text:?} has unit {unit:?}; use ms, s, m or h")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_ms_s_m_and_h() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(
+            parse_duration("30"),
+            Err("\"30\" needs a unit: ms, s, m or h".into())
+        );
+        assert_eq!(
+            parse_duration("3d"),
+            Err("\"3d\" has unit \"d\"; use ms, s, m or h".into())
+        );
+        assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,18 @@
+//! Log setup: text or JSON lines on stderr, filtered by `--log-level`.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::LogFormat;
+
+pub(crate) fn init(level: &str, format: LogFormat) -> Result<(), String> {
+    let filter = EnvFilter::try_new(level)
+        .map_err(|e| format!("--log-level {level:?} is not a level or filter: {e}"))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+    };
+    result.map_err(|e| format!("cannot set up logging: {e}"))
+}
