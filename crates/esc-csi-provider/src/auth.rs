@@ -30,7 +30,10 @@ impl fmt::Display for TokenOrigin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TokenOrigin::NodePublishSecretRef => {
-                write!(f, "the volume's nodePublishSecretRef Secret (key {TOKEN_KEY})")
+                write!(
+                    f,
+                    "the volume's nodePublishSecretRef Secret (key {TOKEN_KEY})"
+                )
             }
             TokenOrigin::Secret { namespace, name } => {
                 write!(f, "Kubernetes Secret {namespace}/{name} (key {TOKEN_KEY})")
@@ -83,7 +86,10 @@ pub enum AuthError {
     BadNodePublishSecrets,
     #[error("Kubernetes Secret {namespace}/{name} does not exist")]
     SecretNotFound { namespace: String, name: String },
-    #[error("Kubernetes Secret {namespace}/{name} has no key {key}{}", present_keys(keys))]
+    #[error(
+        "Kubernetes Secret {namespace}/{name} has no key {key}{}",
+        present_keys(keys)
+    )]
     KeyNotFound {
         namespace: String,
         name: String,
@@ -176,7 +182,10 @@ fn checked(token: SecretString, origin: TokenOrigin) -> Result<Credential, AuthE
     if trimmed.is_empty() {
         return Err(AuthError::EmptyToken { origin });
     }
-    if trimmed.bytes().any(|b| b.is_ascii_control() || !b.is_ascii()) {
+    if trimmed
+        .bytes()
+        .any(|b| b.is_ascii_control() || !b.is_ascii())
+    {
         return Err(AuthError::MalformedToken { origin });
     }
     let token = if trimmed.len() == token.expose_secret().len() {

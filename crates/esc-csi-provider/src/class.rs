@@ -114,14 +114,22 @@ impl Class {
     ) -> Result<Class, Problems> {
         let mut problems = Problems::default();
         let mut warnings = Vec::new();
-        let get = |key: &str| attributes.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let get = |key: &str| {
+            attributes
+                .get(key)
+                .map(|v| v.trim())
+                .filter(|v| !v.is_empty())
+        };
         let required = |key: &str, problems: &mut Problems| {
             let value = get(key);
             if value.is_none() {
                 let hint = closest(key, attributes.keys().map(String::as_str))
                     .map(|k| format!(" (found {k:?}: a typo?)"))
                     .unwrap_or_default();
-                problems.push(format!("parameter {key}"), format!("is required{hint}"));
+                problems.push(
+                    format!("parameter {key}"),
+                    format!("missing; it is required{hint}"),
+                );
             }
             value
         };
@@ -141,16 +149,17 @@ impl Class {
                 .ok()
         });
         if let Some(org) = organization {
-            check_name(org, 40)
-                .unwrap_or_else(|m| problems.push("parameter organization", m));
+            check_name(org, 40).unwrap_or_else(|m| problems.push("parameter organization", m));
         }
         if let Some(env) = &environment {
             for (key, value) in [("project", &env.project), ("environment", &env.environment)] {
-                check_name(value, 100).unwrap_or_else(|m| problems.push(format!("parameter {key}"), m));
+                check_name(value, 100)
+                    .unwrap_or_else(|m| problems.push(format!("parameter {key}"), m));
             }
-            if let Some(version) = &env.version {
-                check_name(version, 100)
-                    .unwrap_or_else(|m| problems.push("parameter environment", format!("version {m}")));
+            if let Some(version) = &env.version
+                && let Err(m) = check_name(version, 100)
+            {
+                problems.push("parameter environment", format!("version {m}"));
             }
         }
 
@@ -168,7 +177,9 @@ impl Class {
         }
 
         let items = match attributes.get(keys::SECRETS) {
-            Some(text) if !text.trim().is_empty() => parse_items(text, &mut problems, &mut warnings),
+            Some(text) if !text.trim().is_empty() => {
+                parse_items(text, &mut problems, &mut warnings)
+            }
             _ => {
                 required(keys::SECRETS, &mut problems);
                 Vec::new()
@@ -207,7 +218,9 @@ fn split_environment(text: &str, project: Option<&str>) -> Result<EnvironmentRef
         None => (text, None),
     };
     if version == Some("") {
-        return Err(format!("{text:?} ends with '@' but names no revision or tag after it"));
+        return Err(format!(
+            "{text:?} ends with '@' but names no revision or tag after it"
+        ));
     }
     let (project, name) = match (project, name.split_once('/')) {
         (Some(project), None) => (project, name),
@@ -253,9 +266,16 @@ fn check_name(name: &str, max: usize) -> Result<(), String> {
 
 /// Kubernetes object names: lowercase DNS subdomains (`dots`) or labels.
 fn check_dns_name(name: &str, max: usize, dots: bool) -> Result<(), String> {
-    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.');
-    let edges_ok = name.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && name.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric());
+    let allowed =
+        |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.');
+    let edges_ok = name
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphanumeric())
+        && name
+            .bytes()
+            .last()
+            .is_some_and(|b| b.is_ascii_alphanumeric());
     if name.len() > max || !edges_ok || !name.bytes().all(allowed) {
         return Err(format!(
             "{name:?} is not a valid Kubernetes name (lowercase letters, digits and '-'{}, at most {max} characters)",

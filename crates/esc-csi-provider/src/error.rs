@@ -25,9 +25,15 @@ pub enum MountError {
     Auth(#[from] AuthError),
     /// ESC refused or failed.
     #[error("{error}{}", EscHint { error, origin })]
-    Esc { error: EscError, origin: TokenOrigin },
+    Esc {
+        error: EscError,
+        origin: TokenOrigin,
+    },
     /// Some items cannot be mounted from the environment's values.
-    #[error("cannot mount from ESC environment {environment}: {}", ItemList(problems))]
+    #[error(
+        "cannot mount from ESC environment {environment}: {}",
+        ItemList(problems)
+    )]
     Items {
         environment: EnvironmentRef,
         problems: Vec<ItemProblem>,

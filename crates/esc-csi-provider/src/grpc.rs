@@ -14,6 +14,7 @@ use tonic::{Code, Request, Response, Status};
 use tracing::{Instrument, field};
 
 use crate::auth::{AuthError, SecretReader};
+use crate::class::{keys, parse_attributes};
 use crate::error::{ItemProblemKind, MountError};
 use crate::mount::{MountedFile, Mounter};
 use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
@@ -72,10 +73,12 @@ impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
         deadline: Instant,
         span: &tracing::Span,
     ) -> Result<MountResponse, MountError> {
-        let class = self.mounter.plan(&request.attributes)?;
-        span.record("namespace", field::display(opt(&class.pod.namespace)));
-        span.record("pod", field::display(opt(&class.pod.name)));
-        span.record("class", field::display(opt(&class.name)));
+        let attributes = parse_attributes(&request.attributes).map_err(MountError::Request)?;
+        let label = |key: &str| attributes.get(key).map_or("-", String::as_str);
+        span.record("namespace", label(keys::POD_NAMESPACE));
+        span.record("pod", label(keys::POD_NAME));
+        span.record("class", label(keys::CLASS_NAME));
+        let class = self.mounter.plan(&attributes)?;
         span.record("environment", field::display(&class.environment));
         for warning in &class.warnings {
             tracing::warn!("{warning}");
@@ -94,10 +97,6 @@ impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
         }
         Ok(response)
     }
-}
-
-fn opt(value: &Option<String>) -> &str {
-    value.as_deref().unwrap_or("-")
 }
 
 fn response(files: Vec<MountedFile>) -> MountResponse {
@@ -138,8 +137,12 @@ impl<S: EnvironmentSource, R: SecretReader> CsiDriverProvider for ProviderServic
         request: Request<MountRequest>,
     ) -> Result<Response<MountResponse>, Status> {
         let started = Instant::now();
-        let budget = grpc_timeout(request.metadata())
-            .map_or(self.options.mount_timeout, |t| t.min(self.options.mount_timeout));
+        // Finish a little before the caller's deadline, so that our explanation reaches it
+        // rather than a bare cancellation.
+        let budget = grpc_timeout(request.metadata()).map_or(self.options.mount_timeout, |t| {
+            t.saturating_sub((t / 10).min(Duration::from_millis(200)))
+                .min(self.options.mount_timeout)
+        });
         let deadline = started + budget;
         let request = request.into_inner();
         let span = tracing::info_span!(

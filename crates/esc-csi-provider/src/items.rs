@@ -101,23 +101,30 @@ pub fn parse_items(text: &str, problems: &mut Problems, warnings: &mut Vec<Strin
     let list = match serde_norway::from_str::<Yaml>(text) {
         Ok(Yaml::Sequence(list)) => list,
         Ok(Yaml::Null) => {
-            problems.push(subject, "lists no files; add items such as `- fileName: app.txt`");
+            problems.push(
+                subject,
+                "lists no files; add items such as `- fileName: app.txt`",
+            );
             return Vec::new();
         }
         Ok(_) => {
             problems.push(
                 subject,
-                "must be a YAML list of items such as `- fileName: app.txt\\n  secretKey: app.key`",
+                "not a YAML list of items such as `- fileName: app.txt` with `secretKey: app.key` \
+                 under it",
             );
             return Vec::new();
         }
         Err(e) => {
-            problems.push(subject, format!("is not valid YAML: {e}"));
+            problems.push(subject, format!("not valid YAML: {e}"));
             return Vec::new();
         }
     };
     if list.is_empty() {
-        problems.push(subject, "lists no files; add items such as `- fileName: app.txt`");
+        problems.push(
+            subject,
+            "lists no files; add items such as `- fileName: app.txt`",
+        );
     }
     let items: Vec<Item> = list
         .iter()
@@ -157,8 +164,8 @@ fn parse_item(
             match (key, value) {
                 ("mode", Yaml::Number(_)) => problems.push(
                     &subject,
-                    "mode must be a quoted octal string such as \"0400\": unquoted, YAML reads \
-                     0400 as a number whose meaning depends on the YAML version",
+                    "mode must be a quoted octal string such as \"0400\" (YAML reads an unquoted \
+                     400 or 0o400 as a number, and numbers are ambiguous here)",
                 ),
                 (_, Yaml::Null) => {}
                 (_, value) => match scalar_text(value) {
@@ -169,7 +176,10 @@ fn parse_item(
                 },
             }
         } else if let Some(meant) = closest(key, KEYS).or_else(|| prefix_of(key)) {
-            problems.push(&subject, format!("unknown key {key:?} (did you mean {meant:?}?)"));
+            problems.push(
+                &subject,
+                format!("unknown key {key:?} (did you mean {meant:?}?)"),
+            );
         } else {
             warnings.push(format!("{subject}: unknown key {key:?} is ignored"));
         }
@@ -183,12 +193,19 @@ fn parse_item(
     let prefix = match field("secretPath").as_str() {
         "" | "/" => Some(PropertyPath::root()),
         text => PropertyPath::parse(text)
-            .map_err(|e| problems.push(&subject, format!("secretPath {text:?} does not parse: {e}")))
+            .map_err(|e| {
+                problems.push(&subject, format!("secretPath {text:?} does not parse: {e}"));
+            })
             .ok(),
     };
     let key_text = field("secretKey");
     let key = PropertyPath::parse(&key_text)
-        .map_err(|e| problems.push(&subject, format!("secretKey {key_text:?} does not parse: {e}")))
+        .map_err(|e| {
+            problems.push(
+                &subject,
+                format!("secretKey {key_text:?} does not parse: {e}"),
+            );
+        })
         .ok();
     let format = match field("format").to_ascii_lowercase().as_str() {
         "" | "plaintext" | "text" => Format::Plaintext,
@@ -288,8 +305,16 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
                     "fileName {name:?} has an empty path component; write it without \"//\" or a trailing \"/\""
                 ));
             }
-            "." => return Err(format!("fileName {name:?} must not contain \".\" components")),
-            ".." => return Err(format!("fileName {name:?} must not contain \"..\" components")),
+            "." => {
+                return Err(format!(
+                    "fileName {name:?} must not contain \".\" components"
+                ));
+            }
+            ".." => {
+                return Err(format!(
+                    "fileName {name:?} must not contain \"..\" components"
+                ));
+            }
             c if c.len() > MAX_NAME_BYTES => {
                 return Err(format!(
                     "fileName {name:?} has a component longer than {MAX_NAME_BYTES} bytes"
@@ -336,7 +361,10 @@ fn check_collisions(items: &[Item], problems: &mut Problems) {
             if let Some(other) = files.get(parent) {
                 problems.push(
                     item.label(),
-                    format!("needs a folder {parent:?}, but {} writes a file there", other.label()),
+                    format!(
+                        "needs a folder {parent:?}, but {} writes a file there",
+                        other.label()
+                    ),
                 );
             }
             folder = parent;

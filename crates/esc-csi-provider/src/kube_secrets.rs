@@ -85,7 +85,9 @@ impl SecretReader for KubeSecrets {
             });
         };
         // Bytes that are not UTF-8 cannot be a token; the check downstream reports it.
-        Ok(SecretString::from(String::from_utf8_lossy(&bytes.0).into_owned()))
+        Ok(SecretString::from(
+            String::from_utf8_lossy(&bytes.0).into_owned(),
+        ))
     }
 }
 
@@ -100,7 +102,10 @@ fn classify(namespace: &str, name: &str, error: &kube::Error) -> AuthError {
                 message: status.message.clone(),
             };
         }
-        kube::Error::Api(status) => format!("the API server answered {}: {}", status.code, status.message),
+        kube::Error::Api(status) => format!(
+            "the API server answered {}: {}",
+            status.code, status.message
+        ),
         kube::Error::SerdeError(_) => "the API server's reply could not be decoded".to_owned(),
         kube::Error::HyperError(e) => format!("cannot reach the API server: {e}"),
         kube::Error::Service(e) => format!("cannot reach the API server: {e}"),

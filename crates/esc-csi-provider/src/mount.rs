@@ -2,13 +2,14 @@
 //! render every item, version every file. All or nothing: one failing item fails the mount and
 //! no file is returned.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use esc_path::Tree;
 use tokio::time::Instant;
 
 use crate::auth::{SecretReader, credential};
-use crate::class::{Class, Settings, parse_attributes};
+use crate::class::{Class, Settings};
 use crate::error::{ItemProblem, ItemProblemKind, MountError};
 use crate::items::Item;
 use crate::render::render;
@@ -62,10 +63,9 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         &self.settings
     }
 
-    /// Reads and checks the request's attributes; no I/O.
-    pub fn plan(&self, attributes: &str) -> Result<Class, MountError> {
-        let attributes = parse_attributes(attributes).map_err(MountError::Request)?;
-        Class::from_attributes(&attributes, &self.settings).map_err(|problems| MountError::Class {
+    /// Checks the request's attributes (see [`parse_attributes`]); no I/O.
+    pub fn plan(&self, attributes: &BTreeMap<String, String>) -> Result<Class, MountError> {
+        Class::from_attributes(attributes, &self.settings).map_err(|problems| MountError::Class {
             class: attributes.get(crate::class::keys::CLASS_NAME).cloned(),
             problems,
         })
@@ -85,7 +85,12 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
             credential(class, secrets, &self.settings, &self.secrets, deadline).await?;
         let root = self
             .source
-            .fetch(&class.api_url, &class.environment, &credential.token, deadline)
+            .fetch(
+                &class.api_url,
+                &class.environment,
+                &credential.token,
+                deadline,
+            )
             .await
             .map_err(|error| MountError::Esc {
                 error,

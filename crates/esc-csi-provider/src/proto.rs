@@ -30,7 +30,10 @@ impl fmt::Debug for File {
 impl fmt::Debug for MountRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MountRequest")
-            .field("attributes", &format_args!("<{} bytes>", self.attributes.len()))
+            .field(
+                "attributes",
+                &format_args!("<{} bytes>", self.attributes.len()),
+            )
             .field("secrets", &format_args!("<redacted>"))
             .field("target_path", &self.target_path)
             .field("permission", &self.permission)

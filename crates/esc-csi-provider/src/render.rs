@@ -13,12 +13,12 @@ pub enum RenderError {
     #[error("the value contains unknown parts that ESC could not compute")]
     Unknown,
     #[error("encoding {encoding} needs a string value, but the value is {found}")]
-    NotAString { encoding: Encoding, found: &'static str },
-    #[error("the value is not valid {encoding}: {detail}")]
-    Decode {
+    NotAString {
         encoding: Encoding,
-        detail: String,
+        found: &'static str,
     },
+    #[error("the value is not valid {encoding}: {detail}")]
+    Decode { encoding: Encoding, detail: String },
     #[error("the value cannot be written as YAML: {0}")]
     Yaml(String),
 }
@@ -146,7 +146,10 @@ mod tests {
 
     #[test]
     fn plaintext_writes_strings_raw_scalars_as_json_and_null_as_nothing() {
-        assert_eq!(text(json!("hello\nworld"), Format::Plaintext), "hello\nworld");
+        assert_eq!(
+            text(json!("hello\nworld"), Format::Plaintext),
+            "hello\nworld"
+        );
         assert_eq!(text(json!(42), Format::Plaintext), "42");
         assert_eq!(text(json!(2.5), Format::Plaintext), "2.5");
         assert_eq!(text(json!(true), Format::Plaintext), "true");
@@ -168,7 +171,10 @@ mod tests {
             "{\n  \"a\": 2,\n  \"b\": {\n    \"c\": 1\n  }\n}\n"
         );
         assert_eq!(text(json!([1, 2]), Format::Json), "[\n  1,\n  2\n]\n");
-        assert_eq!(text(json!("plain words"), Format::Json), "\"plain words\"\n");
+        assert_eq!(
+            text(json!("plain words"), Format::Json),
+            "\"plain words\"\n"
+        );
         assert_eq!(text(json!(7), Format::Json), "7\n");
     }
 
@@ -178,13 +184,19 @@ mod tests {
             text(json!(r#"{"z":1,"a":"b"}"#), Format::Json),
             "{\n  \"a\": \"b\",\n  \"z\": 1\n}\n"
         );
-        assert_eq!(text(json!(r#"{"z":1,"a":"b"}"#), Format::Yaml), "a: b\nz: 1\n");
+        assert_eq!(
+            text(json!(r#"{"z":1,"a":"b"}"#), Format::Yaml),
+            "a: b\nz: 1\n"
+        );
     }
 
     #[test]
     fn yaml_format_writes_any_value() {
         assert_eq!(
-            text(json!({"db": {"host": "h", "port": 5432}, "list": ["a", 1]}), Format::Yaml),
+            text(
+                json!({"db": {"host": "h", "port": 5432}, "list": ["a", 1]}),
+                Format::Yaml
+            ),
             "db:\n  host: h\n  port: 5432\nlist:\n- a\n- 1\n"
         );
         assert_eq!(text(json!("word"), Format::Yaml), "word\n");
@@ -209,12 +221,26 @@ mod tests {
 
     #[test]
     fn decoding_errors_give_positions_but_never_the_content() {
-        let err = render(&v(json!("abc$hunter2")), Format::Plaintext, Encoding::Base64).unwrap_err();
-        assert_eq!(err.to_string(), "the value is not valid base64: invalid character at offset 3");
+        let err = render(
+            &v(json!("abc$hunter2")),
+            Format::Plaintext,
+            Encoding::Base64,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the value is not valid base64: invalid character at offset 3"
+        );
         let err = render(&v(json!("zz")), Format::Plaintext, Encoding::Hex).unwrap_err();
-        assert_eq!(err.to_string(), "the value is not valid hex: invalid character at offset 0");
+        assert_eq!(
+            err.to_string(),
+            "the value is not valid hex: invalid character at offset 0"
+        );
         let err = render(&v(json!("abc")), Format::Plaintext, Encoding::Hex).unwrap_err();
-        assert_eq!(err.to_string(), "the value is not valid hex: it has an odd number of digits");
+        assert_eq!(
+            err.to_string(),
+            "the value is not valid hex: it has an odd number of digits"
+        );
     }
 
     #[test]

@@ -1,0 +1,210 @@
+//! A provider served for real on a unix socket, with the ESC and Kubernetes stand-ins behind
+//! it, and a gRPC client that talks to it the way the driver does.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use esc_csi_provider::Mounter;
+use esc_csi_provider::class::Settings;
+use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
+use esc_csi_provider::kube_secrets::KubeSecrets;
+use esc_csi_provider::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
+use esc_csi_provider::proto::v1alpha1::{MountRequest, MountResponse};
+use esc_csi_provider::server;
+use esc_csi_provider::version::VersionKey;
+use esc_csi_testkit::{FakeEsc, FakeKube};
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::UnixStream;
+use tonic::transport::{Channel, Endpoint, Uri};
+
+pub const TOKEN: &str = "pul-0123456789abcdef-test-token";
+pub const ENV: &str = "acme/app/prod";
+
+pub struct Harness {
+    pub esc: FakeEsc,
+    pub kube: FakeKube,
+    pub client: CsiDriverProviderClient<Channel>,
+    pub socket: PathBuf,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.server.abort();
+    }
+}
+
+impl Harness {
+    /// Default settings; the auth Secret `default/pulumi-creds` holds [`TOKEN`].
+    pub async fn start() -> Harness {
+        Harness::with(Settings::default(), ServiceOptions::default()).await
+    }
+
+    pub async fn with(settings: Settings, options: ServiceOptions) -> Harness {
+        let esc = FakeEsc::start().await;
+        esc.accept_token(TOKEN);
+        let kube = FakeKube::start().await;
+        kube.put_secret("default", "pulumi-creds", &[("pulumi-access-token", TOKEN)]);
+
+        let config = kube::Config::new(kube.url().parse().unwrap());
+        let secrets = KubeSecrets::new(kube::Client::try_from(config).unwrap());
+        let client = esc_api::EscClient::new(esc_api::ClientOptions::default()).unwrap();
+        let mounter = Mounter::new(client, secrets, settings, VersionKey::random().unwrap());
+        let service = ProviderService::new(Arc::new(mounter), options);
+
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("providers").join("pulumi.sock");
+        let listener = server::bind(&socket).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            server::serve(listener, service, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        let client = connect(socket.clone()).await;
+        Harness {
+            esc,
+            kube,
+            client,
+            socket,
+            _dir: dir,
+            shutdown: Some(tx),
+            server,
+        }
+    }
+
+    /// The attributes the driver sends: the class's parameters (with `apiUrl` pointing at the
+    /// stand-in unless given) and the pod's information.
+    pub fn attributes(&self, parameters: &[(&str, &str)]) -> String {
+        let mut map = serde_json::Map::new();
+        map.insert("apiUrl".into(), self.esc.url().into());
+        for (k, v) in parameters {
+            map.insert((*k).into(), (*v).into());
+        }
+        for (k, v) in [
+            ("secretProviderClass", "app-secrets"),
+            ("csi.storage.k8s.io/pod.name", "app-7d9f8"),
+            ("csi.storage.k8s.io/pod.namespace", "default"),
+            (
+                "csi.storage.k8s.io/pod.uid",
+                "0f0e5a8c-1111-2222-3333-444455556666",
+            ),
+            ("csi.storage.k8s.io/serviceAccount.name", "app"),
+            ("csi.storage.k8s.io/ephemeral", "true"),
+        ] {
+            map.entry(k).or_insert(v.into());
+        }
+        serde_json::Value::Object(map).to_string()
+    }
+
+    /// A class for [`ENV`] with the given `secrets` YAML.
+    pub fn class(&self, secrets: &str) -> String {
+        self.attributes(&[
+            ("organization", "acme"),
+            ("project", "app"),
+            ("environment", "prod"),
+            ("authSecretName", "pulumi-creds"),
+            ("secrets", secrets),
+        ])
+    }
+
+    pub async fn mount(&self, attributes: String) -> Result<MountResponse, tonic::Status> {
+        self.mount_with(attributes, "{}", "420").await
+    }
+
+    pub async fn mount_with(
+        &self,
+        attributes: String,
+        secrets: &str,
+        permission: &str,
+    ) -> Result<MountResponse, tonic::Status> {
+        self.client
+            .clone()
+            .mount(MountRequest {
+                attributes,
+                secrets: secrets.into(),
+                target_path: "/var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/secrets/mount"
+                    .into(),
+                permission: permission.into(),
+                current_object_version: vec![],
+            })
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Sets the environment's values.
+    pub fn set_env(&self, values: serde_json::Value) {
+        self.esc.set(ENV, values);
+    }
+
+    /// How many requests reached either stand-in.
+    pub fn network_calls(&self) -> usize {
+        self.esc.calls().len() + self.kube.calls().len()
+    }
+}
+
+/// A client over the unix socket, as the driver connects.
+pub async fn connect(socket: PathBuf) -> CsiDriverProviderClient<Channel> {
+    let channel = Endpoint::try_from("http://localhost")
+        .unwrap()
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let socket = socket.clone();
+            async move { Ok::<_, std::io::Error>(TokioIo::new(UnixStream::connect(socket).await?)) }
+        }))
+        .await
+        .unwrap();
+    CsiDriverProviderClient::new(channel)
+}
+
+/// The files of a response as (path, mode, text).
+pub fn files(response: &MountResponse) -> Vec<(String, u32, String)> {
+    response
+        .files
+        .iter()
+        .map(|f| {
+            (
+                f.path.clone(),
+                f.mode as u32,
+                String::from_utf8_lossy(&f.contents).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The object versions of a response as (id, version).
+pub fn versions(response: &MountResponse) -> Vec<(String, String)> {
+    response
+        .object_version
+        .iter()
+        .map(|v| (v.id.clone(), v.version.clone()))
+        .collect()
+}
+
+/// An environment with every shape the path examples need.
+pub fn example_env() -> serde_json::Value {
+    json!({
+        "app": {"hello": "world"},
+        "root": {
+            "nested": "n",
+            "double": {"nest": "dn"},
+            "array": [
+                {"nested": "a0", "field": "f0"},
+                [0, {"nested": "a01"}],
+            ],
+            "key with \"escaped\" quotes": "q",
+            "key with a .": "dot",
+        },
+        "root key with \"escaped\" quotes": {"nested": "rq"},
+        "root key with a .": (0..101).collect::<Vec<_>>(),
+    })
+}
