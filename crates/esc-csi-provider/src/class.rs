@@ -315,3 +315,122 @@ fn is_loopback(url: &Url) -> bool {
         None => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attributes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    fn minimal(extra: &[(&str, &str)]) -> BTreeMap<String, String> {
+        let mut map = attributes(&[
+            ("organization", "acme"),
+            ("project", "app"),
+            ("environment", "prod"),
+            ("secrets", "- {fileName: a, secretKey: a}"),
+        ]);
+        map.extend(attributes(extra));
+        map
+    }
+
+    #[test]
+    fn the_api_url_defaults_to_pulumi_cloud() {
+        let class = Class::from_attributes(&minimal(&[]), &Settings::default()).unwrap();
+        assert_eq!(class.api_url.as_str(), "https://api.pulumi.com/api/esc");
+        assert_eq!(class.environment.to_string(), "acme/app/prod");
+        assert!(class.auth_secret.is_none());
+    }
+
+    #[test]
+    fn plain_http_is_accepted_only_for_loopback_unless_allowed() {
+        let settings = Settings::default();
+        for ok in [
+            "http://127.0.0.1:8080/api/esc",
+            "http://localhost/x",
+            "http://[::1]:1/",
+        ] {
+            assert!(check_api_url(ok, &settings).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://esc.internal/api/esc",
+            "ftp://x/",
+            "https://user:pw@api.pulumi.com/",
+            "https://api.pulumi.com/api/esc?x=1",
+            "not a url",
+            "mailto:a@b",
+        ] {
+            assert!(check_api_url(bad, &settings).is_err(), "{bad}");
+        }
+        let insecure = Settings {
+            allow_insecure_api_url: true,
+            ..Settings::default()
+        };
+        assert!(check_api_url("http://esc.internal/api/esc", &insecure).is_ok());
+    }
+
+    #[test]
+    fn environments_split_into_project_name_and_version() {
+        let e = split_environment("prod@42", Some("app")).unwrap();
+        assert_eq!(
+            (e.project.as_str(), e.environment.as_str()),
+            ("app", "prod")
+        );
+        assert_eq!(e.version.as_deref(), Some("42"));
+        let e = split_environment("app/prod@stable", None).unwrap();
+        assert_eq!(
+            (e.project.as_str(), e.environment.as_str()),
+            ("app", "prod")
+        );
+        assert_eq!(e.version.as_deref(), Some("stable"));
+        assert!(split_environment("app/prod", Some("app")).is_err());
+        assert!(split_environment("prod", None).is_err());
+        assert!(split_environment("prod@", Some("app")).is_err());
+    }
+
+    #[test]
+    fn unknown_attributes_are_ignored() {
+        let class = Class::from_attributes(
+            &minimal(&[
+                ("objects", "whatever"),
+                ("csi.storage.k8s.io/serviceAccount.tokens", "{}"),
+                ("anything", "at all"),
+            ]),
+            &Settings::default(),
+        );
+        assert!(class.is_ok());
+    }
+
+    #[test]
+    fn pod_information_is_read_from_the_drivers_keys() {
+        let class = Class::from_attributes(
+            &minimal(&[
+                ("csi.storage.k8s.io/pod.name", "web-0"),
+                ("csi.storage.k8s.io/pod.namespace", "shop"),
+                ("csi.storage.k8s.io/pod.uid", "u"),
+                ("csi.storage.k8s.io/serviceAccount.name", "web"),
+                ("secretProviderClass", "web-secrets"),
+            ]),
+            &Settings::default(),
+        )
+        .unwrap();
+        assert_eq!(class.pod.name.as_deref(), Some("web-0"));
+        assert_eq!(class.pod.namespace.as_deref(), Some("shop"));
+        assert_eq!(class.pod.uid.as_deref(), Some("u"));
+        assert_eq!(class.pod.service_account.as_deref(), Some("web"));
+        assert_eq!(class.name.as_deref(), Some("web-secrets"));
+    }
+
+    #[test]
+    fn kubernetes_names_follow_dns_rules() {
+        assert!(check_dns_name("pulumi-creds.v2", 253, true).is_ok());
+        assert!(check_dns_name("pulumi-creds.v2", 63, false).is_err());
+        assert!(check_dns_name("-x", 63, false).is_err());
+        assert!(check_dns_name("", 63, false).is_err());
+        assert!(check_dns_name(&"a".repeat(64), 63, false).is_err());
+    }
+}

@@ -74,7 +74,7 @@ impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
         span: &tracing::Span,
     ) -> Result<MountResponse, MountError> {
         let attributes = parse_attributes(&request.attributes).map_err(MountError::Request)?;
-        let label = |key: &str| attributes.get(key).map_or("-", String::as_str);
+        let label = |key: &str| field::display(attributes.get(key).map_or("-", String::as_str));
         span.record("namespace", label(keys::POD_NAMESPACE));
         span.record("pod", label(keys::POD_NAME));
         span.record("class", label(keys::CLASS_NAME));

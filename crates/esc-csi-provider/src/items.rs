@@ -371,3 +371,101 @@ fn check_collisions(items: &[Item], problems: &mut Problems) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(yaml: &str) -> (Vec<Item>, Problems, Vec<String>) {
+        let mut problems = Problems::default();
+        let mut warnings = Vec::new();
+        let items = parse_items(yaml, &mut problems, &mut warnings);
+        (items, problems, warnings)
+    }
+
+    #[test]
+    fn modes_are_octal_strings_up_to_0777() {
+        assert_eq!(parse_mode("0400"), Ok(0o400));
+        assert_eq!(parse_mode("644"), Ok(0o644));
+        assert_eq!(parse_mode("0o640"), Ok(0o640));
+        assert_eq!(parse_mode("0"), Ok(0));
+        assert!(parse_mode("").is_err());
+        assert!(parse_mode("0x1a4").is_err());
+        assert!(parse_mode("rw-r--r--").is_err());
+        assert!(parse_mode("1777").is_err());
+    }
+
+    #[test]
+    fn nested_file_names_are_fine_and_unclean_ones_are_not() {
+        assert_eq!(check_file_name("a/b/c.txt"), Ok(()));
+        assert_eq!(check_file_name(".hidden"), Ok(()));
+        assert_eq!(check_file_name("a..b"), Ok(()));
+        for bad in ["", "/a", "../a", "..a", "a/..", "./a", "a//b", "a/", "a\0b"] {
+            assert!(check_file_name(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(check_file_name(&"x".repeat(255)).is_ok());
+        assert!(check_file_name(&"x".repeat(256)).is_err());
+        assert!(check_file_name(&format!("{}/x", "d/".repeat(2048))).is_err());
+    }
+
+    #[test]
+    fn scalars_of_any_type_are_read_as_text_like_the_go_provider_did() {
+        let (items, problems, _) = parse("- {fileName: 2024, secretKey: 7, secretPath: list}\n");
+        assert!(problems.is_empty(), "{problems}");
+        assert_eq!(items[0].file_name, "2024");
+        assert_eq!(items[0].path.to_string(), "list[\"7\"]");
+    }
+
+    #[test]
+    fn the_key_and_path_are_joined_and_missing_keys_mean_the_whole_value() {
+        let (items, problems, _) = parse(
+            "- {fileName: a, secretPath: app, secretKey: 'db[0]'}\n- {fileName: b}\n- {fileName: c, secretPath: '/'}\n",
+        );
+        assert!(problems.is_empty(), "{problems}");
+        assert_eq!(items[0].path.to_string(), "app.db[0]");
+        assert!(items[1].path.is_empty());
+        assert!(items[2].path.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_far_from_known_ones_are_warnings_not_errors() {
+        let (items, problems, warnings) =
+            parse("- {fileName: a, secretKey: a, description: hello, owner: team}\n");
+        assert!(problems.is_empty());
+        assert_eq!(items.len(), 1);
+        assert_eq!(
+            warnings,
+            [
+                "secrets[0] (\"a\"): unknown key \"description\" is ignored",
+                "secrets[0] (\"a\"): unknown key \"owner\" is ignored"
+            ]
+        );
+    }
+
+    #[test]
+    fn format_and_encoding_names_are_case_insensitive_with_aliases() {
+        let (items, problems, _) = parse(
+            "- {fileName: a, format: JSON}\n- {fileName: b, format: yml}\n- {fileName: c, encoding: UTF8}\n- {fileName: d, encoding: Base64}\n",
+        );
+        assert!(problems.is_empty(), "{problems}");
+        let got: Vec<_> = items.iter().map(|i| (i.format, i.encoding)).collect();
+        assert_eq!(
+            got,
+            [
+                (Format::Json, Encoding::Utf8),
+                (Format::Yaml, Encoding::Utf8),
+                (Format::Plaintext, Encoding::Utf8),
+                (Format::Plaintext, Encoding::Base64),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_item_that_is_not_a_mapping_is_a_problem() {
+        let (_, problems, _) = parse("- just a string\n");
+        assert_eq!(
+            problems.to_string(),
+            "secrets[0]: must be a mapping with fileName and secretKey"
+        );
+    }
+}

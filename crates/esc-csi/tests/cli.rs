@@ -1,0 +1,307 @@
+//! The `esc-csi` binary as an operator runs it: flags and their environment variables, the
+//! socket's life cycle, exact error text, and a mount through the real daemon with a
+//! kubeconfig pointing at the Kubernetes stand-in.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use esc_csi_provider::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
+use esc_csi_provider::proto::v1alpha1::{MountRequest, VersionRequest};
+use esc_csi_testkit::{FakeEsc, FakeKube};
+use hyper_util::rt::TokioIo;
+use tonic::transport::{Endpoint, Uri};
+
+const BIN: &str = env!("CARGO_BIN_EXE_esc-csi");
+
+fn esc_csi(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .output()
+        .unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A running `esc-csi serve`, stopped with SIGTERM when dropped.
+struct Daemon {
+    child: Child,
+}
+
+impl Daemon {
+    fn start(socket: &Path, envs: &[(&str, &str)], args: &[&str]) -> Daemon {
+        let mut command = Command::new(BIN);
+        command
+            .arg("serve")
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .env("ESC_CSI_ENDPOINT", socket)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let child = command.spawn().unwrap();
+        let started = Instant::now();
+        // Ready when it accepts a connection (a stale socket file exists but refuses).
+        while std::os::unix::net::UnixStream::connect(socket).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the daemon never listened"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Daemon { child }
+    }
+
+    fn terminate(mut self) -> Output {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn client(socket: PathBuf) -> CsiDriverProviderClient<tonic::transport::Channel> {
+    let channel = Endpoint::try_from("http://localhost")
+        .unwrap()
+        .connect_with_connector(tower::service_fn(move |_: Uri| {
+            let socket = socket.clone();
+            async move {
+                Ok::<_, std::io::Error>(TokioIo::new(
+                    tokio::net::UnixStream::connect(socket).await?,
+                ))
+            }
+        }))
+        .await
+        .unwrap();
+    CsiDriverProviderClient::new(channel)
+}
+
+#[test]
+fn version_prints_the_crate_version() {
+    let output = esc_csi(&["--version"]);
+    assert!(output.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        format!("esc-csi {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn serve_help_lists_every_flag_with_its_environment_variable() {
+    let output = esc_csi(&["serve", "--help"]);
+    let help = String::from_utf8_lossy(&output.stdout);
+    for (flag, env) in [
+        ("--endpoint", "ESC_CSI_ENDPOINT"),
+        (
+            "--allow-cross-namespace-auth",
+            "ESC_CSI_ALLOW_CROSS_NAMESPACE_AUTH",
+        ),
+        ("--api-url", "ESC_CSI_API_URL"),
+        ("--allow-insecure-api-url", "ESC_CSI_ALLOW_INSECURE_API_URL"),
+        ("--mount-timeout", "ESC_CSI_MOUNT_TIMEOUT"),
+        ("--max-response-bytes", "ESC_CSI_MAX_RESPONSE_BYTES"),
+        ("--version-key-file", "ESC_CSI_VERSION_KEY_FILE"),
+        ("--log-level", "ESC_CSI_LOG_LEVEL"),
+        ("--log-format", "ESC_CSI_LOG_FORMAT"),
+    ] {
+        assert!(help.contains(flag), "{flag} missing from help");
+        assert!(help.contains(env), "{env} missing from help");
+    }
+}
+
+#[test]
+fn a_bad_log_level_is_refused_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("s.sock");
+    let output = esc_csi(&[
+        "serve",
+        "--endpoint",
+        socket.to_str().unwrap(),
+        "--log-level",
+        "loud",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "esc-csi: error: --log-level \"loud\" is not a level (error, warn, info, debug, trace, \
+         off) or a filter such as \"info,esc_csi_provider=debug\"\n"
+    );
+}
+
+#[test]
+fn a_bad_duration_is_refused_by_the_parser() {
+    let output = esc_csi(&["serve", "--mount-timeout", "30"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains(
+            "invalid value '30' for '--mount-timeout <MOUNT_TIMEOUT>': \"30\" needs a unit: ms, s, m or h"
+        ),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_short_version_key_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, b"short").unwrap();
+    let socket = dir.path().join("s.sock");
+    let output = esc_csi(&[
+        "serve",
+        "--endpoint",
+        socket.to_str().unwrap(),
+        "--version-key-file",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        format!(
+            "esc-csi: error: version key file {}: the version key must be at least 32 bytes, not 5\n",
+            key.display()
+        )
+    );
+    assert!(!socket.exists());
+}
+
+#[test]
+fn serve_refuses_to_replace_a_file_that_is_not_a_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("pulumi.sock");
+    std::fs::write(&path, b"precious").unwrap();
+    let output = esc_csi(&["serve", "--endpoint", path.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output).lines().last().unwrap(),
+        format!(
+            "esc-csi: error: cannot listen on {0}: {0} exists and is not a socket; refusing to replace it",
+            path.display()
+        )
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"precious");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_creates_the_folder_replaces_a_stale_socket_and_removes_it_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("providers").join("pulumi.sock");
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    // A socket left behind by a killed process.
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+
+    let daemon = Daemon::start(&socket, &[("ESC_CSI_LOG_FORMAT", "json")], &[]);
+    let mut client = client(socket.clone()).await;
+    let version = client
+        .version(VersionRequest {
+            version: "v1alpha1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(version.runtime_name, "esc-csi");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    let output = daemon.terminate();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!socket.exists(), "the socket must be removed on shutdown");
+    let logs = stderr(&output);
+    let first: serde_json::Value = serde_json::from_str(logs.lines().next().unwrap()).unwrap();
+    assert_eq!(first["level"], "WARN");
+    assert!(
+        logs.contains("\"message\":\"esc-csi provider listening\""),
+        "{logs}"
+    );
+    assert!(logs.contains("SIGTERM: shutting down"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_mounts_with_a_token_read_through_the_kubeconfig() {
+    let esc = FakeEsc::start().await;
+    esc.accept_token("t0k3n");
+    esc.set(
+        "acme/app/prod",
+        serde_json::json!({"app": {"hello": "world"}}),
+    );
+    let kube = FakeKube::start().await;
+    kube.put_secret("team", "pulumi-creds", &[("pulumi-access-token", "t0k3n")]);
+
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\n\
+             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n\
+             current-context: fake\nusers:\n- name: fake\n  user: {{}}\n",
+            kube.url()
+        ),
+    )
+    .unwrap();
+    let socket = dir.path().join("pulumi.sock");
+    let daemon = Daemon::start(
+        &socket,
+        &[
+            ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+            ("ESC_CSI_API_URL", &esc.url()),
+        ],
+        &[],
+    );
+    let attributes = serde_json::json!({
+        "organization": "acme",
+        "project": "app",
+        "environment": "prod",
+        "authSecretName": "pulumi-creds",
+        "secrets": "- fileName: hello\n  secretKey: app.hello\n  mode: \"0440\"\n",
+        "secretProviderClass": "demo",
+        "csi.storage.k8s.io/pod.name": "web-0",
+        "csi.storage.k8s.io/pod.namespace": "team",
+        "csi.storage.k8s.io/pod.uid": "u-1",
+        "csi.storage.k8s.io/serviceAccount.name": "default",
+        "csi.storage.k8s.io/ephemeral": "true",
+    })
+    .to_string();
+    let response = client(socket.clone())
+        .await
+        .mount(MountRequest {
+            attributes,
+            secrets: "{}".into(),
+            target_path: "/t".into(),
+            permission: "420".into(),
+            current_object_version: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(response.files.len(), 1);
+    assert_eq!(response.files[0].path, "hello");
+    assert_eq!(response.files[0].mode, 0o440);
+    assert_eq!(response.files[0].contents.as_ref(), b"world");
+    assert_eq!(
+        kube.calls()[0].path,
+        "/api/v1/namespaces/team/secrets/pulumi-creds"
+    );
+
+    let output = daemon.terminate();
+    assert!(output.status.success());
+    let logs = stderr(&output);
+    assert!(!logs.contains("t0k3n"), "{logs}");
+    assert!(logs.contains("mounted"), "{logs}");
+    assert!(logs.contains("pod=web-0"), "{logs}");
+}
