@@ -30,6 +30,13 @@ fn client() -> EscClient {
     EscClient::new(ClientOptions::default()).unwrap()
 }
 
+/// Opens and reads `acme/app/prod` with the test token and a generous deadline.
+async fn read_all(url: &Url) -> Result<esc_api::Value, esc_api::EscError> {
+    client()
+        .open_and_read(url, &env(None), &token(), soon())
+        .await
+}
+
 async fn esc() -> (FakeEsc, Url) {
     let esc = FakeEsc::start().await;
     esc.set(
@@ -43,10 +50,7 @@ async fn esc() -> (FakeEsc, Url) {
 #[tokio::test]
 async fn open_and_read_makes_exactly_two_calls_and_returns_every_value() {
     let (esc, url) = esc().await;
-    let value = client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap();
+    let value = read_all(&url).await.unwrap();
     assert_eq!(
         serde_json::to_value(&value).unwrap(),
         json!({"app": {"hello": "world", "port": 8080}, "list": [1, 2]})
@@ -74,10 +78,7 @@ async fn secret_flags_survive_the_round_trip() {
         json!({"db": secret(json!({"password": "hunter2"}))}),
     );
     let url = Url::parse(&esc.url()).unwrap();
-    let value = client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap();
+    let value = read_all(&url).await.unwrap();
     assert!(value.contains_secret());
     assert!(!value.secret);
 }
@@ -104,10 +105,7 @@ async fn a_pinned_version_opens_that_version_with_its_name_escaped() {
 async fn an_api_url_with_a_trailing_slash_addresses_the_same_endpoints() {
     let (esc, _) = esc().await;
     let url = Url::parse(&format!("{}/", esc.url())).unwrap();
-    client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap();
+    read_all(&url).await.unwrap();
     assert_eq!(
         esc.calls()[0].path,
         "/api/esc/environments/acme/app/prod/open"
@@ -133,10 +131,7 @@ async fn the_open_duration_is_sent_when_configured() {
 async fn a_rejected_token_is_reported_with_the_servers_message() {
     let (esc, url) = esc().await;
     esc.accept_token("another-token");
-    let err = client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap_err();
+    let err = read_all(&url).await.unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
     assert_eq!(
         err.to_string(),
@@ -167,10 +162,7 @@ async fn a_server_error_quotes_the_request_id() {
     esc.push_fault(
         Fault::status(500, "internal error").with_header("X-Pulumi-Request-ID", "req-123"),
     );
-    let err = client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap_err();
+    let err = read_all(&url).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "opening ESC environment acme/app/prod: HTTP 500 Internal Server Error: internal error \
@@ -182,10 +174,7 @@ async fn a_server_error_quotes_the_request_id() {
 async fn rate_limiting_keeps_the_retry_after_hint() {
     let (esc, url) = esc().await;
     esc.push_fault(Fault::status(429, "too many requests").with_header("Retry-After", "7"));
-    let err = client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap_err();
+    let err = read_all(&url).await.unwrap_err();
     let ErrorKind::Status { retry_after, .. } = err.kind() else {
         panic!("{err}")
     };
@@ -204,10 +193,7 @@ async fn evaluation_diagnostics_of_a_failed_open_are_listed() {
         ]})
         .to_string(),
     });
-    let err = client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap_err();
+    let err = read_all(&url).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "opening ESC environment acme/app/prod: HTTP 400 Bad Request [values.a: unknown property \
@@ -249,10 +235,7 @@ async fn an_unreachable_api_is_a_connect_error() {
     ))
     .unwrap();
     drop(listener);
-    let err = client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap_err();
+    let err = read_all(&url).await.unwrap_err();
     assert!(matches!(err.kind(), ErrorKind::Connect { .. }), "{err}");
     assert!(
         err.to_string().contains("cannot reach the ESC API"),
@@ -268,10 +251,7 @@ async fn a_malformed_reply_is_a_decode_error_that_does_not_quote_the_body() {
         headers: vec![],
         body: r#"{"id": "s", "x": "hunter2-secret" "#.into(),
     });
-    let err = client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap_err();
+    let err = read_all(&url).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         "opening ESC environment acme/app/prod: the ESC API's reply could not be decoded \
@@ -282,10 +262,7 @@ async fn a_malformed_reply_is_a_decode_error_that_does_not_quote_the_body() {
         headers: vec![],
         body: r#"{"id": ["hunter2-secret"]}"#.into(),
     });
-    let err = client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap_err();
+    let err = read_all(&url).await.unwrap_err();
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
 
@@ -317,10 +294,7 @@ async fn unknown_fields_anywhere_in_the_reply_do_not_break_decoding() {
         json!({"a": {"value": {"b": {"value": 1, "newFlag": {"x": [1]}}}, "futureField": 3}}),
     );
     let url = Url::parse(&esc.url()).unwrap();
-    let value = client()
-        .open_and_read(&url, &env(None), &token(), soon())
-        .await
-        .unwrap();
+    let value = read_all(&url).await.unwrap();
     assert_eq!(
         serde_json::to_value(&value).unwrap(),
         json!({"a": {"b": 1}})

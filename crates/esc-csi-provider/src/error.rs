@@ -7,7 +7,7 @@ use esc_api::{EnvironmentRef, EscError};
 use esc_path::{PropertyPath, ResolveError};
 
 use crate::auth::{AuthError, TokenOrigin};
-use crate::problems::Problems;
+use crate::problems::{Joined, Problems};
 use crate::render::RenderError;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +32,7 @@ pub enum MountError {
     /// Some items cannot be mounted from the environment's values.
     #[error(
         "cannot mount from ESC environment {environment}: {}",
-        ItemList(problems)
+        Joined(problems)
     )]
     Items {
         environment: EnvironmentRef,
@@ -77,20 +77,6 @@ impl fmt::Display for ItemProblem {
                 write!(f, "{}: {at}: {e}", self.item)
             }
         }
-    }
-}
-
-struct ItemList<'a>(&'a [ItemProblem]);
-
-impl fmt::Display for ItemList<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("; ")?;
-            }
-            write!(f, "{problem}")?;
-        }
-        Ok(())
     }
 }
 

@@ -42,11 +42,21 @@ impl Problems {
 
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, problem) in self.0.iter().enumerate() {
+        Joined(&self.0).fmt(f)
+    }
+}
+
+/// Items printed one after the other, separated by `; `: how every list of problems reads.
+#[derive(Debug)]
+pub(crate) struct Joined<'a, T>(pub &'a [T]);
+
+impl<T: fmt::Display> fmt::Display for Joined<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            write!(f, "{problem}")?;
+            write!(f, "{item}")?;
         }
         Ok(())
     }

@@ -1,7 +1,6 @@
 //! A Pulumi ESC API stand-in: open (latest or at a version) and read, with tokens checked.
 
 use std::collections::{HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -10,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 
-use crate::{Call, Fault, Shared, json_reply, serve};
+use crate::{Call, Fault, Served, Shared, json_reply};
 
 /// Wraps plain JSON in ESC's wire form: every node becomes `{"value": ...}`.
 pub fn wrap(plain: Value) -> Value {
@@ -45,29 +44,20 @@ struct EscState {
 
 /// The ESC stand-in. Dropping it stops the server.
 #[derive(Debug)]
-pub struct FakeEsc {
-    addr: SocketAddr,
-    shared: Arc<Shared<EscState>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeEsc {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub struct FakeEsc(Served<EscState>);
 
 impl FakeEsc {
     pub async fn start() -> FakeEsc {
-        let shared = Shared::new(EscState::default());
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let (addr, task) = serve(router).await;
-        FakeEsc { addr, shared, task }
+        FakeEsc(
+            Served::start(EscState::default(), |shared| {
+                Router::new().fallback(handle).with_state(shared)
+            })
+            .await,
+        )
     }
 
-    /// The API base to put in `apiUrl`.
     pub fn url(&self) -> String {
-        format!("http://{}/api/esc", self.addr)
+        format!("http://{}/api/esc", self.0.addr)
     }
 
     /// Sets the latest revision of `org/project/env` from plain JSON (an object).
@@ -82,7 +72,8 @@ impl FakeEsc {
 
     /// Sets `properties` exactly as given, already in wire form.
     pub fn set_wire(&self, env: &str, version: &str, properties: Value) {
-        self.shared
+        self.0
+            .shared
             .state()
             .environments
             .entry(env.to_owned())
@@ -92,16 +83,16 @@ impl FakeEsc {
 
     /// Only these tokens are accepted from now on.
     pub fn accept_token(&self, token: &str) {
-        self.shared.state().tokens.insert(token.to_owned());
+        self.0.shared.state().tokens.insert(token.to_owned());
     }
 
     /// The next request gets this fault.
     pub fn push_fault(&self, fault: Fault) {
-        self.shared.push_fault(fault);
+        self.0.shared.push_fault(fault);
     }
 
     pub fn calls(&self) -> Vec<Call> {
-        self.shared.calls()
+        self.0.shared.calls()
     }
 
     pub fn opens(&self) -> usize {

@@ -1,7 +1,6 @@
 //! A Kubernetes API stand-in serving the one call esc-csi makes: `GET` of a Secret.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -11,7 +10,7 @@ use axum::http::{Method, Response, StatusCode};
 use base64::Engine;
 use serde_json::json;
 
-use crate::{Call, Fault, Shared, json_reply, serve};
+use crate::{Call, Fault, Served, Shared, json_reply};
 
 #[derive(Debug, Default)]
 struct KubeState {
@@ -23,29 +22,20 @@ struct KubeState {
 
 /// The Kubernetes stand-in. Dropping it stops the server.
 #[derive(Debug)]
-pub struct FakeKube {
-    addr: SocketAddr,
-    shared: Arc<Shared<KubeState>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for FakeKube {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
+pub struct FakeKube(Served<KubeState>);
 
 impl FakeKube {
     pub async fn start() -> FakeKube {
-        let shared = Shared::new(KubeState::default());
-        let router = Router::new().fallback(handle).with_state(shared.clone());
-        let (addr, task) = serve(router).await;
-        FakeKube { addr, shared, task }
+        FakeKube(
+            Served::start(KubeState::default(), |shared| {
+                Router::new().fallback(handle).with_state(shared)
+            })
+            .await,
+        )
     }
 
-    /// The API server URL for a kubeconfig or `kube::Config`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.0.addr)
     }
 
     /// Creates or replaces a Secret with string data.
@@ -54,7 +44,8 @@ impl FakeKube {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
             .collect();
-        self.shared
+        self.0
+            .shared
             .state()
             .secrets
             .insert((namespace.to_owned(), name.to_owned()), data);
@@ -62,15 +53,15 @@ impl FakeKube {
 
     /// Reads of Secrets in `namespace` answer 403, as without RBAC.
     pub fn forbid(&self, namespace: &str) {
-        self.shared.state().forbidden.insert(namespace.to_owned());
+        self.0.shared.state().forbidden.insert(namespace.to_owned());
     }
 
     pub fn push_fault(&self, fault: Fault) {
-        self.shared.push_fault(fault);
+        self.0.shared.push_fault(fault);
     }
 
     pub fn calls(&self) -> Vec<Call> {
-        self.shared.calls()
+        self.0.shared.calls()
     }
 }
 

@@ -127,16 +127,34 @@ impl<S> Shared<S> {
     }
 }
 
-/// Binds loopback and serves `router` until the returned handle is dropped.
-async fn serve(router: Router) -> (SocketAddr, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind a loopback port");
-    let addr = listener.local_addr().expect("loopback address");
-    let task = tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    (addr, task)
+/// A stand-in's server: its state, served on a loopback port until dropped.
+#[derive(Debug)]
+struct Served<S> {
+    addr: SocketAddr,
+    shared: Arc<Shared<S>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<S> Drop for Served<S> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl<S: Send + 'static> Served<S> {
+    /// Serves the router `app` builds over fresh `state`.
+    async fn start(state: S, app: impl FnOnce(Arc<Shared<S>>) -> Router) -> Served<S> {
+        let shared = Shared::new(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("loopback address");
+        let router = app(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Served { addr, shared, task }
+    }
 }
 
 fn json_reply(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
