@@ -121,7 +121,13 @@ impl fmt::Debug for Value {
         if self.unknown {
             return f.write_str("unknown");
         }
-        match &self.data {
+        self.data.fmt(f)
+    }
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
             Data::Null => f.write_str("null"),
             Data::Bool(_) => f.write_str("bool"),
             Data::Number(_) => f.write_str("number"),
@@ -129,12 +135,6 @@ impl fmt::Debug for Value {
             Data::Array(items) => f.debug_list().entries(items).finish(),
             Data::Object(members) => f.debug_map().entries(members).finish(),
         }
-    }
-}
-
-impl fmt::Debug for Data {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&Value::new(self.clone()), f)
     }
 }
 

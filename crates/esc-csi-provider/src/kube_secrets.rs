@@ -74,9 +74,7 @@ impl SecretReader for KubeSecrets {
             })?;
         let mut data = secret.data.unwrap_or_default();
         let Some(bytes) = data.remove(key) else {
-            let mut keys: Vec<String> = data.into_keys().collect();
-            keys.extend(secret.string_data.unwrap_or_default().into_keys());
-            keys.truncate(20);
+            let keys: Vec<String> = data.into_keys().take(20).collect();
             return Err(AuthError::KeyNotFound {
                 namespace: namespace.to_owned(),
                 name: name.to_owned(),

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use esc_path::Tree;
 use tokio::time::Instant;
 
 use crate::auth::{SecretReader, credential};
@@ -154,7 +153,7 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         Ok(MountedFile {
             path: item.file_name.clone(),
             mode,
-            secret: resolved.under_secret || value.is_secret() || value.contains_secret(),
+            secret: resolved.under_secret || value.contains_secret(),
             contents: Contents(contents),
             version,
         })
