@@ -56,6 +56,7 @@ impl FakeEsc {
         )
     }
 
+    /// The API base to put in `apiUrl`.
     pub fn url(&self) -> String {
         format!("http://{}/api/esc", self.0.addr)
     }

@@ -34,6 +34,7 @@ impl FakeKube {
         )
     }
 
+    /// The API server URL for a kubeconfig or `kube::Config`.
     pub fn url(&self) -> String {
         format!("http://{}", self.0.addr)
     }
