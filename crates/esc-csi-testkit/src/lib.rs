@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{Response, StatusCode};
+use axum::middleware::Next;
 
 pub use esc::{FakeEsc, secret, wrap};
 pub use kube::FakeKube;
@@ -149,12 +151,38 @@ impl<S: Send + 'static> Served<S> {
             .await
             .expect("bind a loopback port");
         let addr = listener.local_addr().expect("loopback address");
-        let router = app(shared.clone());
+        // Every request is logged and may be replaced by a scripted fault before the
+        // stand-in's own handler sees it.
+        let router = app(shared.clone()).layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            record_and_fault::<S>,
+        ));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
         Served { addr, shared, task }
     }
+}
+
+async fn record_and_fault<S: Send + 'static>(
+    State(shared): State<Arc<Shared<S>>>,
+    request: Request,
+    next: Next,
+) -> Response<Body> {
+    shared.record(Call {
+        method: request.method().to_string(),
+        path: request.uri().path().to_owned(),
+        query: request.uri().query().map(str::to_owned),
+        authorization: request
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    });
+    if let Some(reply) = shared.next_fault().await {
+        return reply;
+    }
+    next.run(request).await
 }
 
 fn json_reply(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
