@@ -43,11 +43,6 @@ impl Value {
         }
     }
 
-    pub fn secret(mut self) -> Self {
-        self.secret = true;
-        self
-    }
-
     /// Whether this node or anything under it is flagged secret.
     pub fn contains_secret(&self) -> bool {
         self.secret

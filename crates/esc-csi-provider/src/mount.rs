@@ -58,10 +58,6 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         }
     }
 
-    pub fn settings(&self) -> &Settings {
-        &self.settings
-    }
-
     /// Checks the request's attributes (see [`parse_attributes`]); no I/O.
     pub fn plan(&self, attributes: &BTreeMap<String, String>) -> Result<Class, MountError> {
         Class::from_attributes(attributes, &self.settings).map_err(|problems| MountError::Class {

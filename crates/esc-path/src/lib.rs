@@ -64,20 +64,6 @@ impl PropertyPath {
         segments.extend_from_slice(&rest.segments);
         PropertyPath { segments }
     }
-
-    /// This path with one more segment.
-    pub fn child(&self, segment: Segment) -> PropertyPath {
-        let mut segments = self.segments.clone();
-        segments.push(segment);
-        PropertyPath { segments }
-    }
-
-    /// The first `len` segments.
-    pub fn prefix(&self, len: usize) -> PropertyPath {
-        PropertyPath {
-            segments: self.segments[..len.min(self.segments.len())].to_vec(),
-        }
-    }
 }
 
 impl From<Vec<Segment>> for PropertyPath {
