@@ -15,9 +15,9 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
-    /// "info,esc_csi_provider=debug".
-    #[arg(long, global = true, env = "ESC_CSI_LOG_LEVEL", default_value = "info")]
-    pub(crate) log_level: String,
+    /// "info,esc_csi_provider=debug" [default: info for servers, warn for mount and check].
+    #[arg(long, global = true, env = "ESC_CSI_LOG_LEVEL")]
+    pub(crate) log_level: Option<String>,
 
     /// Log line format.
     #[arg(long, global = true, env = "ESC_CSI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -34,6 +34,88 @@ pub(crate) enum LogFormat {
 pub(crate) enum Command {
     /// Serve the provider API on the driver's unix socket (the DaemonSet's command).
     Serve(ServeArgs),
+    /// Mount a SecretProviderClass into a folder on this machine, as the driver would in a pod.
+    Mount(MountArgs),
+    /// Check a SecretProviderClass offline and list every problem.
+    Check(CheckArgs),
+}
+
+/// The pod a local mount or check stands in for: the driver sends these with every Mount.
+#[derive(Debug, Args)]
+pub(crate) struct PodArgs {
+    /// The pod's namespace [default: the class's metadata.namespace, else "default"].
+    #[arg(long)]
+    pub(crate) namespace: Option<String>,
+
+    /// The pod's name.
+    #[arg(long, default_value = "esc-csi-mount")]
+    pub(crate) pod_name: String,
+
+    /// The pod's service account.
+    #[arg(long, default_value = "default")]
+    pub(crate) service_account: String,
+
+    /// The pod's uid [default: derived from namespace and pod name, the same on every run].
+    #[arg(long)]
+    pub(crate) pod_uid: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MountArgs {
+    /// SecretProviderClass manifest (YAML; may hold other objects too).
+    #[arg(value_name = "SPC_FILE")]
+    pub(crate) class: PathBuf,
+
+    /// Folder to write the files into (created if missing), laid out as the driver does.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) target: PathBuf,
+
+    /// Which SecretProviderClass, when the file holds several.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) pod: PodArgs,
+
+    /// Serve the environments in DIR (DIR/<project>/<env>.yaml) with a local ESC server and
+    /// point the class at it instead of its apiUrl.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) environments: Option<PathBuf>,
+
+    /// ESC API base for classes that set no apiUrl.
+    #[arg(long, env = "ESC_CSI_API_URL", default_value = esc_api::DEFAULT_API_URL)]
+    pub(crate) api_url: Url,
+
+    /// Accept plain-http apiUrl values to hosts other than loopback.
+    #[arg(long)]
+    pub(crate) allow_insecure_api_url: bool,
+
+    /// Time budget of the mount. Units: ms, s, m, h.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub(crate) timeout: Duration,
+
+    /// File with at least 32 random bytes keying object versions, so the VERSION column is
+    /// comparable between runs. Without it versions are keyed per run.
+    #[arg(long)]
+    pub(crate) version_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// SecretProviderClass manifest (YAML; may hold other objects too).
+    #[arg(value_name = "SPC_FILE")]
+    pub(crate) class: PathBuf,
+
+    /// Which SecretProviderClass, when the file holds several.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+
+    #[command(flatten)]
+    pub(crate) pod: PodArgs,
+
+    /// Accept plain-http apiUrl values to hosts other than loopback.
+    #[arg(long)]
+    pub(crate) allow_insecure_api_url: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,12 @@
 //! `esc-csi`: wiring only. The work happens in the library crates.
 
+mod check;
 mod cli;
+mod esc_local;
+mod keys;
+mod local;
 mod logging;
+mod mount;
 mod serve;
 
 use std::process::ExitCode;
@@ -13,15 +18,23 @@ use cli::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(message) = logging::init(&cli.log_level, cli.log_format) {
+    let level = cli.log_level.as_deref().unwrap_or(match cli.command {
+        Command::Serve(_) => "info",
+        // The provider's own "mount failed" line would repeat the error printed below.
+        Command::Mount(_) => "warn,esc_csi_provider::grpc=error",
+        Command::Check(_) => "warn",
+    });
+    if let Err(message) = logging::init(level, cli.log_format) {
         return fail(&message);
     }
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(args).await.map_err(|e| e.to_string()),
+        Command::Mount(args) => mount::run(args).await.map_err(|e| e.to_string()),
+        Command::Check(args) => check::run(&args).map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(&error.to_string()),
+        Err(message) => fail(&message),
     }
 }
 

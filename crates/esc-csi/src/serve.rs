@@ -7,22 +7,15 @@ use esc_api::{ClientOptions, EscClient};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
 use esc_csi_provider::kube_secrets::KubeSecrets;
-use esc_csi_provider::version::VersionKey;
 use esc_csi_provider::{Mounter, server};
 
 use crate::cli::ServeArgs;
+use crate::keys::{KeyError, version_key};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ServeError {
-    #[error("cannot read the version key file {path}: {source}")]
-    ReadKey {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("version key file {path}: {message}")]
-    BadKey { path: PathBuf, message: String },
-    #[error("cannot make a version key: the system random source failed")]
-    Random,
+    #[error(transparent)]
+    Key(#[from] KeyError),
     #[error("cannot create the HTTP client: {0}")]
     Http(String),
     #[error("cannot listen on {path}: {source}")]
@@ -73,22 +66,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     Ok(())
 }
 
-fn version_key(path: Option<&PathBuf>) -> Result<VersionKey, ServeError> {
-    let Some(path) = path else {
-        return VersionKey::random().map_err(|_| ServeError::Random);
-    };
-    let bytes = std::fs::read(path).map_err(|source| ServeError::ReadKey {
-        path: path.clone(),
-        source,
-    })?;
-    VersionKey::from_bytes(&bytes).map_err(|message| ServeError::BadKey {
-        path: path.clone(),
-        message,
-    })
-}
-
 /// SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,

@@ -1,0 +1,223 @@
+//! `esc-csi mount`: one Mount, start to finish, on this machine. The provider runs in-process
+//! behind a real unix socket and is called exactly as the driver calls it; the files are
+//! written the way the driver writes them.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use esc_api::{ClientOptions, EscClient};
+use esc_csi_local::writer::{self, Change, Payload};
+use esc_csi_provider::auth::TOKEN_KEY;
+use esc_csi_provider::class::Settings;
+use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
+use esc_csi_provider::kube_secrets::KubeSecrets;
+use esc_csi_provider::proto::v1alpha1::MountRequest;
+use esc_csi_provider::{Mounter, server};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::cli::MountArgs;
+use crate::keys::{KeyError, version_key};
+use crate::local::{self, ClassFileError};
+
+/// The default file mode the driver sends: 0644.
+const PERMISSION: &str = "420";
+/// Where the token comes from when set, as for the `esc` and `pulumi` CLIs.
+pub(crate) const TOKEN_ENV: &str = "PULUMI_ACCESS_TOKEN";
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MountCmdError {
+    #[error(transparent)]
+    File(#[from] ClassFileError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("cannot create the HTTP client: {0}")]
+    Http(String),
+    #[error("cannot start the provider: {0}")]
+    Provider(String),
+    #[error("mount failed ({code:?}): {message}")]
+    Refused { code: tonic::Code, message: String },
+    #[error("cannot write the files into {}: {source}", target.display())]
+    Write {
+        target: PathBuf,
+        source: writer::WriteError,
+    },
+}
+
+pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
+    let (_, mut attributes) = local::load(&args.class, args.name.as_deref(), &args.pod)?;
+    let mut token = std::env::var(TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .map(SecretString::from);
+    let _local_server = match &args.environments {
+        Some(dir) => {
+            let (server, url, local_token) = crate::esc_local::start(dir, token.as_ref()).await?;
+            attributes.insert("apiUrl".to_owned(), url);
+            token.get_or_insert(local_token);
+            Some(server)
+        }
+        None => None,
+    };
+    let response = call_provider(&args, &attributes, token.as_ref()).await?;
+    let versions: BTreeMap<String, String> = response
+        .object_version
+        .into_iter()
+        .map(|v| (v.id, v.version))
+        .collect();
+    let payload: Vec<Payload> = response
+        .files
+        .into_iter()
+        .map(|f| Payload {
+            path: f.path,
+            mode: u32::try_from(f.mode).unwrap_or(0) & 0o7777,
+            contents: f.contents.to_vec(),
+        })
+        .collect();
+    let outcome = writer::write(&args.target, &payload).map_err(|source| MountCmdError::Write {
+        target: args.target.clone(),
+        source,
+    })?;
+    print_table(&args, &payload, &versions, &outcome);
+    Ok(())
+}
+
+async fn call_provider(
+    args: &MountArgs,
+    attributes: &BTreeMap<String, String>,
+    token: Option<&SecretString>,
+) -> Result<esc_csi_provider::proto::v1alpha1::MountResponse, MountCmdError> {
+    let key = version_key(args.version_key_file.as_ref())?;
+    let client =
+        EscClient::new(ClientOptions::default()).map_err(|e| MountCmdError::Http(e.to_string()))?;
+    // With a token at hand the auth Secret is never read, so no cluster is needed.
+    let secrets = match token {
+        Some(_) => KubeSecrets::unavailable(format!("{TOKEN_ENV} is used instead")),
+        None => KubeSecrets::from_environment().await,
+    };
+    let settings = Settings {
+        default_api_url: args.api_url.clone(),
+        allow_cross_namespace_auth: true,
+        allow_insecure_api_url: args.allow_insecure_api_url,
+    };
+    let service = ProviderService::new(
+        Arc::new(Mounter::new(client, secrets, settings, key)),
+        ServiceOptions {
+            mount_timeout: args.timeout,
+            ..ServiceOptions::default()
+        },
+    );
+    let socket_dir = tempfile::tempdir().map_err(|e| MountCmdError::Provider(e.to_string()))?;
+    let socket = socket_dir.path().join("pulumi.sock");
+    let listener = server::bind(&socket).map_err(|e| MountCmdError::Provider(e.to_string()))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server::serve(listener, service, async {
+        let _ = stopped.await;
+    }));
+
+    let mut secrets_json = BTreeMap::new();
+    if let Some(token) = token {
+        secrets_json.insert(TOKEN_KEY, token.expose_secret().to_owned());
+    }
+    let request = MountRequest {
+        attributes: serde_json::to_string(attributes).expect("strings serialize"),
+        secrets: serde_json::to_string(&secrets_json).expect("strings serialize"),
+        target_path: args.target.display().to_string(),
+        permission: PERMISSION.to_owned(),
+        current_object_version: Vec::new(),
+    };
+    let result = async {
+        let mut provider = esc_csi_local::client::connect(socket.clone())
+            .await
+            .map_err(|e| MountCmdError::Provider(e.to_string()))?;
+        provider
+            .mount(request)
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|status| MountCmdError::Refused {
+                code: status.code(),
+                message: status.message().to_owned(),
+            })
+    }
+    .await;
+    let _ = stop.send(());
+    let _ = serving.await;
+    let response = result?;
+    if let Some(error) = response.error.as_ref().filter(|e| !e.code.is_empty()) {
+        return Err(MountCmdError::Refused {
+            code: tonic::Code::Unknown,
+            message: error.code.clone(),
+        });
+    }
+    Ok(response)
+}
+
+fn print_table(
+    args: &MountArgs,
+    payload: &[Payload],
+    versions: &BTreeMap<String, String>,
+    outcome: &writer::Outcome,
+) {
+    let mut rows: Vec<[String; 5]> = payload
+        .iter()
+        .zip(&outcome.changes)
+        .map(|(file, change)| {
+            let version = versions.get(&file.path).map_or("", String::as_str);
+            [
+                file.path.clone(),
+                file.contents.len().to_string(),
+                format!("{:04o}", file.mode),
+                version.chars().take(12).collect(),
+                change.to_string(),
+            ]
+        })
+        .collect();
+    for path in &outcome.removed {
+        rows.push([
+            path.clone(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            "removed".into(),
+        ]);
+    }
+    let header = ["FILE", "BYTES", "MODE", "VERSION", "CHANGE"].map(str::to_owned);
+    let mut widths = [0; 5];
+    for row in std::iter::once(&header).chain(&rows) {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line = format!(
+            "{:<w0$}  {:>w1$}  {:<w2$}  {:<w3$}  {}",
+            row[0],
+            row[1],
+            row[2],
+            row[3],
+            row[4],
+            w0 = widths[0],
+            w1 = widths[1],
+            w2 = widths[2],
+            w3 = widths[3],
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    let count = |c: Change| outcome.changes.iter().filter(|x| **x == c).count();
+    let _ = writeln!(
+        out,
+        "{} in {}: {} new, {} changed, {} unchanged, {} removed",
+        if payload.len() == 1 {
+            "1 file".to_owned()
+        } else {
+            format!("{} files", payload.len())
+        },
+        args.target.display(),
+        count(Change::New),
+        count(Change::Changed),
+        count(Change::Unchanged),
+        outcome.removed.len()
+    );
+}

@@ -1,0 +1,275 @@
+//! `esc-csi mount` and `esc-csi check` as a user runs them: exact output, exact error text,
+//! and the files on disk.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use esc_csi_testkit::FakeEsc;
+use serde_json::json;
+
+const BIN: &str = env!("CARGO_BIN_EXE_esc-csi");
+const TOKEN: &str = "pul-0123456789abcdef";
+
+fn run(args: &[&str], token: Option<&str>) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env_remove("PULUMI_ACCESS_TOKEN")
+        .env_remove("ESC_CSI_LOG_LEVEL")
+        .env("HOME", "/nonexistent");
+    if let Some(token) = token {
+        command.env("PULUMI_ACCESS_TOKEN", token);
+    }
+    command.output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn class(api: &str, secrets: &str) -> String {
+    let secrets: String = secrets.lines().map(|l| format!("      {l}\n")).collect();
+    format!(
+        "apiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata:\n  \
+         name: app\n  namespace: web\nspec:\n  provider: pulumi\n  parameters:\n    apiUrl: \
+         {api}\n    organization: acme\n    project: app\n    environment: dev\n    secrets: |\n\
+         {secrets}"
+    )
+}
+
+fn write_class(dir: &Path, text: &str) -> String {
+    let path = dir.join("spc.yaml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+const ITEMS: &str = "- fileName: hello\n  secretKey: app.hello\n- fileName: conf/db.json\n  \
+                     secretKey: app.db\n  format: json\n  mode: \"0400\"\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mount_writes_the_files_and_reports_what_changed_on_each_run() {
+    let esc = FakeEsc::start().await;
+    esc.accept_token(TOKEN);
+    esc.set(
+        "acme/app/dev",
+        json!({"app": {"hello": "world", "db": {"user": "app", "password": "s3cr3t"}}}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let spc = write_class(dir.path(), &class(&esc.url(), ITEMS));
+    let target = dir.path().join("mnt");
+    let target_arg = target.to_str().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, [7u8; 32]).unwrap();
+    let args = [
+        "mount",
+        &spc,
+        "--target",
+        target_arg,
+        "--version-key-file",
+        key.to_str().unwrap(),
+    ];
+
+    let first = run(&args, Some(TOKEN));
+    assert!(first.status.success(), "{}", stderr(&first));
+    let table = stdout(&first);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines[0], "FILE          BYTES  MODE  VERSION       CHANGE");
+    assert!(
+        lines[1].starts_with("hello             5  0644  "),
+        "{table}"
+    );
+    assert!(lines[1].ends_with("  new"), "{table}");
+    assert!(
+        lines[2].starts_with("conf/db.json     44  0400  "),
+        "{table}"
+    );
+    assert_eq!(
+        lines[3],
+        format!("2 files in {target_arg}: 2 new, 0 changed, 0 unchanged, 0 removed")
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("hello")).unwrap(),
+        "world"
+    );
+    let db: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(target.join("conf/db.json")).unwrap())
+            .unwrap();
+    assert_eq!(db, json!({"password": "s3cr3t", "user": "app"}));
+    assert_eq!(stderr(&first), "");
+
+    let again = run(&args, Some(TOKEN));
+    assert!(again.status.success());
+    let table_again = stdout(&again);
+    assert!(
+        table_again.ends_with(&format!(
+            "2 files in {target_arg}: 0 new, 0 changed, 2 unchanged, 0 removed\n"
+        )),
+        "{table_again}"
+    );
+    // Same key, same content: the same versions.
+    assert_eq!(
+        table.lines().nth(1).unwrap().replace("new", ""),
+        table_again.lines().nth(1).unwrap().replace("unchanged", "")
+    );
+
+    esc.set("acme/app/dev", json!({"app": {"hello": "there", "db": {}}}));
+    std::fs::write(
+        &spc,
+        class(&esc.url(), "- fileName: hello\n  secretKey: app.hello\n"),
+    )
+    .unwrap();
+    let changed = run(&args, Some(TOKEN));
+    assert!(changed.status.success());
+    let table = stdout(&changed);
+    assert!(
+        table.contains("\nconf/db.json      -  -     -             removed\n"),
+        "{table}"
+    );
+    assert!(
+        table.ends_with(": 0 new, 1 changed, 0 unchanged, 1 removed\n"),
+        "{table}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("hello")).unwrap(),
+        "there"
+    );
+    assert!(!target.join("conf").exists());
+    assert!(!table.contains(TOKEN) && !stderr(&changed).contains(TOKEN));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mount_of_a_missing_environment_fails_with_the_providers_message() {
+    let esc = FakeEsc::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let spc = write_class(dir.path(), &class(&esc.url(), ITEMS));
+    let target = dir.path().join("mnt");
+    let output = run(
+        &["mount", &spc, "--target", target.to_str().unwrap()],
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        stderr(&output),
+        "esc-csi: error: mount failed (NotFound): opening ESC environment acme/app/dev: HTTP 404 \
+         Not Found: Environment 'acme/app/dev' not found. Check organization, project and \
+         environment (and the version after '@'), and that the token in the volume's \
+         nodePublishSecretRef Secret (key pulumi-access-token) can see the environment\n"
+    );
+    assert!(!target.exists(), "nothing is written when the mount fails");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mount_of_a_path_the_environment_lacks_names_the_item_and_suggests() {
+    let esc = FakeEsc::start().await;
+    esc.set("acme/app/dev", json!({"app": {"hello": "world", "db": {}}}));
+    let dir = tempfile::tempdir().unwrap();
+    let spc = write_class(
+        dir.path(),
+        &class(&esc.url(), "- fileName: hello\n  secretKey: app.helo\n"),
+    );
+    let target = dir.path().join("mnt");
+    let output = run(
+        &["mount", &spc, "--target", target.to_str().unwrap()],
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "esc-csi: error: mount failed (NotFound): cannot mount from ESC environment \
+         acme/app/dev: secrets[0] (\"hello\"): `app` has no key \"helo\" (did you mean \
+         \"hello\"?)\n"
+    );
+}
+
+#[test]
+fn mount_without_a_token_or_cluster_says_where_a_token_comes_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let spc = write_class(dir.path(), &class("https://api.pulumi.com/api/esc", ITEMS));
+    let output = run(&["mount", &spc, "--target", "unused"], None);
+    assert_eq!(output.status.code(), Some(1));
+    let err = stderr(&output);
+    assert!(
+        err.starts_with("esc-csi: error: mount failed (Unauthenticated): "),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_prints_the_files_of_a_valid_class() {
+    let dir = tempfile::tempdir().unwrap();
+    let spc = write_class(dir.path(), &class("https://api.pulumi.com/api/esc", ITEMS));
+    let output = run(&["check", &spc], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "SecretProviderClass \"app\" is valid: 2 files from ESC environment acme/app/dev\n  \
+         hello <- app.hello (plaintext)\n  conf/db.json <- app.db (json)\n"
+    );
+}
+
+#[test]
+fn check_lists_every_problem_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = class(
+        "http://example.com/api/esc",
+        "- fileName: a\n  secretKey: app.a\n- fileName: a\n  secretKey: app.b\n\
+         - fileName: c\n  secretKey: 'app[\"x'\n- fileName: d\n  secretKy: app.d\n",
+    )
+    .replace("    environment: dev\n", "");
+    let spc = write_class(dir.path(), &text);
+    let output = run(&["check", &spc], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(stdout(&output), "");
+    assert_eq!(
+        stderr(&output),
+        "esc-csi: error: SecretProviderClass \"app\" has 5 problems:\n\
+         \x20 - parameter apiUrl: \"http://example.com/api/esc\" uses plain http, which would \
+         send the access token unencrypted; use https (or start esc-csi with \
+         --allow-insecure-api-url)\n\
+         \x20 - parameter environment: missing; it is required\n\
+         \x20 - secrets[2] (\"c\"): secretKey \"app[\\\"x\" does not parse: missing closing \
+         quote in property name starting at column 4\n\
+         \x20 - secrets[3] (\"d\"): unknown key \"secretKy\" (did you mean \"secretKey\"?)\n\
+         \x20 - secrets[1] (\"a\"): fileName is already used by secrets[0] (\"a\")\n"
+    );
+}
+
+#[test]
+fn check_of_an_unreadable_manifest_says_why() {
+    let output = run(&["check", "/nonexistent/spc.yaml"], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "esc-csi: error: cannot read /nonexistent/spc.yaml: No such file or directory (os error \
+         2)\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let spc = write_class(dir.path(), "kind: [");
+    let output = run(&["check", &spc], None);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).starts_with(&format!("esc-csi: error: {spc}: not valid YAML: ")),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn check_of_a_file_without_a_class_names_what_it_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let spc = write_class(
+        dir.path(),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n",
+    );
+    let output = run(&["check", &spc], None);
+    assert_eq!(
+        stderr(&output),
+        format!("esc-csi: error: {spc}: no SecretProviderClass in it (found ConfigMap)\n")
+    );
+}
