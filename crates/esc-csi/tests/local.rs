@@ -273,3 +273,42 @@ fn check_of_a_file_without_a_class_names_what_it_holds() {
         format!("esc-csi: error: {spc}: no SecretProviderClass in it (found ConfigMap)\n")
     );
 }
+
+#[test]
+fn mount_of_a_class_with_a_duplicate_file_name_is_refused_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on this port: the class is refused before any connection is tried.
+    let spc = write_class(
+        dir.path(),
+        &class(
+            "http://127.0.0.1:9/api/esc",
+            "- fileName: a\n  secretKey: x\n- fileName: a\n  secretKey: y\n",
+        ),
+    );
+    let target = dir.path().join("mnt");
+    let output = run(
+        &["mount", &spc, "--target", target.to_str().unwrap()],
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "esc-csi: error: mount failed (InvalidArgument): invalid SecretProviderClass \"app\": \
+         secrets[1] (\"a\"): fileName is already used by secrets[0] (\"a\")\n"
+    );
+    assert!(!target.exists());
+}
+
+#[test]
+fn mount_of_an_unreadable_manifest_says_why() {
+    let output = run(
+        &["mount", "/nonexistent/spc.yaml", "--target", "unused"],
+        Some(TOKEN),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "esc-csi: error: cannot read /nonexistent/spc.yaml: No such file or directory (os error \
+         2)\n"
+    );
+}
