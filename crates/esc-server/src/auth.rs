@@ -1,0 +1,105 @@
+//! `Authorization: token <T>` on every request. With tokens configured, `T` must be one of
+//! them; without, any non-empty token passes (a local server for a laptop or CI).
+//!
+//! Tokens are compared as SHA-256 digests in constant time, so neither the content nor the
+//! length of an accepted token leaks through timing; only the digests are kept.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ring::digest::{SHA256, digest};
+use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+
+pub(crate) struct Auth {
+    digests: Vec<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("tokens", &self.digests.len())
+            .finish()
+    }
+}
+
+impl Auth {
+    pub(crate) fn new(tokens: &[SecretString]) -> Auth {
+        Auth {
+            digests: tokens
+                .iter()
+                .map(|t| hash(t.expose_secret().as_bytes()))
+                .collect(),
+        }
+    }
+
+    fn accepts(&self, token: &[u8]) -> bool {
+        if token.is_empty() {
+            return false;
+        }
+        if self.digests.is_empty() {
+            return true;
+        }
+        let presented = hash(token);
+        // Every digest is compared, so the time does not tell which one matched.
+        self.digests
+            .iter()
+            .fold(subtle::Choice::from(0), |found, d| {
+                found | d.ct_eq(&presented)
+            })
+            .into()
+    }
+}
+
+fn hash(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest(&SHA256, bytes).as_ref());
+    out
+}
+
+/// The token of an `Authorization: token <T>` header (scheme case-insensitive).
+fn presented(request: &Request) -> Option<&[u8]> {
+    let value = request.headers().get(AUTHORIZATION)?.as_bytes();
+    let (scheme, token) = value.split_at_checked(6)?;
+    scheme
+        .eq_ignore_ascii_case(b"token ")
+        .then(|| token.trim_ascii())
+}
+
+pub(crate) async fn require_token(
+    State(auth): State<Arc<Auth>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match presented(&request) {
+        Some(token) if auth.accepts(token) => next.run(request).await,
+        _ => ApiError::unauthorized().into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_configured_tokens_pass_when_some_are_configured() {
+        let auth = Auth::new(&["one".into(), "two".into()]);
+        assert!(auth.accepts(b"one"));
+        assert!(auth.accepts(b"two"));
+        assert!(!auth.accepts(b"three"));
+        assert!(!auth.accepts(b""));
+        assert!(!format!("{auth:?}").contains("one"));
+    }
+
+    #[test]
+    fn any_non_empty_token_passes_when_none_are_configured() {
+        let auth = Auth::new(&[]);
+        assert!(auth.accepts(b"anything"));
+        assert!(!auth.accepts(b""));
+    }
+}

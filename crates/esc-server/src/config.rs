@@ -1,0 +1,150 @@
+//! What the server serves and whom it lets in. Checked once, in [`crate::EscServer::new`], so
+//! that a bad setting fails at start rather than on the first request.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::names;
+
+/// Settings of an [`crate::EscServer`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The folder of definitions, laid out `<project>/<env>.yaml`.
+    pub environments: PathBuf,
+    /// Serve only this organization; `None` serves the folder under any organization name.
+    pub organization: Option<String>,
+    /// Accepted access tokens; empty accepts any token.
+    pub tokens: Vec<SecretString>,
+    /// Session length when `open` gives no `duration` (Pulumi Cloud: 1h).
+    pub default_open_duration: Duration,
+    /// The longest `duration` an `open` may ask for.
+    pub max_open_duration: Duration,
+    /// Open sessions held at most; past it, the session closest to expiry is dropped.
+    pub max_sessions: usize,
+    /// `context.pulumi.user.login` (and `id`) seen by definitions.
+    pub user: String,
+}
+
+impl Config {
+    /// Defaults for everything but the folder: any organization, any token, 1h sessions of at
+    /// most 24h, 10 000 sessions, user `local`.
+    pub fn new(environments: impl Into<PathBuf>) -> Config {
+        Config {
+            environments: environments.into(),
+            organization: None,
+            tokens: Vec::new(),
+            default_open_duration: Duration::from_secs(3600),
+            max_open_duration: Duration::from_secs(24 * 3600),
+            max_sessions: 10_000,
+            user: "local".to_owned(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
+        let dir = &self.environments;
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(ConfigError::NotAFolder(dir.clone())),
+            Err(source) => {
+                return Err(ConfigError::Folder {
+                    path: dir.clone(),
+                    source,
+                });
+            }
+        }
+        if let Some(org) = &self.organization {
+            names::check("organization", org).map_err(ConfigError::Organization)?;
+        }
+        if self
+            .tokens
+            .iter()
+            .any(|t| t.expose_secret().trim().is_empty())
+        {
+            return Err(ConfigError::EmptyToken);
+        }
+        if self.default_open_duration.is_zero() || self.max_open_duration.is_zero() {
+            return Err(ConfigError::ZeroDuration);
+        }
+        if self.default_open_duration > self.max_open_duration {
+            return Err(ConfigError::DefaultAboveMax {
+                default: self.default_open_duration,
+                max: self.max_open_duration,
+            });
+        }
+        if self.max_sessions == 0 {
+            return Err(ConfigError::NoSessions);
+        }
+        if self.user.trim().is_empty() {
+            return Err(ConfigError::EmptyUser);
+        }
+        Ok(())
+    }
+}
+
+/// Why a [`Config`] cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the environments folder {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0} is not a folder; --environments takes a folder laid out <project>/<env>.yaml")]
+    NotAFolder(PathBuf),
+    #[error("{0}")]
+    Organization(String),
+    #[error("an accepted token is empty")]
+    EmptyToken,
+    #[error("open durations must be longer than zero")]
+    ZeroDuration,
+    #[error("the default open duration {default:?} is longer than the maximum {max:?}")]
+    DefaultAboveMax { default: Duration, max: Duration },
+    #[error("the session limit must be at least 1")]
+    NoSessions,
+    #[error("the user name is empty")]
+    EmptyUser,
+}
+
+/// Parses a Go duration as the API's `duration` takes it: `90s`, `30m`, `1.5h`, `2h45m`.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let signed: jiff::SignedDuration = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 30m, 2h or 1h30m"))?;
+    Duration::try_from(signed).map_err(|_| format!("{text:?} is negative"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_go_syntax() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("2h45m"), Ok(Duration::from_secs(9900)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1h").is_err());
+    }
+
+    #[test]
+    fn a_default_above_the_maximum_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path());
+        config.max_open_duration = Duration::from_secs(60);
+        assert!(matches!(
+            config.validate(),
+            Err(ConfigError::DefaultAboveMax { .. })
+        ));
+    }
+
+    #[test]
+    fn a_missing_folder_is_refused() {
+        let config = Config::new("/nonexistent/esc-server-test");
+        assert!(matches!(config.validate(), Err(ConfigError::Folder { .. })));
+    }
+}

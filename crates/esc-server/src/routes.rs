@@ -1,0 +1,423 @@
+//! The HTTP surface: the reading endpoints of `esc-openapi.yaml`, under `/api/esc`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use esc_path::PropertyPath;
+use serde::Deserialize;
+
+use crate::Inner;
+use crate::auth::{Auth, require_token};
+use crate::error::ApiError;
+use crate::evaluate::{self, Mode};
+use crate::names;
+use crate::store::{LATEST, Revision};
+use crate::wire::{self, Node, Opened};
+
+type Shared = State<Arc<Inner>>;
+type Reply<T> = Result<T, ApiError>;
+
+pub(crate) fn router(inner: Arc<Inner>, auth: Arc<Auth>) -> Router {
+    let env = "/environments/{org}/{project}/{env}";
+    let api = Router::new()
+        .route("/environments/{org}", get(list))
+        .route("/environments/{org}/yaml/check", post(check))
+        .route(env, get(definition))
+        .route(&format!("{env}/decrypt"), get(definition))
+        .route(&format!("{env}/versions"), get(revisions))
+        .route(&format!("{env}/versions/tags"), get(revision_tags))
+        .route(&format!("{env}/versions/tags/{{tag}}"), get(revision_tag))
+        .route(&format!("{env}/versions/{{version}}"), get(definition))
+        .route(&format!("{env}/versions/{{version}}/open"), post(open))
+        .route(&format!("{env}/open"), post(open))
+        .route(&format!("{env}/open/{{id}}"), get(read))
+        // The spec (and the SDKs generated from it) read one property at `open//{id}`.
+        .route(&format!("{env}/open//{{id}}"), get(read))
+        .route(&format!("{env}/tags"), get(environment_tags))
+        .route(&format!("{env}/tags/{{tag}}"), get(environment_tag))
+        .route_layer(from_fn_with_state(auth, require_token))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(inner);
+    Router::new()
+        .nest("/api/esc", api)
+        .fallback(not_found)
+        .layer(from_fn(log_request))
+}
+
+/// Method, route template, status and time: never the raw path (it holds session ids), the
+/// query or the headers.
+async fn log_request(request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
+    let start = Instant::now();
+    let response = next.run(request).await;
+    tracing::debug!(
+        %method,
+        route,
+        status = response.status().as_u16(),
+        ms = start.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Not Found")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+/// The path parameters of every route; each route fills the ones it has.
+#[derive(Debug, Deserialize)]
+struct Params {
+    org: String,
+    project: Option<String>,
+    env: Option<String>,
+    version: Option<String>,
+    id: Option<String>,
+    tag: Option<String>,
+}
+
+impl Params {
+    fn project(&self) -> &str {
+        self.project.as_deref().unwrap_or_default()
+    }
+
+    fn env(&self) -> &str {
+        self.env.as_deref().unwrap_or_default()
+    }
+
+    /// `org/project/env`.
+    fn full_name(&self) -> String {
+        format!("{}/{}/{}", self.org, self.project(), self.env())
+    }
+}
+
+fn params(inner: &Inner, path: Result<Path<Params>, PathRejection>) -> Reply<Params> {
+    let Path(params) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    names::check("organization", &params.org).map_err(ApiError::bad_request)?;
+    if let Some(served) = &inner.config.organization
+        && *served != params.org
+    {
+        return Err(ApiError::not_found(format!(
+            "organization {} not found (this server serves {served})",
+            params.org
+        )));
+    }
+    Ok(params)
+}
+
+/// Runs store and evaluator work (file reads, CPU) off the async threads.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Reply<T> + Send + 'static) -> Reply<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ApiError::internal("the request handler panicked"))?
+}
+
+fn timestamp(t: jiff::Timestamp) -> String {
+    t.to_string()
+}
+
+async fn list(State(inner): Shared, path: Result<Path<Params>, PathRejection>) -> Reply<Response> {
+    let params = params(&inner, path)?;
+    let listed = blocking(move || Ok(inner.store.list()?)).await?;
+    let environments = listed
+        .into_iter()
+        .map(|l| wire::OrgEnvironment {
+            organization: params.org.clone(),
+            project: l.project,
+            name: l.name,
+            created: timestamp(l.created),
+            modified: timestamp(l.modified),
+        })
+        .collect();
+    Ok(Json(wire::OrgEnvironments { environments }).into_response())
+}
+
+/// The definition, latest or at `versions/{version}`, as YAML with its revision headers.
+async fn definition(
+    State(inner): Shared,
+    path: Result<Path<Params>, PathRejection>,
+) -> Reply<Response> {
+    let params = params(&inner, path)?;
+    let revision = blocking(move || revision(&inner, &params)).await?;
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-yaml"),
+        ),
+        (header::ETAG, header_value(&revision.etag)),
+        (
+            HeaderName::from_static("pulumi-esc-revision"),
+            HeaderValue::from(revision.number),
+        ),
+    ];
+    Ok((headers, Bytes::from_owner(revision.content)).into_response())
+}
+
+fn header_value(text: &str) -> HeaderValue {
+    HeaderValue::from_str(text).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+fn revision(inner: &Inner, params: &Params) -> Reply<Revision> {
+    let (project, env) = (params.project(), params.env());
+    Ok(match &params.version {
+        Some(version) => inner.store.version(project, env, version)?,
+        None => inner.store.current(project, env)?,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct OpenQuery {
+    duration: Option<String>,
+}
+
+async fn open(
+    State(inner): Shared,
+    path: Result<Path<Params>, PathRejection>,
+    query: Result<Query<OpenQuery>, QueryRejection>,
+) -> Reply<Response> {
+    let params = params(&inner, path)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let duration = open_duration(&inner, query.duration.as_deref())?;
+    let id = blocking(move || {
+        let revision = revision(&inner, &params)?;
+        let name = format!("{}/{}", params.project(), params.env());
+        let user = &inner.config.user;
+        let evaluation = evaluate::run(
+            &inner.store,
+            user,
+            &params.org,
+            &name,
+            &revision.content,
+            Mode::Open,
+        );
+        let properties = match evaluation.properties {
+            Some(properties) if !evaluation.has_errors() => properties,
+            _ => return Err(failed(&name, &evaluation.diagnostics)),
+        };
+        let opened = Opened {
+            properties: properties
+                .iter()
+                .map(|(k, v)| (k.clone(), v.into()))
+                .collect(),
+            execution_context: evaluate::context(user, &params.org)
+                .iter()
+                .map(|(k, v)| (k.clone(), v.into()))
+                .collect(),
+        };
+        inner
+            .sessions
+            .open(params.full_name(), duration, opened)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    })
+    .await?;
+    Ok(Json(wire::OpenEnvironment { id }).into_response())
+}
+
+fn open_duration(inner: &Inner, text: Option<&str>) -> Reply<Duration> {
+    let Some(text) = text else {
+        return Ok(inner.config.default_open_duration);
+    };
+    let duration = crate::parse_duration(text).map_err(ApiError::bad_request)?;
+    let max = inner.config.max_open_duration;
+    if duration.is_zero() || duration > max {
+        return Err(ApiError::bad_request(format!(
+            "duration {text:?} is out of range: it must be more than 0 and at most {}s",
+            max.as_secs()
+        )));
+    }
+    Ok(duration)
+}
+
+/// A 400 carrying the evaluation's diagnostics.
+fn failed(name: &str, diagnostics: &[esc_eval::Diagnostic]) -> ApiError {
+    let mut error = ApiError::bad_request(format!("environment {name} has errors"));
+    error.diagnostics = diagnostics.iter().map(wire::Diagnostic::from).collect();
+    error
+}
+
+#[derive(Debug, Deserialize)]
+struct ReadQuery {
+    property: Option<String>,
+}
+
+async fn read(
+    State(inner): Shared,
+    path: Result<Path<Params>, PathRejection>,
+    query: Result<Query<ReadQuery>, QueryRejection>,
+) -> Reply<Response> {
+    let params = params(&inner, path)?;
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let id = params.id.as_deref().unwrap_or_default();
+    let Some(opened) = inner.sessions.get(id, &params.full_name()) else {
+        return Err(ApiError::not_found(format!(
+            "open session not found for environment {}: it expired or was never opened",
+            params.full_name()
+        )));
+    };
+    let Some(property) = query.property else {
+        let environment = wire::Environment {
+            properties: &opened.properties,
+            execution_context: wire::ExecutionContext {
+                properties: &opened.execution_context,
+            },
+            diagnostics: None,
+        };
+        return Ok(Json(environment).into_response());
+    };
+    let path = PropertyPath::parse(&property)
+        .map_err(|e| ApiError::bad_request(format!("invalid property path: {e}")))?;
+    let root = Node {
+        data: wire::NodeData::Object(opened.properties.clone()),
+        trace: serde_json::json!({}),
+        ..Node::default()
+    };
+    let resolved = path
+        .resolve(&root)
+        .map_err(|e| ApiError::not_found(format!("property {property:?} not found: {e}")))?;
+    let mut node = resolved.value.into_owned();
+    node.secret |= resolved.under_secret;
+    Ok(Json(node).into_response())
+}
+
+async fn check(
+    State(inner): Shared,
+    path: Result<Path<Params>, PathRejection>,
+    body: Bytes,
+) -> Reply<Response> {
+    let params = params(&inner, path)?;
+    blocking(move || {
+        let user = &inner.config.user;
+        let evaluation = evaluate::run(
+            &inner.store,
+            user,
+            &params.org,
+            "<yaml>",
+            &body,
+            Mode::Check,
+        );
+        if evaluation.has_errors() {
+            return Err(failed("<yaml>", &evaluation.diagnostics));
+        }
+        let properties = evaluation
+            .properties
+            .unwrap_or_default()
+            .iter()
+            .map(|(k, v)| (k.clone(), Node::from(v)))
+            .collect();
+        let context = evaluate::context(user, &params.org)
+            .iter()
+            .map(|(k, v)| (k.clone(), Node::from(v)))
+            .collect();
+        let environment = wire::Environment {
+            properties: &properties,
+            execution_context: wire::ExecutionContext {
+                properties: &context,
+            },
+            diagnostics: Some(evaluation.diagnostics.iter().map(Into::into).collect()),
+        };
+        Ok(Json(environment).into_response())
+    })
+    .await
+}
+
+async fn revisions(
+    State(inner): Shared,
+    path: Result<Path<Params>, PathRejection>,
+) -> Reply<Response> {
+    let params = params(&inner, path)?;
+    let user = inner.config.user.clone();
+    let held = blocking(move || Ok(inner.store.revisions(params.project(), params.env())?)).await?;
+    let list: Vec<_> = held
+        .iter()
+        .enumerate()
+        .map(|(i, r)| wire::EnvironmentRevision {
+            number: r.number,
+            created: timestamp(r.created),
+            creator_login: user.clone(),
+            creator_name: user.clone(),
+            tags: if i == 0 {
+                vec![LATEST.to_owned()]
+            } else {
+                Vec::new()
+            },
+        })
+        .collect();
+    Ok(Json(list).into_response())
+}
+
+fn latest_tag(inner: &Inner, revision: &Revision) -> wire::EnvironmentRevisionTag {
+    wire::EnvironmentRevisionTag {
+        revision: revision.number,
+        name: LATEST.to_owned(),
+        created: timestamp(revision.created),
+        modified: timestamp(revision.created),
+        editor_login: inner.config.user.clone(),
+        editor_name: inner.config.user.clone(),
+    }
+}
+
+async fn revision_tags(
+    State(inner): Shared,
+    path: Result<Path<Params>, PathRejection>,
+) -> Reply<Response> {
+    let params = params(&inner, path)?;
+    let copy = Arc::clone(&inner);
+    let current = blocking(move || Ok(copy.store.current(params.project(), params.env())?)).await?;
+    let tags = vec![latest_tag(&inner, &current)];
+    Ok(Json(wire::EnvironmentRevisionTags { tags }).into_response())
+}
+
+async fn revision_tag(
+    State(inner): Shared,
+    path: Result<Path<Params>, PathRejection>,
+) -> Reply<Response> {
+    let params = params(&inner, path)?;
+    let tag = params.tag.clone().unwrap_or_default();
+    let copy = Arc::clone(&inner);
+    let current = blocking(move || Ok(copy.store.current(params.project(), params.env())?)).await?;
+    if tag != LATEST {
+        return Err(ApiError::not_found(format!(
+            "revision tag {tag:?} not found; the only tag is {LATEST:?}"
+        )));
+    }
+    Ok(Json(latest_tag(&inner, &current)).into_response())
+}
+
+/// Environment tags (key/value labels) are not kept locally: always none.
+async fn environment_tags(
+    State(inner): Shared,
+    path: Result<Path<Params>, PathRejection>,
+) -> Reply<Response> {
+    let params = params(&inner, path)?;
+    blocking(move || Ok(inner.store.current(params.project(), params.env())?)).await?;
+    let body = serde_json::json!({"tags": {}, "nextToken": ""});
+    Ok(Json(body).into_response())
+}
+
+async fn environment_tag(
+    State(inner): Shared,
+    path: Result<Path<Params>, PathRejection>,
+) -> Reply<Response> {
+    let params = params(&inner, path)?;
+    let tag = params.tag.clone().unwrap_or_default();
+    blocking(move || Ok(inner.store.current(params.project(), params.env())?)).await?;
+    Err(ApiError::not_found(format!(
+        "environment tag {tag:?} not found; a local esc-server keeps no environment tags"
+    )))
+}
