@@ -1,19 +1,36 @@
-//! The local ESC server behind `mount --environments`.
+//! The in-process ESC server behind `mount --environments DIR`.
 
 use std::path::Path;
 
+use esc_server::{Config, EscServer, Running};
 use secrecy::SecretString;
 
 use crate::mount::MountCmdError;
 
-/// Starts the local ESC server over `dir`; returns a guard, its API URL, and the token it
-/// accepts (`token` when given, else a fresh random one).
+/// Starts an ESC server over `dir` on a free loopback port. It accepts only `token` when
+/// given, else a fresh random token, which is returned for the mount to use.
 pub(crate) async fn start(
     dir: &Path,
     token: Option<&SecretString>,
-) -> Result<((), String, SecretString), MountCmdError> {
-    let _ = (dir, token);
-    Err(MountCmdError::Provider(
-        "--environments needs the local ESC server, which is not wired in yet".to_owned(),
-    ))
+) -> Result<(Running, String, SecretString), MountCmdError> {
+    let token = match token {
+        Some(token) => token.clone(),
+        None => random_token()?,
+    };
+    let mut config = Config::new(dir);
+    config.tokens = vec![token.clone()];
+    let server = EscServer::new(config)
+        .map_err(|e| MountCmdError::LocalServer(format!("--environments: {e}")))?;
+    let running = Running::start(server, ([127, 0, 0, 1], 0).into())
+        .await
+        .map_err(|e| MountCmdError::LocalServer(e.to_string()))?;
+    let url = running.url();
+    Ok((running, url, token))
+}
+
+fn random_token() -> Result<SecretString, MountCmdError> {
+    let mut bytes = [0u8; 24];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| MountCmdError::LocalServer("the system random source failed".to_owned()))?;
+    Ok(SecretString::from(format!("local-{}", hex::encode(bytes))))
 }

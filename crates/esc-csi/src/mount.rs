@@ -34,6 +34,8 @@ pub(crate) enum MountCmdError {
     Key(#[from] KeyError),
     #[error("cannot create the HTTP client: {0}")]
     Http(String),
+    #[error("cannot start the local ESC server: {0}")]
+    LocalServer(String),
     #[error("cannot start the provider: {0}")]
     Provider(String),
     #[error("mount failed ({code:?}): {message}")]

@@ -312,3 +312,57 @@ fn mount_of_an_unreadable_manifest_says_why() {
          2)\n"
     );
 }
+
+#[test]
+fn mount_from_a_local_folder_needs_no_token_and_no_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("envs");
+    std::fs::create_dir_all(envs.join("app")).unwrap();
+    std::fs::write(
+        envs.join("app/dev.yaml"),
+        "values:\n  app:\n    hello: world\n    db: {user: app}\n",
+    )
+    .unwrap();
+    // The class's apiUrl points nowhere: --environments replaces it.
+    let spc = write_class(dir.path(), &class("https://esc.invalid/api/esc", ITEMS));
+    let target = dir.path().join("mnt");
+    let output = run(
+        &[
+            "mount",
+            &spc,
+            "--target",
+            target.to_str().unwrap(),
+            "--environments",
+            envs.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        std::fs::read_to_string(target.join("hello")).unwrap(),
+        "world"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("conf/db.json")).unwrap(),
+        "{\n  \"user\": \"app\"\n}\n"
+    );
+
+    let missing = run(
+        &[
+            "mount",
+            &spc,
+            "--target",
+            target.to_str().unwrap(),
+            "--environments",
+            dir.path().join("nope").to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(
+        stderr(&missing)
+            .starts_with("esc-csi: error: cannot start the local ESC server: --environments: "),
+        "{}",
+        stderr(&missing)
+    );
+}
