@@ -80,6 +80,9 @@ pub(crate) fn join_key(root: &str, key: &str) -> String {
 
 struct Builder<'s> {
     environment: &'s str,
+    source: &'s str,
+    /// Byte offset of each line's start.
+    lines: Vec<usize>,
     /// Byte offset of each char, when the text is not ASCII.
     char_bytes: Option<Vec<u32>>,
     source_len: u32,
@@ -99,12 +102,56 @@ impl Builder<'_> {
         }
     }
 
-    fn range(&self, begin: Span, end: Span) -> Range {
+    /// The position of a 1-based line and column, the column counting bytes on ASCII lines
+    /// and characters elsewhere (as the reference does).
+    fn line_col(&self, line: u32, column: u32) -> Pos {
+        let Some(&start) = self.lines.get(line.saturating_sub(1) as usize) else {
+            return Pos {
+                line,
+                column,
+                byte: 0,
+            };
+        };
+        let end = self
+            .lines
+            .get(line as usize)
+            .map_or(self.source.len(), |e| e - 1);
+        let text = &self.source[start..end.max(start)];
+        let skip = column.saturating_sub(1) as usize;
+        let byte = if text.is_ascii() {
+            start + skip
+        } else {
+            start + text.char_indices().nth(skip).map_or(text.len(), |(i, _)| i)
+        };
+        Pos {
+            line,
+            column,
+            byte: byte as u32,
+        }
+    }
+
+    fn begin(&self, span: Span) -> Range {
+        let b = self.pos(span.start);
         Range {
             environment: self.environment.to_owned(),
-            begin: self.pos(begin.start),
-            end: self.pos(end.end),
+            begin: b,
+            end: b,
         }
+    }
+
+    /// A scalar ends where its value's text would end on its first line (or, for block
+    /// scalars, on its last line), as the reference computes it.
+    fn scalar_range(&self, span: Span, text: &str, style: ScalarStyle) -> Range {
+        let mut r = self.begin(span);
+        let (mut line, mut rest) = (r.begin.line, text);
+        if style == ScalarStyle::Literal {
+            while let Some(nl) = rest.find('\n') {
+                line += 1;
+                rest = &rest[nl + 1..];
+            }
+        }
+        r.end = self.line_col(line, r.begin.column + rest.len() as u32);
+        r
     }
 }
 
@@ -112,8 +159,12 @@ type Events<'a> = std::iter::Peekable<std::vec::IntoIter<(Event<'a>, Span)>>;
 
 /// Parses a YAML document. `Ok(None)` is an empty document.
 pub(crate) fn parse(environment: &str, source: &str) -> Result<Node, SyntaxError> {
+    let mut lines = vec![0];
+    lines.extend(source.match_indices('\n').map(|(i, _)| i + 1));
     let mut b = Builder {
         environment,
+        source,
+        lines,
         char_bytes: (!source.is_ascii())
             .then(|| source.char_indices().map(|(i, _)| i as u32).collect()),
         source_len: source.len() as u32,
@@ -182,7 +233,7 @@ impl Builder<'_> {
         };
         match ev {
             Event::Scalar(text, style, _, tag) => {
-                let range = self.range(span, span);
+                let range = self.scalar_range(span, &text, style);
                 let tag = tag.map(|t| t.suffix.clone());
                 let kind = resolve(&text, style, tag.as_deref());
                 let plain_line =
@@ -195,12 +246,14 @@ impl Builder<'_> {
                 })
             }
             Event::SequenceStart(..) => {
-                let mut items = Vec::new();
+                let mut items: Vec<Node> = Vec::new();
                 loop {
-                    if let Some((Event::SequenceEnd, end)) = events.peek() {
-                        let end = *end;
+                    if let Some((Event::SequenceEnd, _)) = events.peek() {
                         events.next();
-                        let range = self.range(span, end);
+                        let mut range = self.begin(span);
+                        if let Some(last) = items.last() {
+                            range.end = last.range.end;
+                        }
                         let kind = Kind::Array(items);
                         return Ok(Node {
                             kind,
@@ -214,12 +267,14 @@ impl Builder<'_> {
                 }
             }
             Event::MappingStart(..) => {
-                let mut entries = Vec::new();
+                let mut entries: Vec<(Node, Node)> = Vec::new();
                 loop {
-                    if let Some((Event::MappingEnd, end)) = events.peek() {
-                        let end = *end;
+                    if let Some((Event::MappingEnd, _)) = events.peek() {
                         events.next();
-                        let range = self.range(span, end);
+                        let mut range = self.begin(span);
+                        if let Some((_, last)) = entries.last() {
+                            range.end = last.range.end;
+                        }
                         let kind = Kind::Object(entries);
                         return Ok(Node {
                             kind,
@@ -252,12 +307,12 @@ impl Builder<'_> {
             }
             Event::Alias(_) => Err(SyntaxError {
                 summary: "alias nodes are not supported".into(),
-                range: Some(self.range(span, span)),
+                range: Some(self.begin(span)),
                 path,
             }),
             other => Err(SyntaxError {
                 summary: format!("unexpected YAML event {other:?}"),
-                range: Some(self.range(span, span)),
+                range: Some(self.begin(span)),
                 path,
             }),
         }

@@ -294,6 +294,54 @@ fn theirs(expected: &Json, key: &str) -> Vec<Triple> {
     v
 }
 
+/// Diagnostic ranges, `(path, summary, begin, end)` as `line:column:byte`, sorted.
+fn ranges_ours(diags: &[Diagnostic]) -> Vec<String> {
+    let mut v: Vec<String> = diags
+        .iter()
+        .map(|d| match &d.range {
+            Some(r) => format!(
+                "{} {} {}:{}:{}-{}:{}:{}",
+                d.path,
+                d.summary,
+                r.begin.line,
+                r.begin.column,
+                r.begin.byte,
+                r.end.line,
+                r.end.column,
+                r.end.byte
+            ),
+            None => format!("{} {} -", d.path, d.summary),
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn ranges_theirs(expected: &Json, key: &str) -> Vec<String> {
+    let mut v: Vec<String> = expected[key]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|d| {
+                    let (p, s) = (
+                        d["Path"].as_str().unwrap_or(""),
+                        d["Summary"].as_str().unwrap_or(""),
+                    );
+                    let r = &d["Subject"];
+                    if r.is_null() {
+                        return format!("{p} {s} -");
+                    }
+                    let pos =
+                        |k: &str| format!("{}:{}:{}", r[k]["Line"], r[k]["Column"], r[k]["Byte"]);
+                    format!("{p} {s} {}-{}", pos("Start"), pos("End"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
 fn json_of(e: &Evaluation, redact: bool) -> Option<Json> {
     let props = e.properties.as_ref()?;
     if props.is_empty() {
@@ -342,8 +390,9 @@ fn show(j: &Option<Json>) -> String {
     }
 }
 
-/// Runs one case; returns the differences, empty when it matches.
-fn run_case(dir: &Path) -> String {
+/// Runs one case; returns the Tier 1 differences, empty when it matches. Differences in
+/// diagnostic ranges (Tier 2, not required) are appended to `tier2`.
+fn run_case(dir: &Path, tier2: &mut String) -> String {
     let case = dir.file_name().unwrap().to_string_lossy().into_owned();
     let source = std::fs::read(dir.join("env.yaml")).unwrap();
     let expected: Json =
@@ -352,6 +401,7 @@ fn run_case(dir: &Path) -> String {
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or(Json::Null);
+    let case_name = case.clone();
     let name = overrides["rootEnvironment"]
         .as_str()
         .unwrap_or(&case)
@@ -360,7 +410,7 @@ fn run_case(dir: &Path) -> String {
 
     let envs = CaseEnvironments {
         dir: dir.to_owned(),
-        case,
+        case: case_name,
     };
     let ctx = context();
     let options = |show_secrets| Options {
@@ -380,7 +430,28 @@ fn run_case(dir: &Path) -> String {
         &theirs(&expected, "loadDiags"),
     );
 
+    {
+        let (got, want) = (
+            ranges_ours(&load_diags),
+            ranges_theirs(&expected, "loadDiags"),
+        );
+        if got != want {
+            let _ = writeln!(tier2, "  {case} load:\n    want {want:?}\n    got  {got:?}");
+        }
+    }
     let checked = def.check(&options(show_secrets));
+    {
+        let (got, want) = (
+            ranges_ours(&checked.diagnostics),
+            ranges_theirs(&expected, "checkDiags"),
+        );
+        if got != want {
+            let _ = writeln!(
+                tier2,
+                "  {case} check:\n    want {want:?}\n    got  {got:?}"
+            );
+        }
+    }
     compare_diags(
         &mut out,
         "checkDiags",
@@ -433,9 +504,10 @@ fn every_conformance_case_matches_the_reference() {
     let mut passed = 0;
     let mut unexpected = Vec::new();
     let mut report = String::new();
+    let mut tier2 = String::new();
     for dir in &cases {
         let case = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let diff = run_case(dir);
+        let diff = run_case(dir, &mut tier2);
         let left_out = LEFT_OUT.iter().find(|(c, _)| *c == case);
         if diff.is_empty() {
             passed += 1;
@@ -457,6 +529,9 @@ fn every_conformance_case_matches_the_reference() {
     eprintln!("{passed} of {} cases pass", cases.len());
     if !report.is_empty() {
         eprintln!("{report}");
+    }
+    if std::env::var_os("ESC_EVAL_TIER2").is_some() {
+        eprintln!("diagnostic ranges that differ (Tier 2):\n{tier2}");
     }
     assert!(unexpected.is_empty(), "failing cases: {unexpected:?}");
 }
