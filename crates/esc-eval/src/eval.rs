@@ -1285,8 +1285,7 @@ impl<'o> Run<'o> {
                     };
                     receiver = items[index];
                 }
-                XKind::Object(props) => {
-                    let props_keys: Vec<String> = props.keys().cloned().collect();
+                XKind::Object(_) => {
                     let Some(key) = self.object_key(x, acc, true) else {
                         return self.invalid(x);
                     };
@@ -1301,7 +1300,11 @@ impl<'o> Run<'o> {
                             {
                                 return self.value_access(x, b, &accessors[i..]);
                             }
-                            let hint = did_you_mean(&key, props_keys.iter().map(String::as_str));
+                            let XKind::Object(props) = &self.xs[receiver].kind else {
+                                unreachable!()
+                            };
+                            let names: Vec<String> = props.keys().cloned().collect();
+                            let hint = did_you_mean(&key, names.iter().map(String::as_str));
                             self.accessor_error(x, acc, format!("unknown property {key:?}{hint}"));
                             return self.invalid(x);
                         }
