@@ -45,12 +45,10 @@ pub(crate) fn router(inner: Arc<Inner>, auth: Arc<Auth>) -> Router {
         .route(&format!("{env}/tags"), get(environment_tags))
         .route(&format!("{env}/tags/{{tag}}"), get(environment_tag))
         .route_layer(from_fn_with_state(auth, require_token))
+        .route_layer(from_fn(log_request))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(inner);
-    Router::new()
-        .nest("/api/esc", api)
-        .fallback(not_found)
-        .layer(from_fn(log_request))
+    Router::new().nest("/api/esc", api).fallback(not_found)
 }
 
 /// Method, route template, status and time: never the raw path (it holds session ids), the
@@ -60,7 +58,7 @@ async fn log_request(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
+        .map_or_else(String::new, |m| m.as_str().to_owned());
     let start = Instant::now();
     let response = next.run(request).await;
     tracing::debug!(
