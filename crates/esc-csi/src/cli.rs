@@ -34,6 +34,9 @@ pub(crate) enum LogFormat {
 pub(crate) enum Command {
     /// Serve the provider API on the driver's unix socket (the DaemonSet's command).
     Serve(ServeArgs),
+    /// Serve the reading part of the Pulumi ESC API over a folder of environment definitions,
+    /// for local runs and CI without a cloud account.
+    EscServer(crate::esc_server::EscServerArgs),
 }
 
 #[derive(Debug, Args)]

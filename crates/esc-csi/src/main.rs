@@ -1,6 +1,7 @@
 //! `esc-csi`: wiring only. The work happens in the library crates.
 
 mod cli;
+mod esc_server;
 mod logging;
 mod serve;
 
@@ -16,8 +17,9 @@ async fn main() -> ExitCode {
     if let Err(message) = logging::init(&cli.log_level, cli.log_format) {
         return fail(&message);
     }
-    let result = match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+    let result: Result<(), Box<dyn std::error::Error>> = match cli.command {
+        Command::Serve(args) => serve::run(args).await.map_err(Into::into),
+        Command::EscServer(args) => esc_server::run(args).await.map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
