@@ -6,8 +6,16 @@
 //! It performs no I/O itself: imported environments, `fn::open` providers and ciphertext
 //! decryption are supplied by the caller through [`Options`].
 
+mod ast;
+mod crypt;
+mod eval;
+mod interp;
+mod schema;
+mod syntax;
+mod validate;
 mod value;
 
+pub use crypt::{EnvelopeError, decode_envelope, encode_envelope};
 pub use value::{Data, Pos, Range, Trace, Value};
 
 use std::collections::BTreeMap;
@@ -43,11 +51,43 @@ pub trait Environments {
 pub trait Provider {
     /// Opens the provider with evaluated `inputs`; the error text becomes the diagnostic.
     fn open(&self, inputs: &Value) -> Result<Value, String>;
+
+    /// JSON schemas of the inputs and of the output (`None`: anything). Inputs are checked
+    /// against the first; in a check, the output's unknown value has the second.
+    fn schema(&self) -> (Option<serde_json::Value>, Option<serde_json::Value>) {
+        (None, None)
+    }
 }
 
-/// Looks up `fn::open` providers by name.
+/// A `fn::rotate::<name>` rotator: a provider whose output depends on a rotatable `state`.
+pub trait Rotator {
+    /// JSON schemas of the inputs, the state and the output (`None`: anything).
+    fn schema(
+        &self,
+    ) -> (
+        Option<serde_json::Value>,
+        Option<serde_json::Value>,
+        Option<serde_json::Value>,
+    ) {
+        (None, None, None)
+    }
+
+    /// Opens with the current state.
+    fn open(&self, inputs: &Value, state: &Value) -> Result<Value, String>;
+
+    /// Computes a new state.
+    fn rotate(&self, inputs: &Value, state: &Value) -> Result<Value, String>;
+}
+
+/// Looks up `fn::open` providers (and `fn::rotate` rotators) by name.
 pub trait Providers {
     fn provider(&self, name: &str) -> Option<&dyn Provider>;
+
+    /// The rotator `name`; none by default.
+    fn rotator(&self, name: &str) -> Option<&dyn Rotator> {
+        let _ = name;
+        None
+    }
 }
 
 /// Decrypts the ciphertext form of `fn::secret`.
@@ -70,7 +110,9 @@ pub struct Options<'a> {
 
 impl std::fmt::Debug for Options<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options").field("show_secrets", &self.show_secrets).finish_non_exhaustive()
+        f.debug_struct("Options")
+            .field("show_secrets", &self.show_secrets)
+            .finish_non_exhaustive()
     }
 }
 
@@ -86,31 +128,106 @@ pub struct Evaluation {
 impl Evaluation {
     /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
-/// Evaluates the environment `name` defined by `source`, opening providers.
+/// An environment definition, parsed once and evaluable many times.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    name: String,
+    decl: Option<ast::Environment>,
+}
+
+/// Parses the definition of environment `name`; the diagnostics are the load diagnostics
+/// (syntax errors and malformed expressions).
+pub fn load(name: &str, source: &[u8]) -> (Definition, Vec<Diagnostic>) {
+    let (decl, diags) = load_decl(name, source);
+    (
+        Definition {
+            name: name.to_owned(),
+            decl,
+        },
+        diags,
+    )
+}
+
+pub(crate) fn load_decl(name: &str, source: &[u8]) -> (Option<ast::Environment>, Vec<Diagnostic>) {
+    let text = String::from_utf8_lossy(source);
+    let node = match syntax::parse(name, &text) {
+        Ok(n) => n,
+        Err(e) => {
+            let d = Diagnostic {
+                severity: Severity::Error,
+                summary: e.summary,
+                path: e.path,
+                range: e.range,
+            };
+            return (None, vec![d]);
+        }
+    };
+    let mut diags = Vec::new();
+    let decl = ast::parse_environment(&node, &mut diags);
+    (Some(decl), diags)
+}
+
+impl Definition {
+    /// Evaluates the definition, opening providers. The diagnostics exclude the load
+    /// diagnostics [`load`] returned.
+    pub fn evaluate(&self, options: &Options<'_>) -> Evaluation {
+        self.run(options, false)
+    }
+
+    /// Checks the definition statically: `fn::open` results are unknown, secrets are
+    /// decrypted only with `show_secrets`.
+    pub fn check(&self, options: &Options<'_>) -> Evaluation {
+        self.run(options, true)
+    }
+
+    fn run(&self, options: &Options<'_>, validating: bool) -> Evaluation {
+        let Some(decl) = &self.decl else {
+            return Evaluation {
+                properties: None,
+                diagnostics: Vec::new(),
+            };
+        };
+        if decl.values.is_empty() && decl.imports.is_empty() {
+            return Evaluation {
+                properties: Some(BTreeMap::new()),
+                diagnostics: Vec::new(),
+            };
+        }
+        let mut run = eval::Run::new(options, validating);
+        let v = run.evaluate_env(&self.name, "", true, decl);
+        let exported = run.export(&v);
+        let properties = match exported.data {
+            Data::Object(o) => o,
+            _ => BTreeMap::new(),
+        };
+        Evaluation {
+            properties: Some(properties),
+            diagnostics: run.diags,
+        }
+    }
+}
+
+/// Evaluates the environment `name` defined by `source`, opening providers. The
+/// diagnostics are the load diagnostics followed by the evaluation's.
 pub fn evaluate(name: &str, source: &[u8], options: &Options<'_>) -> Evaluation {
-    let _ = (name, source, options);
-    unimplemented_yet()
+    let (def, mut diags) = load(name, source);
+    let mut e = def.evaluate(options);
+    diags.append(&mut e.diagnostics);
+    e.diagnostics = diags;
+    e
 }
 
 /// Checks the environment statically: `fn::open` results are unknown, nothing is opened.
 pub fn check(name: &str, source: &[u8], options: &Options<'_>) -> Evaluation {
-    let _ = (name, source, options);
-    unimplemented_yet()
-}
-
-// Placeholder while the evaluator is written (issue 3); replaced by the real implementation.
-fn unimplemented_yet() -> Evaluation {
-    Evaluation {
-        properties: None,
-        diagnostics: vec![Diagnostic {
-            severity: Severity::Error,
-            summary: "evaluator not implemented yet".to_owned(),
-            path: String::new(),
-            range: None,
-        }],
-    }
+    let (def, mut diags) = load(name, source);
+    let mut e = def.check(options);
+    diags.append(&mut e.diagnostics);
+    e.diagnostics = diags;
+    e
 }

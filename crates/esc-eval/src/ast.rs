@@ -1,0 +1,604 @@
+//! Syntax nodes to the environment's declarations and expressions, with the load diagnostics.
+//!
+//! A string is an interpolation (`a ${b.c} d`), a lone reference (`${b.c}`, which keeps the
+//! referenced value's type) or a literal (`$$` escapes a dollar). A single-key object whose
+//! key is a builtin's name (`fn::join`, `fn::open::<provider>`, ...) is a call. Malformed
+//! calls are reported here and evaluate to unknown values.
+
+use crate::interp::{self, Access};
+use crate::syntax::{Kind, Node, join_key};
+use crate::{Diagnostic, Range, Severity};
+
+/// Where an expression came from: what diagnostics report.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Loc {
+    pub(crate) range: Option<Range>,
+    pub(crate) path: String,
+}
+
+impl Loc {
+    pub(crate) fn of(node: &Node) -> Loc {
+        Loc {
+            range: Some(node.range.clone()),
+            path: node.path.clone(),
+        }
+    }
+
+    pub(crate) fn diag(&self, severity: Severity, summary: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity,
+            summary: summary.into(),
+            path: self.path.clone(),
+            range: self.range.clone(),
+        }
+    }
+
+    pub(crate) fn error(&self, summary: impl Into<String>) -> Diagnostic {
+        self.diag(Severity::Error, summary)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Expr {
+    pub(crate) loc: Loc,
+    pub(crate) kind: ExprKind,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Part {
+    pub(crate) text: String,
+    pub(crate) access: Option<Access>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    /// `None` when the key is not a string literal (already reported).
+    pub(crate) key: Option<(String, Loc)>,
+    pub(crate) value: Expr,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum ExprKind {
+    Null,
+    Bool(bool),
+    Number(String),
+    String(String),
+    Interpolate(Vec<Part>),
+    Symbol(Access),
+    Array(Vec<Expr>),
+    Object(Vec<Entry>),
+    Builtin(Box<Builtin>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Builtin {
+    pub(crate) call: Call,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Call {
+    Open {
+        provider: Option<String>,
+        inputs: Option<Expr>,
+    },
+    Rotate {
+        provider: Option<String>,
+        inputs: Option<Expr>,
+        state: Option<Expr>,
+    },
+    Plaintext(Expr),
+    Ciphertext(String),
+    Join {
+        delimiter: Option<Expr>,
+        values: Option<Expr>,
+    },
+    Split {
+        delimiter: Option<Expr>,
+        string: Option<Expr>,
+    },
+    Concat(Expr),
+    ToJson(Expr),
+    FromJson(Expr),
+    ToString(Expr),
+    ToBase64(Expr),
+    FromBase64(Expr),
+    Final(Expr),
+    Validate {
+        schema: Option<Expr>,
+        value: Option<Expr>,
+    },
+}
+
+impl Expr {
+    pub(crate) fn string_literal(&self) -> Option<&str> {
+        match &self.kind {
+            ExprKind::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// An `imports:` entry.
+#[derive(Debug, Clone)]
+pub(crate) struct Import {
+    pub(crate) environment: String,
+    pub(crate) loc: Loc,
+    pub(crate) merge: bool,
+}
+
+/// A parsed environment definition.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Environment {
+    pub(crate) imports: Vec<Import>,
+    pub(crate) values: Vec<(String, Loc, Expr)>,
+}
+
+pub(crate) fn parse_expr(node: &Node, diags: &mut Vec<Diagnostic>) -> Expr {
+    let loc = Loc::of(node);
+    let kind = match &node.kind {
+        Kind::Null => ExprKind::Null,
+        Kind::Bool(b) => ExprKind::Bool(*b),
+        Kind::Number(n) => ExprKind::Number(n.clone()),
+        Kind::String(s) => {
+            let mut parts = interp::parse(node, s, diags);
+            match parts.len() {
+                0 => ExprKind::String(String::new()),
+                1 if parts[0].access.is_none() => ExprKind::String(parts.remove(0).text),
+                1 if parts[0].text.is_empty() => {
+                    ExprKind::Symbol(parts.remove(0).access.unwrap_or_default())
+                }
+                _ => ExprKind::Interpolate(parts),
+            }
+        }
+        Kind::Array(items) => ExprKind::Array(items.iter().map(|n| parse_expr(n, diags)).collect()),
+        Kind::Object(entries) => {
+            if let Some(kind) = parse_call(node, entries, diags) {
+                kind
+            } else {
+                let entries = entries
+                    .iter()
+                    .map(|(k, v)| {
+                        let kx = parse_expr(k, diags);
+                        let key = match kx.kind {
+                            ExprKind::String(s) => Some((s, kx.loc)),
+                            _ => {
+                                diags.push(Loc::of(k).error("object keys must be strings"));
+                                None
+                            }
+                        };
+                        Entry {
+                            key,
+                            value: parse_expr(v, diags),
+                        }
+                    })
+                    .collect();
+                ExprKind::Object(entries)
+            }
+        }
+    };
+    Expr { loc, kind }
+}
+
+fn key_text(node: &Node) -> &str {
+    match &node.kind {
+        Kind::String(s) => s,
+        _ => "",
+    }
+}
+
+fn parse_call(
+    node: &Node,
+    entries: &[(Node, Node)],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ExprKind> {
+    if entries.len() != 1 {
+        for (k, _) in entries {
+            let k = key_text(k);
+            if k.starts_with("fn::") {
+                diags.push(Loc::of(node).error(format!(
+                    "illegal call to builtin function: {k:?} must be the only key within its \
+                     containing object"
+                )));
+            }
+        }
+        return None;
+    }
+    let (key, value) = &entries[0];
+    let name = key_text(key);
+    let known = matches!(
+        name,
+        "fn::concat"
+            | "fn::final"
+            | "fn::validate"
+            | "fn::fromJSON"
+            | "fn::fromBase64"
+            | "fn::join"
+            | "fn::open"
+            | "fn::rotate"
+            | "fn::secret"
+            | "fn::split"
+            | "fn::toBase64"
+            | "fn::toJSON"
+            | "fn::toString"
+    ) || name.starts_with("fn::open::")
+        || name.starts_with("fn::rotate::");
+    if !known {
+        if name.to_lowercase().starts_with("fn::") {
+            diags.push(Diagnostic {
+                severity: Severity::Error,
+                summary: "'fn::' is a reserved prefix".into(),
+                path: node.path.clone(),
+                range: Some(key.range.clone()),
+            });
+        }
+        return None;
+    }
+    let args = parse_expr(value, diags);
+    let call = match name {
+        "fn::open" => {
+            let ExprKind::Object(entries) = &args.kind else {
+                diags.push(args.loc.error(
+                    "the argument to fn::open must be an object containing 'provider' and 'inputs'",
+                ));
+                return Some(builtin(
+                    name,
+                    Call::Open {
+                        provider: None,
+                        inputs: None,
+                    },
+                ));
+            };
+            let provider = provider_name(&args, entries, diags);
+            let inputs = field(entries, "inputs");
+            if inputs.is_none() {
+                diags.push(args.loc.error("missing provider inputs ('inputs')"));
+            }
+            Call::Open { provider, inputs }
+        }
+        "fn::rotate" => {
+            let ExprKind::Object(entries) = &args.kind else {
+                diags.push(args.loc.error(
+                    "the argument to fn::rotate must be an object containing 'provider', \
+                     'inputs' and 'state'",
+                ));
+                return Some(builtin(
+                    name,
+                    Call::Rotate {
+                        provider: None,
+                        inputs: None,
+                        state: None,
+                    },
+                ));
+            };
+            let provider = provider_name(&args, entries, diags);
+            rotate_call(&args, entries, provider, diags)
+        }
+        "fn::secret" => {
+            if let ExprKind::Object(entries) = &args.kind
+                && let [
+                    Entry {
+                        key: Some((k, _)),
+                        value,
+                    },
+                ] = entries.as_slice()
+                && k == "ciphertext"
+                && let Some(text) = value.string_literal()
+            {
+                Call::Ciphertext(text.to_owned())
+            } else if args.string_literal().is_some() {
+                Call::Plaintext(args)
+            } else {
+                diags.push(args.loc.error("secret values must be string literals"));
+                Call::Plaintext(Expr {
+                    loc: args.loc,
+                    kind: ExprKind::String(String::new()),
+                })
+            }
+        }
+        "fn::join" | "fn::split" => {
+            let pair = match args.kind {
+                ExprKind::Array(mut items) if items.len() == 2 => {
+                    let second = items.pop();
+                    Some((items.pop(), second))
+                }
+                _ => None,
+            };
+            let (a, b) = pair.unwrap_or_else(|| {
+                let what = &name[4..];
+                diags.push(args.loc.error(format!(
+                    "the argument to fn::{what} must be a two-valued list"
+                )));
+                (None, None)
+            });
+            if name == "fn::join" {
+                Call::Join {
+                    delimiter: a,
+                    values: b,
+                }
+            } else {
+                Call::Split {
+                    delimiter: a,
+                    string: b,
+                }
+            }
+        }
+        "fn::concat" => {
+            if !matches!(args.kind, ExprKind::Array(_)) {
+                diags.push(
+                    args.loc
+                        .error("the argument to fn::concat must be an array of arrays"),
+                );
+            }
+            Call::Concat(args)
+        }
+        "fn::toJSON" => Call::ToJson(args),
+        "fn::fromJSON" => Call::FromJson(args),
+        "fn::toString" => Call::ToString(args),
+        "fn::toBase64" => Call::ToBase64(args),
+        "fn::fromBase64" => Call::FromBase64(args),
+        "fn::final" => Call::Final(args),
+        "fn::validate" => {
+            let ExprKind::Object(entries) = &args.kind else {
+                diags.push(args.loc.error(
+                    "the argument to fn::validate must be an object containing 'schema' and \
+                     'value'",
+                ));
+                return Some(builtin(
+                    name,
+                    Call::Validate {
+                        schema: None,
+                        value: None,
+                    },
+                ));
+            };
+            let schema = field(entries, "schema");
+            let value = field(entries, "value");
+            if schema.is_none() {
+                diags.push(args.loc.error("missing required property 'schema'"));
+            }
+            if value.is_none() {
+                diags.push(args.loc.error("missing required property 'value'"));
+            }
+            Call::Validate { schema, value }
+        }
+        _ => {
+            if let Some(provider) = name.strip_prefix("fn::open::") {
+                Call::Open {
+                    provider: Some(provider.to_owned()),
+                    inputs: Some(args),
+                }
+            } else {
+                let provider = name.strip_prefix("fn::rotate::").map(str::to_owned);
+                let ExprKind::Object(entries) = &args.kind else {
+                    diags.push(args.loc.error(
+                        "the argument to fn::rotate must be an object containing 'inputs' and \
+                         'state'",
+                    ));
+                    return Some(builtin(
+                        name,
+                        Call::Rotate {
+                            provider: None,
+                            inputs: None,
+                            state: None,
+                        },
+                    ));
+                };
+                rotate_call(&args, entries, provider, diags)
+            }
+        }
+    };
+    Some(builtin(name, call))
+}
+
+fn builtin(name: &str, call: Call) -> ExprKind {
+    let _ = name;
+    ExprKind::Builtin(Box::new(Builtin { call }))
+}
+
+fn field(entries: &[Entry], name: &str) -> Option<Expr> {
+    entries
+        .iter()
+        .rfind(|e| e.key.as_ref().is_some_and(|(k, _)| k == name))
+        .map(|e| e.value.clone())
+}
+
+fn provider_name(args: &Expr, entries: &[Entry], diags: &mut Vec<Diagnostic>) -> Option<String> {
+    match field(entries, "provider") {
+        None => {
+            diags.push(args.loc.error("missing provider name ('provider')"));
+            None
+        }
+        Some(p) => match p.string_literal() {
+            Some(s) => Some(s.to_owned()),
+            None => {
+                diags.push(p.loc.error("provider name must be a string literal"));
+                None
+            }
+        },
+    }
+}
+
+fn rotate_call(
+    args: &Expr,
+    entries: &[Entry],
+    provider: Option<String>,
+    diags: &mut Vec<Diagnostic>,
+) -> Call {
+    let inputs = field(entries, "inputs");
+    if inputs.is_none() {
+        diags.push(args.loc.error("missing provider inputs ('inputs')"));
+    }
+    let state = field(entries, "state");
+    if let Some(s) = &state
+        && !matches!(s.kind, ExprKind::Object(_))
+    {
+        diags.push(s.loc.error("rotation state must be an object literal"));
+    }
+    let state = state.or_else(|| {
+        Some(Expr {
+            loc: Loc::default(),
+            kind: ExprKind::Null,
+        })
+    });
+    Call::Rotate {
+        provider,
+        inputs,
+        state,
+    }
+}
+
+const FIELDS: [&str; 3] = ["description", "imports", "values"];
+
+/// Reads an environment definition from its syntax tree.
+pub(crate) fn parse_environment(root: &Node, diags: &mut Vec<Diagnostic>) -> Environment {
+    let mut env = Environment::default();
+    let Kind::Object(entries) = &root.kind else {
+        diags.push(Loc::of(root).error("environment must be an object"));
+        return env;
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (key, value) in entries {
+        let k = key_text(key);
+        if !seen.insert(k) {
+            diags.push(Loc::of(key).diag(Severity::Warning, format!("duplicate key {k:?}")));
+        }
+        match FIELDS.iter().find(|f| f.eq_ignore_ascii_case(k)) {
+            Some(&"description") => {
+                let x = parse_expr(value, diags);
+                if x.string_literal().is_none() {
+                    diags.push(x.loc.error("description must be a string"));
+                }
+            }
+            Some(&"imports") => env.imports = parse_imports(value, diags),
+            Some(_) => env.values = parse_values(value, diags),
+            None => {
+                let mut fields: Vec<String> = FIELDS.iter().map(|f| format!("'{f}'")).collect();
+                let folded = fold(k);
+                fields.sort_by_key(|f| levenshtein(&folded, &fold(f)));
+                diags.push(Loc::of(key).diag(
+                    Severity::Warning,
+                    format!(
+                        "Field '{k}' does not exist on Object 'environment'. Existing fields \
+                         are: {}",
+                        fields.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    env
+}
+
+fn parse_imports(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<Import> {
+    let Kind::Array(items) = &node.kind else {
+        diags.push(Loc::of(node).error("imports must be a list"));
+        return Vec::new();
+    };
+    let mut imports = Vec::new();
+    for item in items {
+        match &item.kind {
+            Kind::String(name) => {
+                imports.push(Import {
+                    environment: name.clone(),
+                    loc: Loc::of(item),
+                    merge: true,
+                });
+            }
+            Kind::Object(entries) => {
+                let [(key, meta)] = entries.as_slice() else {
+                    diags.push(Loc::of(item).error("import must have a single key"));
+                    continue;
+                };
+                let mut merge = true;
+                match &meta.kind {
+                    Kind::Object(fields) => {
+                        for (k, v) in fields {
+                            if key_text(k).eq_ignore_ascii_case("merge") {
+                                let x = parse_expr(v, diags);
+                                match x.kind {
+                                    ExprKind::Bool(b) => merge = b,
+                                    _ => diags.push(x.loc.error("merge must be a boolean value")),
+                                }
+                            }
+                        }
+                    }
+                    _ => diags.push(Loc::of(meta).error("import must be an object")),
+                }
+                let environment = key_text(key).to_owned();
+                imports.push(Import {
+                    environment,
+                    loc: Loc::of(key),
+                    merge,
+                });
+            }
+            _ => diags.push(Loc::of(item).error("import must be a string or an object")),
+        }
+    }
+    imports
+}
+
+fn parse_values(node: &Node, diags: &mut Vec<Diagnostic>) -> Vec<(String, Loc, Expr)> {
+    let Kind::Object(entries) = &node.kind else {
+        diags.push(Loc::of(node).error("values must be an object"));
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .map(|(k, v)| {
+            let key = key_text(k).to_owned();
+            if key.starts_with("fn::") {
+                diags.push(Loc::of(k).error(format!(
+                    "builtin function call {key:?} not allowed at the top level"
+                )));
+            }
+            (key, Loc::of(k), parse_expr(v, diags))
+        })
+        .collect()
+}
+
+/// Lower-cases and drops underscores, as "did you mean" matching does.
+pub(crate) fn fold(s: &str) -> String {
+    s.chars()
+        .filter(|&c| c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
+    let a: Vec<u8> = a.bytes().collect();
+    let b: Vec<u8> = b.bytes().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for i in 1..=a.len() {
+        let mut prev = row[0];
+        row[0] = i;
+        for j in 1..=b.len() {
+            let sub = prev + usize::from(a[i - 1] != b[j - 1]);
+            let k = sub.min(row[j - 1] + 1).min(row[j] + 1);
+            prev = row[j];
+            row[j] = k;
+        }
+    }
+    row[b.len()]
+}
+
+/// The candidate closest to `x`, if within half its length in edits.
+pub(crate) fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let x = fold(x);
+    let mut best = None;
+    let mut best_d = x.len().div_ceil(2);
+    let mut sorted: Vec<&str> = candidates.collect();
+    sorted.sort_unstable();
+    for c in sorted {
+        let d = levenshtein(&x, &fold(c));
+        if d < best_d {
+            best_d = d;
+            best = Some(c);
+        }
+    }
+    best
+}
+
+/// Appends a key to a document path (re-exported for the evaluator).
+pub(crate) fn join(root: &str, key: &str) -> String {
+    join_key(root, key)
+}

@@ -1,0 +1,523 @@
+//! Checks values (and, for unknown values, their schemas) against the schema a builtin or a
+//! provider accepts, with the reference's messages.
+//!
+//! A problem is reported at the literal that produced the offending part when there is one
+//! (`[1]` of an array literal), else at the whole expression with a path prefix
+//! (`foo[1]: expected string, got number`).
+
+use std::rc::Rc;
+
+use serde_json::Value as Json;
+
+use crate::Diagnostic;
+use crate::eval::{Repr, V, XView, access};
+use crate::schema::Schema;
+use crate::syntax::join_key;
+
+#[derive(Debug, Clone)]
+struct At {
+    x: usize,
+    path: String,
+    prefix: bool,
+}
+
+impl At {
+    fn of(x: usize) -> At {
+        At {
+            x,
+            path: String::new(),
+            prefix: false,
+        }
+    }
+
+    fn index(&self, xs: &XView<'_>, i: usize) -> At {
+        match xs.element(self.x, i) {
+            Some(e) => At {
+                x: e,
+                path: format!("[{i}]"),
+                prefix: false,
+            },
+            None => At {
+                x: self.x,
+                path: format!("{}[{i}]", self.path),
+                prefix: true,
+            },
+        }
+    }
+
+    fn property(&self, xs: &XView<'_>, k: &str) -> At {
+        match xs.member(self.x, k) {
+            Some(e) => At {
+                x: e,
+                path: join_key("", k),
+                prefix: false,
+            },
+            None => At {
+                x: self.x,
+                path: join_key(&self.path, k),
+                prefix: true,
+            },
+        }
+    }
+}
+
+pub(crate) struct Validator<'a> {
+    xs: &'a XView<'a>,
+    pub(crate) diags: Vec<Diagnostic>,
+}
+
+fn is_any(s: Option<&Rc<Schema>>) -> bool {
+    Schema::is_any(s)
+}
+
+fn json_text(j: &Json) -> String {
+    serde_json::to_string(j).unwrap_or_default()
+}
+
+impl<'a> Validator<'a> {
+    pub(crate) fn new(xs: &'a XView<'a>) -> Validator<'a> {
+        Validator {
+            xs,
+            diags: Vec::new(),
+        }
+    }
+
+    fn sub(&self) -> Validator<'a> {
+        Validator {
+            xs: self.xs,
+            diags: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, at: &At, msg: String) -> bool {
+        let msg = if at.prefix {
+            format!("{}: {msg}", at.path)
+        } else {
+            msg
+        };
+        self.diags.push(self.xs.loc(at.x).error(msg));
+        false
+    }
+
+    fn type_error(&mut self, at: &At, expected: &str, got: &str) -> bool {
+        self.error(at, format!("expected {expected}, got {got}"))
+    }
+
+    fn check_type(&mut self, actual: &str, accept: &Schema, at: &At) -> bool {
+        if !accept.ty.is_empty() && actual != accept.ty {
+            return self.type_error(at, &accept.ty.clone(), actual);
+        }
+        true
+    }
+
+    /// Validates a value against `accept`, reporting at the value's own expression.
+    pub(crate) fn value(&mut self, v: &V, accept: &Rc<Schema>) -> bool {
+        let at = At::of(access::def(v));
+        self.element(v, Some(accept), &at)
+    }
+
+    fn value_opt(&mut self, v: &V, accept: Option<&Rc<Schema>>) -> bool {
+        let at = At::of(access::def(v));
+        self.element(v, accept, &at)
+    }
+
+    fn element(&mut self, v: &V, accept: Option<&Rc<Schema>>, at: &At) -> bool {
+        let Some(accept) = accept.filter(|a| !a.always) else {
+            return true;
+        };
+        if accept.never {
+            return false;
+        }
+        if access::is_unknown(v) {
+            return self.schema_type(Some(&access::schema(v)), Some(accept), at);
+        }
+        let rok = match accept.target() {
+            Some(t) => self.element(v, Some(&t), at),
+            None => true,
+        };
+        let aok = self.any_of(v, accept, at);
+        let ook = self.one_of(v, accept, at);
+        let cok = match &accept.constant {
+            Some(c) if !equals_const(v, c) => self.error(at, format!("expected {}", json_text(c))),
+            _ => true,
+        };
+        let eok = if accept.enumeration.is_empty()
+            || accept.enumeration.iter().any(|c| equals_const(v, c))
+        {
+            true
+        } else if accept.enumeration.len() == 1 {
+            self.error(
+                at,
+                format!("expected {}", json_text(&accept.enumeration[0])),
+            )
+        } else {
+            let all = Json::Array(accept.enumeration.clone());
+            self.error(at, format!("expected one of {}", json_text(&all)))
+        };
+        let tok = self.type_of(v, accept, at);
+        rok && aok && ook && cok && eok && tok
+    }
+
+    fn any_of(&mut self, v: &V, accept: &Schema, at: &At) -> bool {
+        if accept.any_of.is_empty() {
+            return true;
+        }
+        let mut matched = false;
+        let mut all = Vec::new();
+        for s in &accept.any_of {
+            let mut sub = self.sub();
+            if sub.element(v, Some(s), at) {
+                matched = true;
+            }
+            all.extend(sub.diags);
+        }
+        if !matched {
+            self.diags.extend(all);
+            return self.error(at, "at least one subschema must match".into());
+        }
+        true
+    }
+
+    fn one_of(&mut self, v: &V, accept: &Schema, at: &At) -> bool {
+        if accept.one_of.is_empty() {
+            return true;
+        }
+        let mut matched = false;
+        let mut all = Vec::new();
+        for s in &accept.one_of {
+            let mut sub = self.sub();
+            if sub.element(v, Some(s), at) {
+                if matched {
+                    return self.error(at, "exactly one subschema may match".into());
+                }
+                matched = true;
+            }
+            all.extend(sub.diags);
+        }
+        if !matched {
+            self.diags.extend(all);
+            return self.error(at, "exactly one subschema must match".into());
+        }
+        true
+    }
+
+    fn type_of(&mut self, v: &V, accept: &Schema, at: &At) -> bool {
+        match access::repr(v) {
+            Repr::Null => self.check_type("null", accept, at),
+            Repr::Bool(_) => self.check_type("boolean", accept, at),
+            Repr::Number(n) => self.check_type("number", accept, at) && self.number(&n, accept, at),
+            Repr::String(s) => self.check_type("string", accept, at) && self.string(&s, accept, at),
+            Repr::Array(items) => {
+                self.check_type("array", accept, at) && self.array(&items, accept, at)
+            }
+            Repr::Object(_) => self.check_type("object", accept, at) && self.object(v, accept, at),
+        }
+    }
+
+    fn number(&mut self, n: &str, accept: &Schema, at: &At) -> bool {
+        let Ok(n) = n.parse::<f64>() else {
+            return self.error(at, format!("internal error: invalid number {n:?}"));
+        };
+        let mut ok = true;
+        if let Some(m) = &accept.multiple_of {
+            let q = n / m.value;
+            if q.fract() != 0.0 {
+                ok = self.error(at, format!("expected a multiple of {}", m.text));
+            }
+        }
+        if let Some(m) = &accept.minimum
+            && n < m.value
+        {
+            ok = self.error(
+                at,
+                format!("expected a number greater than or equal to {}", m.text),
+            );
+        }
+        if let Some(m) = &accept.exclusive_minimum
+            && n <= m.value
+        {
+            ok = self.error(at, format!("expected a number greater than {}", m.text));
+        }
+        if let Some(m) = &accept.maximum
+            && n > m.value
+        {
+            ok = self.error(
+                at,
+                format!("expected a number less than or equal to{}", m.text),
+            );
+        }
+        if let Some(m) = &accept.exclusive_maximum
+            && n >= m.value
+        {
+            ok = self.error(at, format!("expected a number less than {}", m.text));
+        }
+        ok
+    }
+
+    fn string(&mut self, s: &str, accept: &Schema, at: &At) -> bool {
+        let mut ok = true;
+        let len = s.len() as u64;
+        if let Some(m) = accept.min_length
+            && len < m
+        {
+            ok = self.error(at, format!("expected a string of at least length {m}"));
+        }
+        if let Some(m) = accept.max_length
+            && len > m
+        {
+            ok = self.error(at, format!("expected a string of at most length {m}"));
+        }
+        if let Some(p) = &accept.pattern
+            && !p.is_match(s)
+        {
+            ok = self.error(
+                at,
+                format!("string must match the pattern {:?}", p.as_str()),
+            );
+        }
+        ok
+    }
+
+    fn array(&mut self, items: &[V], accept: &Schema, at: &At) -> bool {
+        let mut ok = true;
+        let len = items.len() as u64;
+        if let Some(m) = accept.min_items
+            && len < m
+        {
+            ok = self.error(at, format!("expected an array with at least {m} items"));
+        }
+        if let Some(m) = accept.max_items
+            && len > m
+        {
+            ok = self.error(at, format!("expected an array with at most {m} items"));
+        }
+        for (i, item) in items.iter().enumerate() {
+            let s = accept.prefix_items.get(i).or(accept.items.as_ref());
+            if !self.value_opt(item, s) {
+                ok = false;
+            }
+        }
+        ok
+    }
+
+    fn object(&mut self, v: &V, accept: &Schema, at: &At) -> bool {
+        let keys = access::keys(v);
+        let mut ok = true;
+        let len = keys.len() as u64;
+        if let Some(m) = accept.min_properties
+            && len < m
+        {
+            ok = self.error(
+                at,
+                format!("expected an object with at least {m} properties"),
+            );
+        }
+        if let Some(m) = accept.max_properties
+            && len > m
+        {
+            ok = self.error(
+                at,
+                format!("expected an object with at most {m} properties"),
+            );
+        }
+        for k in keys.iter() {
+            let Some(p) = access::property(v, k) else {
+                continue;
+            };
+            let s = accept
+                .properties
+                .get(k)
+                .or(accept.additional_properties.as_ref());
+            if !self.value_opt(&p, s) {
+                ok = false;
+            }
+        }
+        let has = |k: &String| keys.binary_search(k).is_ok();
+        let mut missing: Vec<String> = accept
+            .required
+            .iter()
+            .filter(|k| !has(k))
+            .cloned()
+            .collect();
+        for (k, req) in &accept.dependent_required {
+            if has(k) {
+                missing.extend(req.iter().filter(|r| !has(r)).cloned());
+            }
+        }
+        if !missing.is_empty() {
+            ok = self.error(
+                at,
+                format!("missing required properties: {}", missing.join(", ")),
+            );
+        }
+        ok
+    }
+
+    // ---- schema against schema (for unknown values) ----
+
+    fn schema_type(
+        &mut self,
+        x: Option<&Rc<Schema>>,
+        accept: Option<&Rc<Schema>>,
+        at: &At,
+    ) -> bool {
+        if is_any(accept) {
+            return true;
+        }
+        let Some(accept) = accept else { return true };
+        if accept.never {
+            return false;
+        }
+        if is_any(x) {
+            return true;
+        }
+        let Some(x) = x else { return true };
+        if x.never {
+            return false;
+        }
+        let ref_ok = match accept.target() {
+            Some(t) => self.schema_type(Some(x), Some(&t), at),
+            None => true,
+        };
+        let x_ref_ok = match x.target() {
+            Some(t) => self.schema_type(Some(&t), Some(accept), at),
+            None => true,
+        };
+        let x_any_ok = self.alternatives(
+            &x.any_of,
+            |v, s, at| v.schema_type(Some(s), Some(accept), at),
+            at,
+        );
+        let x_one_ok = self.alternatives(
+            &x.one_of,
+            |v, s, at| v.schema_type(Some(s), Some(accept), at),
+            at,
+        );
+        let type_ok = x.ty.is_empty() || self.check_type(&x.ty, accept, at);
+        let any_ok = self.alternatives(
+            &accept.any_of,
+            |v, s, at| v.schema_type(Some(x), Some(s), at),
+            at,
+        );
+        let one_ok = self.alternatives(
+            &accept.one_of,
+            |v, s, at| v.schema_type(Some(x), Some(s), at),
+            at,
+        );
+        let complex_ok = match x.ty.as_str() {
+            "array" => self.schema_array(x, accept, at),
+            "object" => self.schema_object(x, accept, at),
+            _ => true,
+        };
+        ref_ok && x_ref_ok && x_any_ok && x_one_ok && type_ok && any_ok && one_ok && complex_ok
+    }
+
+    fn alternatives(
+        &mut self,
+        options: &[Rc<Schema>],
+        check: impl Fn(&mut Validator<'a>, &Rc<Schema>, &At) -> bool,
+        at: &At,
+    ) -> bool {
+        if options.is_empty() {
+            return true;
+        }
+        let mut matched = false;
+        let mut all = Vec::new();
+        for s in options {
+            let mut sub = self.sub();
+            if check(&mut sub, s, at) {
+                matched = true;
+            }
+            all.extend(sub.diags);
+        }
+        if !matched {
+            self.diags.extend(all);
+            return self.error(at, "at least one subschema must match".into());
+        }
+        true
+    }
+
+    fn schema_array(&mut self, x: &Rc<Schema>, accept: &Rc<Schema>, at: &At) -> bool {
+        let mut ok = true;
+        let (xp, ap) = (&x.prefix_items, &accept.prefix_items);
+        let common = xp.len().min(ap.len());
+        for i in 0..common {
+            let a = at.index(self.xs, i);
+            ok &= self.schema_type(Some(&xp[i]), Some(&ap[i]), &a);
+        }
+        if xp.len() > common {
+            for (i, s) in xp.iter().enumerate().skip(common) {
+                let a = at.index(self.xs, i);
+                ok &= self.schema_type(Some(s), accept.items.as_ref(), &a);
+            }
+        } else {
+            for (i, s) in ap.iter().enumerate().skip(common) {
+                let a = at.index(self.xs, i);
+                ok &= self.schema_type(x.items.as_ref(), Some(s), &a);
+            }
+        }
+        if let Some(items) = &x.items
+            && !items.never
+        {
+            ok &= self.schema_type(Some(items), accept.items.as_ref(), at);
+        }
+        ok
+    }
+
+    fn schema_object(&mut self, x: &Rc<Schema>, accept: &Rc<Schema>, at: &At) -> bool {
+        let mut ok = true;
+        for (name, px) in &x.properties {
+            let a = at.property(self.xs, name);
+            let pa = accept
+                .properties
+                .get(name)
+                .or(accept.additional_properties.as_ref());
+            ok &= self.schema_type(Some(px), pa, &a);
+        }
+        match &x.additional_properties {
+            None => {
+                let has = |n: &String| x.required.contains(n);
+                let check = |v: &mut Validator<'a>, names: &[String]| {
+                    let mut good = true;
+                    for n in names {
+                        if !has(n) {
+                            let a = at.property(v.xs, n);
+                            v.error(&a, "missing required property".into());
+                            good = false;
+                        }
+                    }
+                    good
+                };
+                ok &= check(self, &accept.required);
+                for (name, req) in &accept.dependent_required {
+                    if has(name) {
+                        ok &= check(self, req);
+                    }
+                }
+            }
+            Some(ap) if !ap.never => {
+                ok &= self.schema_type(Some(ap), accept.additional_properties.as_ref(), at);
+            }
+            Some(_) => {}
+        }
+        ok
+    }
+}
+
+fn equals_const(v: &V, c: &Json) -> bool {
+    match (access::repr(v), c) {
+        (Repr::Null, Json::Null) => true,
+        (Repr::Bool(a), Json::Bool(b)) => a == *b,
+        (Repr::Number(a), Json::Number(b)) => a == b.to_string(),
+        (Repr::String(a), Json::String(b)) => a == *b,
+        (Repr::Array(a), Json::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, c)| equals_const(x, c))
+        }
+        (Repr::Object(m), Json::Object(o)) => {
+            m.len() == o.len()
+                && o.iter()
+                    .all(|(k, c)| m.get(k).is_some_and(|x| equals_const(x, c)))
+        }
+        _ => false,
+    }
+}
