@@ -21,7 +21,8 @@ use crate::error::ApiError;
 use crate::evaluate::{self, Mode};
 use crate::names;
 use crate::store::{LATEST, Revision};
-use crate::wire::{self, Node, Opened};
+use crate::wire::{self, Opened};
+use esc_eval::{Data, Value};
 
 type Shared = State<Arc<Inner>>;
 type Reply<T> = Result<T, ApiError>;
@@ -209,14 +210,8 @@ async fn open(
             _ => return Err(failed(&name, &evaluation.diagnostics)),
         };
         let opened = Opened {
-            properties: properties
-                .iter()
-                .map(|(k, v)| (k.clone(), v.into()))
-                .collect(),
-            execution_context: evaluate::context(user, &params.org)
-                .iter()
-                .map(|(k, v)| (k.clone(), v.into()))
-                .collect(),
+            properties,
+            execution_context: evaluate::context(user, &params.org),
         };
         inner
             .sessions
@@ -280,11 +275,7 @@ async fn read(
     };
     let path = PropertyPath::parse(&property)
         .map_err(|e| ApiError::bad_request(format!("invalid property path: {e}")))?;
-    let root = Node {
-        data: wire::NodeData::Object(opened.properties.clone()),
-        trace: serde_json::json!({}),
-        ..Node::default()
-    };
+    let root = Value::new(Data::Object(opened.properties.clone()));
     let resolved = path
         .resolve(&root)
         .map_err(|e| ApiError::not_found(format!("property {property:?} not found: {e}")))?;
@@ -312,16 +303,8 @@ async fn check(
         if evaluation.has_errors() {
             return Err(failed("<yaml>", &evaluation.diagnostics));
         }
-        let properties = evaluation
-            .properties
-            .unwrap_or_default()
-            .iter()
-            .map(|(k, v)| (k.clone(), Node::from(v)))
-            .collect();
-        let context = evaluate::context(user, &params.org)
-            .iter()
-            .map(|(k, v)| (k.clone(), Node::from(v)))
-            .collect();
+        let properties = evaluation.properties.clone().unwrap_or_default();
+        let context = evaluate::context(user, &params.org);
         let environment = wire::Environment {
             properties: &properties,
             execution_context: wire::ExecutionContext {

@@ -168,8 +168,8 @@ async fn opening_and_reading_gives_every_property_in_the_value_shape_with_traces
             "hosts": ["a.example", "b.example"], "nothing": null,
         })
     );
-    // Null has no "value", as in Pulumi Cloud.
-    assert!(properties["app"]["value"]["nothing"].get("value").is_none());
+    // The spec requires "value", null included.
+    assert_eq!(properties["app"]["value"]["nothing"]["value"], json!(null));
     assert_eq!(
         environment["executionContext"]["properties"]["pulumi"]["value"]["user"]["value"]["login"]
             ["value"],

@@ -47,17 +47,22 @@ fn sdk_python() -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_python_sdk_reads_an_environment_with_traces_on_every_value() {
     let Some(python) = sdk_python() else { return };
-    let definition = "values:
+    let definition = "imports: [base]
+values:
   app:
     name: shop
     port: 8080
     hosts: [a.example, b.example]
+    url: https://${app.name}.${region}.example
+  password:
+    fn::secret: hunter2
   nothing: null
 ";
-    let fixture = Fixture::start_with(&[("shop/dev.yaml", "values: {app: {port: 1}}\n")], |c| {
-        c.tokens = vec![TOKEN.into()];
-    })
-    .await;
+    let files = [
+        ("shop/dev.yaml", "values: {app: {port: 1}}\n"),
+        ("default/base.yaml", "values: {region: eu}\n"),
+    ];
+    let fixture = Fixture::start_with(&files, |c| c.tokens = vec![TOKEN.into()]).await;
     // Revision 1 is the first content; the SDK then sees revision 2.
     fixture.get("/environments/acme/shop/dev").await;
     fixture.write("shop/dev.yaml", definition);
@@ -73,7 +78,7 @@ async fn the_official_python_sdk_reads_an_environment_with_traces_on_every_value
     assert!(output.status.success(), "the SDK failed:\n{stderr}");
     let got: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
 
-    assert_eq!(got["environments"], json!(["shop/dev"]));
+    assert_eq!(got["environments"], json!(["default/base", "shop/dev"]));
     assert_eq!(got["raw_definition"], definition);
     assert_eq!(got["all_traced"], true, "{got}");
     assert_eq!(got["model_traced"], true, "{got}");
@@ -86,9 +91,15 @@ async fn the_official_python_sdk_reads_an_environment_with_traces_on_every_value
     assert_eq!(
         got["values"],
         json!({
-            "app": {"name": "shop", "port": 8080, "hosts": ["a.example", "b.example"]},
+            "app": {
+                "name": "shop", "port": 8080, "hosts": ["a.example", "b.example"],
+                "url": "https://shop.eu.example",
+            },
+            "region": "eu",
+            "password": "hunter2",
             "nothing": null,
         })
     );
+    assert_eq!(got["secret_flags"]["password"], true);
     assert_eq!(got["secret_flags"]["app"], false);
 }
