@@ -38,6 +38,9 @@ pub(crate) enum Command {
     Mount(MountArgs),
     /// Check a SecretProviderClass offline and list every problem.
     Check(CheckArgs),
+    /// Serve the reading part of the Pulumi ESC API over a folder of environment definitions,
+    /// for local runs and CI without a cloud account.
+    EscServer(crate::esc_server::EscServerArgs),
 }
 
 /// The pod a local mount or check stands in for: the driver sends these with every Mount.

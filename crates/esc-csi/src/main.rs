@@ -3,6 +3,7 @@
 mod check;
 mod cli;
 mod esc_local;
+mod esc_server;
 mod keys;
 mod local;
 mod logging;
@@ -23,6 +24,7 @@ async fn main() -> ExitCode {
         // The provider's own "mount failed" line would repeat the error printed below.
         Command::Mount(_) => "warn,esc_csi_provider::grpc=error",
         Command::Check(_) => "warn",
+        Command::EscServer(_) => "info",
     });
     if let Err(message) = logging::init(level, cli.log_format) {
         return fail(&message);
@@ -31,6 +33,7 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args).await.map_err(|e| e.to_string()),
         Command::Mount(args) => mount::run(args).await.map_err(|e| e.to_string()),
         Command::Check(args) => check::run(&args).map_err(|e| e.to_string()),
+        Command::EscServer(args) => esc_server::run(args).await.map_err(|e| e.to_string()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

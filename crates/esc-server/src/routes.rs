@@ -21,7 +21,8 @@ use crate::error::ApiError;
 use crate::evaluate::{self, Mode};
 use crate::names;
 use crate::store::{LATEST, Revision};
-use crate::wire::{self, Node, Opened};
+use crate::wire::{self, Opened};
+use esc_eval::{Data, Value};
 
 type Shared = State<Arc<Inner>>;
 type Reply<T> = Result<T, ApiError>;
@@ -45,12 +46,10 @@ pub(crate) fn router(inner: Arc<Inner>, auth: Arc<Auth>) -> Router {
         .route(&format!("{env}/tags"), get(environment_tags))
         .route(&format!("{env}/tags/{{tag}}"), get(environment_tag))
         .route_layer(from_fn_with_state(auth, require_token))
+        .route_layer(from_fn(log_request))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(inner);
-    Router::new()
-        .nest("/api/esc", api)
-        .fallback(not_found)
-        .layer(from_fn(log_request))
+    Router::new().nest("/api/esc", api).fallback(not_found)
 }
 
 /// Method, route template, status and time: never the raw path (it holds session ids), the
@@ -60,7 +59,7 @@ async fn log_request(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "(unmatched)".to_owned(), |m| m.as_str().to_owned());
+        .map_or_else(String::new, |m| m.as_str().to_owned());
     let start = Instant::now();
     let response = next.run(request).await;
     tracing::debug!(
@@ -211,14 +210,8 @@ async fn open(
             _ => return Err(failed(&name, &evaluation.diagnostics)),
         };
         let opened = Opened {
-            properties: properties
-                .iter()
-                .map(|(k, v)| (k.clone(), v.into()))
-                .collect(),
-            execution_context: evaluate::context(user, &params.org)
-                .iter()
-                .map(|(k, v)| (k.clone(), v.into()))
-                .collect(),
+            properties,
+            execution_context: evaluate::context(user, &params.org),
         };
         inner
             .sessions
@@ -282,11 +275,7 @@ async fn read(
     };
     let path = PropertyPath::parse(&property)
         .map_err(|e| ApiError::bad_request(format!("invalid property path: {e}")))?;
-    let root = Node {
-        data: wire::NodeData::Object(opened.properties.clone()),
-        trace: serde_json::json!({}),
-        ..Node::default()
-    };
+    let root = Value::new(Data::Object(opened.properties.clone()));
     let resolved = path
         .resolve(&root)
         .map_err(|e| ApiError::not_found(format!("property {property:?} not found: {e}")))?;
@@ -314,16 +303,8 @@ async fn check(
         if evaluation.has_errors() {
             return Err(failed("<yaml>", &evaluation.diagnostics));
         }
-        let properties = evaluation
-            .properties
-            .unwrap_or_default()
-            .iter()
-            .map(|(k, v)| (k.clone(), Node::from(v)))
-            .collect();
-        let context = evaluate::context(user, &params.org)
-            .iter()
-            .map(|(k, v)| (k.clone(), Node::from(v)))
-            .collect();
+        let properties = evaluation.properties.clone().unwrap_or_default();
+        let context = evaluate::context(user, &params.org);
         let environment = wire::Environment {
             properties: &properties,
             execution_context: wire::ExecutionContext {
