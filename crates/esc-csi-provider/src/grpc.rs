@@ -152,19 +152,24 @@ impl<S: EnvironmentSource, R: SecretReader> CsiDriverProvider for ProviderServic
             class = field::Empty,
             environment = field::Empty,
         );
+        let metrics = self.mounter.metrics();
+        let _in_flight = metrics.mount_started();
         async {
             let result =
                 tokio::time::timeout_at(deadline, self.mount_inner(&request, deadline, &span))
                     .await
                     .unwrap_or(Err(MountError::Deadline(budget)));
-            let elapsed_ms = started.elapsed().as_millis() as u64;
+            let elapsed = started.elapsed();
+            let elapsed_ms = elapsed.as_millis() as u64;
             match result {
                 Ok(response) => {
+                    metrics.mount_finished(Code::Ok, elapsed);
                     tracing::info!(files = response.files.len(), elapsed_ms, "mounted");
                     Ok(Response::new(response))
                 }
                 Err(error) => {
                     let status = status_of(&error);
+                    metrics.mount_finished(status.code(), elapsed);
                     tracing::warn!(code = ?status.code(), elapsed_ms, error = %status.message(), "mount failed");
                     Err(status)
                 }

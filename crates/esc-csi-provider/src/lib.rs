@@ -12,6 +12,7 @@ pub mod error;
 pub mod grpc;
 pub mod items;
 pub mod kube_secrets;
+pub mod metrics;
 pub mod mount;
 pub mod problems;
 pub mod proto;

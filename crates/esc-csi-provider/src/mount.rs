@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
@@ -11,6 +12,7 @@ use crate::auth::{SecretReader, credential};
 use crate::class::{Class, Settings};
 use crate::error::{ItemProblem, ItemProblemKind, MountError};
 use crate::items::Item;
+use crate::metrics::Metrics;
 use crate::render::render;
 use crate::source::EnvironmentSource;
 use crate::version::{VersionInput, VersionKey};
@@ -46,6 +48,7 @@ pub struct Mounter<S, R> {
     secrets: R,
     settings: Settings,
     key: VersionKey,
+    metrics: Arc<Metrics>,
 }
 
 impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
@@ -55,7 +58,19 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
             secrets,
             settings,
             key,
+            metrics: Arc::default(),
         }
+    }
+
+    /// Records into `metrics` (by default, metrics registered nowhere).
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Checks the request's attributes (see [`parse_attributes`]); no I/O.

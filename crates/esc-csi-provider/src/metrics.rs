@@ -1,0 +1,251 @@
+//! What the provider counts, in one explicit Prometheus registry owned by the binary.
+//!
+//! Every metric is declared here, named `esc_csi_*`, and recorded through a method, so that the
+//! list in `docs/metrics.md` can be checked against this one file. Labels hold only bounded
+//! sets (results, gRPC codes, endpoints, HTTP statuses): never a pod, a namespace or an
+//! environment, whose number is unbounded.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// Outcome of a mount.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct MountLabels {
+    /// `success` or `error`.
+    pub result: &'static str,
+    /// The gRPC code, `OK` on success.
+    pub code: String,
+}
+
+/// One HTTP call to the ESC API.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EscRequestLabels {
+    /// `open`, `read` or `token` (the OAuth token exchange).
+    pub endpoint: &'static str,
+    /// The HTTP status, or `connect`, `timeout`, `decode`, `too_large` when there was none.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub endpoint: &'static str,
+}
+
+/// A cache lookup.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `environment`, `auth_secret` or `token`.
+    pub cache: &'static str,
+    /// `hit`, `miss` or `coalesced` (joined an identical call already in flight).
+    pub result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    /// `success` or `error`.
+    pub result: &'static str,
+}
+
+/// The provider's metrics. Cheap to share behind an `Arc`.
+#[derive(Debug)]
+pub struct Metrics {
+    mounts: Family<MountLabels, Counter>,
+    mount_duration: Family<ResultLabels, Histogram>,
+    mounts_in_flight: Gauge,
+    esc_requests: Family<EscRequestLabels, Counter>,
+    esc_request_duration: Family<EndpointLabels, Histogram>,
+    esc_retries: Family<EndpointLabels, Counter>,
+    cache_requests: Family<CacheLabels, Counter>,
+    token_exchanges: Family<ResultLabels, Counter>,
+    stale_serves: Counter,
+}
+
+fn seconds_histogram() -> Histogram {
+    // 1 ms to ~32 s.
+    Histogram::new(exponential_buckets(0.001, 2.0, 16))
+}
+
+impl Default for Metrics {
+    /// Metrics that are recorded but registered nowhere (tests, local runs).
+    fn default() -> Self {
+        Metrics {
+            mounts: Family::default(),
+            mount_duration: Family::new_with_constructor(seconds_histogram),
+            mounts_in_flight: Gauge::default(),
+            esc_requests: Family::default(),
+            esc_request_duration: Family::new_with_constructor(seconds_histogram),
+            esc_retries: Family::default(),
+            cache_requests: Family::default(),
+            token_exchanges: Family::default(),
+            stale_serves: Counter::default(),
+        }
+    }
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry` (with prefix `esc_csi`).
+    pub fn register(registry: &mut Registry) -> Metrics {
+        let metrics = Metrics::default();
+        let r = registry.sub_registry_with_prefix("esc_csi");
+        r.register(
+            "mounts",
+            "Mount calls by result and gRPC code",
+            metrics.mounts.clone(),
+        );
+        r.register(
+            "mount_duration_seconds",
+            "Time to answer a Mount call",
+            metrics.mount_duration.clone(),
+        );
+        r.register(
+            "mounts_in_flight",
+            "Mount calls being answered now",
+            metrics.mounts_in_flight.clone(),
+        );
+        r.register(
+            "esc_requests",
+            "HTTP calls to the ESC API by endpoint and status",
+            metrics.esc_requests.clone(),
+        );
+        r.register(
+            "esc_request_duration_seconds",
+            "Time of one HTTP call to the ESC API",
+            metrics.esc_request_duration.clone(),
+        );
+        r.register(
+            "esc_retries",
+            "ESC API calls retried after a transient failure",
+            metrics.esc_retries.clone(),
+        );
+        r.register(
+            "cache_requests",
+            "Cache lookups by cache and result",
+            metrics.cache_requests.clone(),
+        );
+        r.register(
+            "token_exchanges",
+            "OIDC token exchanges by result",
+            metrics.token_exchanges.clone(),
+        );
+        r.register(
+            "stale_serves",
+            "Re-mounts answered with last good content because ESC failed",
+            metrics.stale_serves.clone(),
+        );
+        metrics
+    }
+
+    /// A Mount call finished.
+    pub fn mount_finished(&self, code: tonic::Code, elapsed: Duration) {
+        let result = if code == tonic::Code::Ok {
+            "success"
+        } else {
+            "error"
+        };
+        let code = if code == tonic::Code::Ok {
+            "OK".to_owned()
+        } else {
+            format!("{code:?}")
+        };
+        self.mounts
+            .get_or_create(&MountLabels { result, code })
+            .inc();
+        self.mount_duration
+            .get_or_create(&ResultLabels { result })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a Mount call in flight until the guard is dropped.
+    pub fn mount_started(&self) -> InFlight<'_> {
+        self.mounts_in_flight.inc();
+        InFlight(&self.mounts_in_flight)
+    }
+
+    /// One HTTP call to ESC finished; `status` is the HTTP status or a failure kind.
+    pub fn esc_request(&self, endpoint: &'static str, status: &str, elapsed: Duration) {
+        self.esc_requests
+            .get_or_create(&EscRequestLabels {
+                endpoint,
+                status: status.to_owned(),
+            })
+            .inc();
+        self.esc_request_duration
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn esc_retry(&self, endpoint: &'static str) {
+        self.esc_retries
+            .get_or_create(&EndpointLabels { endpoint })
+            .inc();
+    }
+
+    pub fn cache(&self, cache: &'static str, result: &'static str) {
+        self.cache_requests
+            .get_or_create(&CacheLabels { cache, result })
+            .inc();
+    }
+
+    pub fn token_exchange(&self, success: bool) {
+        let result = if success { "success" } else { "error" };
+        self.token_exchanges
+            .get_or_create(&ResultLabels { result })
+            .inc();
+    }
+
+    pub fn stale_serve(&self) {
+        self.stale_serves.inc();
+    }
+}
+
+/// Decrements the in-flight gauge when dropped.
+#[derive(Debug)]
+pub struct InFlight<'a>(&'a Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(registry: &Registry) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, registry).unwrap();
+        out
+    }
+
+    #[test]
+    fn recorded_metrics_appear_in_the_text_exposition() {
+        let mut registry = Registry::default();
+        let metrics = Metrics::register(&mut registry);
+        metrics.mount_finished(tonic::Code::Ok, Duration::from_millis(3));
+        metrics.mount_finished(tonic::Code::NotFound, Duration::from_millis(5));
+        metrics.esc_request("open", "200", Duration::from_millis(2));
+        metrics.cache("environment", "coalesced");
+        let guard = metrics.mount_started();
+        let out = text(&registry);
+        assert!(
+            out.contains("esc_csi_mounts_total{result=\"success\",code=\"OK\"} 1"),
+            "{out}"
+        );
+        assert!(out.contains("esc_csi_mounts_total{result=\"error\",code=\"NotFound\"} 1"));
+        assert!(out.contains("esc_csi_mounts_in_flight 1"));
+        assert!(out.contains("esc_csi_esc_requests_total{endpoint=\"open\",status=\"200\"} 1"));
+        assert!(out.contains(
+            "esc_csi_cache_requests_total{cache=\"environment\",result=\"coalesced\"} 1"
+        ));
+        assert!(out.contains("esc_csi_mount_duration_seconds_count{result=\"error\"} 1"));
+        drop(guard);
+        assert!(text(&registry).contains("esc_csi_mounts_in_flight 0"));
+    }
+}
