@@ -1,10 +1,9 @@
 //! What the Secrets Store CSI Driver does around a provider, done locally so a
 //! SecretProviderClass can be mounted or checked from a laptop or CI: read the manifest
-//! ([`manifest`]), build the attributes the driver would send ([`attributes`]), call the
-//! provider over its unix socket ([`client`]) and write the files the way the driver does
-//! ([`writer`]).
+//! ([`manifest`]), build the attributes the driver would send ([`attributes`]) and write the
+//! files the way the driver does ([`writer`]). The provider itself is called with
+//! `esc_csi_provider::client`.
 
 pub mod attributes;
-pub mod client;
 pub mod manifest;
 pub mod writer;

@@ -6,8 +6,10 @@
 //! come from ([`auth::SecretReader`]). The gRPC service ([`grpc`], [`server`]) and the
 //! Kubernetes reader ([`kube_secrets`]) are adapters around it.
 
+pub mod admin;
 pub mod auth;
 pub mod class;
+pub mod client;
 pub mod error;
 pub mod grpc;
 pub mod items;

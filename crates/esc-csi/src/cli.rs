@@ -1,6 +1,7 @@
 //! Command-line interface. Every flag can also be set from an `ESC_CSI_*` environment variable,
 //! which is how the DaemonSet configures the daemon.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -161,6 +162,22 @@ pub(crate) struct ServeArgs {
     /// version once after a restart.
     #[arg(long, env = "ESC_CSI_VERSION_KEY_FILE")]
     pub(crate) version_key_file: Option<PathBuf>,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (with /healthz and /readyz too), e.g.
+    /// 0.0.0.0:8095. Off when unset.
+    #[arg(long, env = "ESC_CSI_METRICS_ADDR", value_name = "ADDR")]
+    pub(crate) metrics_addr: Option<SocketAddr>,
+
+    /// Serve /healthz (the process answers) and /readyz (a real Version call over the socket
+    /// succeeds) at ADDR, e.g. 0.0.0.0:8096. May equal --metrics-addr. Off when unset.
+    #[arg(long, env = "ESC_CSI_HEALTH_ADDR", value_name = "ADDR")]
+    pub(crate) health_addr: Option<SocketAddr>,
+
+    /// After SIGTERM/SIGINT, how long in-flight mounts may take before the daemon stops anyway;
+    /// a second signal stops it at once. Keep it below the pod's
+    /// terminationGracePeriodSeconds.
+    #[arg(long, env = "ESC_CSI_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
+    pub(crate) shutdown_grace: Duration,
 }
 
 /// `500ms`, `30s`, `2m`, `1h`.

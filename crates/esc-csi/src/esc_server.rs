@@ -9,7 +9,7 @@ use clap::Args;
 use esc_server::{Config, ConfigError, EscServer};
 use secrecy::SecretString;
 
-use crate::serve::shutdown_signal;
+use crate::signals::Signals;
 
 #[derive(Debug, Args)]
 pub(crate) struct EscServerArgs {
@@ -100,13 +100,11 @@ pub(crate) async fn run(args: EscServerArgs) -> Result<(), EscServerError> {
         .await
         .map_err(bind)?;
     let addr = listener.local_addr().map_err(bind)?;
-    // Polled once so the signal handlers exist before the log says we are listening.
-    let mut shutdown = Box::pin(shutdown_signal());
-    tokio::select! {
-        biased;
-        () = &mut shutdown => return Ok(()),
-        () = std::future::ready(()) => {}
-    }
+    let mut signals = Signals::new().map_err(EscServerError::Serve)?;
+    let shutdown = async move {
+        let name = signals.recv().await;
+        tracing::info!("{name}: shutting down");
+    };
     if !server.requires_token() {
         tracing::warn!("no --token configured: any token is accepted");
     }

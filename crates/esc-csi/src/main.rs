@@ -9,6 +9,7 @@ mod local;
 mod logging;
 mod mount;
 mod serve;
+mod signals;
 
 use std::process::ExitCode;
 

@@ -130,7 +130,7 @@ async fn call_provider(
         current_object_version: Vec::new(),
     };
     let result = async {
-        let mut provider = esc_csi_local::client::connect(socket.clone())
+        let mut provider = esc_csi_provider::client::connect(socket.clone())
             .await
             .map_err(|e| MountCmdError::Provider(e.to_string()))?;
         provider

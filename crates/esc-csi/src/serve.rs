@@ -1,5 +1,6 @@
 //! `esc-csi serve`: the node daemon.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -7,10 +8,13 @@ use esc_api::{ClientOptions, EscClient};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
 use esc_csi_provider::kube_secrets::KubeSecrets;
-use esc_csi_provider::{Mounter, server};
+use esc_csi_provider::metrics::Metrics;
+use esc_csi_provider::{Mounter, admin, server};
+use prometheus_client::registry::Registry;
 
 use crate::cli::ServeArgs;
 use crate::keys::{KeyError, version_key};
+use crate::signals::Signals;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ServeError {
@@ -23,11 +27,21 @@ pub(crate) enum ServeError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot listen on {addr} for metrics and health: {source}")]
+    BindAdmin {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("cannot install the signal handlers: {0}")]
+    Signals(std::io::Error),
     #[error("the gRPC server failed: {0}")]
     Serve(#[from] tonic::transport::Error),
+    #[error("the gRPC server stopped unexpectedly: {0}")]
+    Task(String),
 }
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
+    let mut signals = Signals::new().map_err(ServeError::Signals)?;
     let key = version_key(args.version_key_file.as_ref())?;
     let client =
         EscClient::new(ClientOptions::default()).map_err(|e| ServeError::Http(e.to_string()))?;
@@ -44,7 +58,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         allow_cross_namespace_auth: args.allow_cross_namespace_auth,
         allow_insecure_api_url: args.allow_insecure_api_url,
     };
-    let mounter = Arc::new(Mounter::new(client, secrets, settings, key));
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let mounter = Arc::new(Mounter::new(client, secrets, settings, key).with_metrics(metrics));
     let service = ProviderService::new(
         mounter,
         ServiceOptions {
@@ -52,6 +68,26 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
             max_response_bytes: args.max_response_bytes,
         },
     );
+    let admin = admin::router(Arc::new(registry), args.endpoint.clone());
+    let mut admin_addrs: Vec<SocketAddr> = Vec::new();
+    for addr in [args.metrics_addr, args.health_addr].into_iter().flatten() {
+        if !admin_addrs.contains(&addr) {
+            admin_addrs.push(addr);
+        }
+    }
+    let mut admin_tasks = Vec::new();
+    for addr in admin_addrs {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::BindAdmin { addr, source })?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        tracing::info!(%addr, "metrics and health endpoints listening");
+        let router = admin.clone();
+        admin_tasks.push(tokio::spawn(
+            async move { axum::serve(listener, router).await },
+        ));
+    }
+
     let listener = server::bind(&args.endpoint).map_err(|source| ServeError::Bind {
         path: args.endpoint.clone(),
         source,
@@ -61,23 +97,44 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         version = esc_csi_provider::grpc::RUNTIME_VERSION,
         "esc-csi provider listening"
     );
-    server::serve(listener, service, shutdown_signal()).await?;
-    tracing::info!("esc-csi provider stopped");
-    Ok(())
-}
-
-/// SIGTERM (Kubernetes stopping the pod) or SIGINT (Ctrl-C).
-pub(crate) async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::error!("cannot listen for SIGTERM: {e}");
-            return std::future::pending().await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut serving = tokio::spawn(server::serve(listener, service, async {
+        let _ = stopped.await;
+    }));
+    let result = tokio::select! {
+        result = &mut serving => result,
+        name = signals.recv() => {
+            tracing::info!(
+                grace = ?args.shutdown_grace,
+                "{name}: shutting down; in-flight mounts may finish within the grace period"
+            );
+            let _ = stop.send(());
+            tokio::select! {
+                result = &mut serving => result,
+                () = tokio::time::sleep(args.shutdown_grace) => {
+                    tracing::warn!("grace period over with mounts still in flight: stopping them");
+                    serving.abort();
+                    Ok(Ok(()))
+                }
+                name = signals.recv() => {
+                    tracing::warn!("{name} again: stopping at once");
+                    serving.abort();
+                    Ok(Ok(()))
+                }
+            }
         }
     };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    for task in admin_tasks {
+        task.abort();
+    }
+    // An aborted server never reached its own cleanup.
+    let _ = std::fs::remove_file(&args.endpoint);
+    match result {
+        Ok(Ok(())) => {
+            tracing::info!("esc-csi provider stopped");
+            Ok(())
+        }
+        Ok(Err(e)) => Err(ServeError::Serve(e)),
+        Err(e) => Err(ServeError::Task(e.to_string())),
     }
 }

@@ -2,91 +2,12 @@
 //! socket's life cycle, exact error text, and a mount through the real daemon with a
 //! kubeconfig pointing at the Kubernetes stand-in.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-use esc_csi_provider::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
+use esc_csi_provider::client::connect;
 use esc_csi_provider::proto::v1alpha1::{MountRequest, VersionRequest};
 use esc_csi_testkit::{FakeEsc, FakeKube};
-use hyper_util::rt::TokioIo;
-use tonic::transport::{Endpoint, Uri};
-
-const BIN: &str = env!("CARGO_BIN_EXE_esc-csi");
-
-fn esc_csi(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("KUBECONFIG")
-        .output()
-        .unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// A running `esc-csi serve`, stopped with SIGTERM when dropped.
-struct Daemon {
-    child: Child,
-}
-
-impl Daemon {
-    fn start(socket: &Path, envs: &[(&str, &str)], args: &[&str]) -> Daemon {
-        let mut command = Command::new(BIN);
-        command
-            .arg("serve")
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .env("ESC_CSI_ENDPOINT", socket)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            command.env(k, v);
-        }
-        let child = command.spawn().unwrap();
-        let started = Instant::now();
-        // Ready when it accepts a connection (a stale socket file exists but refuses).
-        while std::os::unix::net::UnixStream::connect(socket).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "the daemon never listened"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Daemon { child }
-    }
-
-    fn terminate(mut self) -> Output {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
-        child.wait_with_output().unwrap()
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn client(socket: PathBuf) -> CsiDriverProviderClient<tonic::transport::Channel> {
-    let channel = Endpoint::try_from("http://localhost")
-        .unwrap()
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let socket = socket.clone();
-            async move {
-                Ok::<_, std::io::Error>(TokioIo::new(
-                    tokio::net::UnixStream::connect(socket).await?,
-                ))
-            }
-        }))
-        .await
-        .unwrap();
-    CsiDriverProviderClient::new(channel)
-}
+use support::{Daemon, esc_csi, stderr};
 
 #[test]
 fn version_prints_the_crate_version() {
@@ -113,6 +34,9 @@ fn serve_help_lists_every_flag_with_its_environment_variable() {
         ("--mount-timeout", "ESC_CSI_MOUNT_TIMEOUT"),
         ("--max-response-bytes", "ESC_CSI_MAX_RESPONSE_BYTES"),
         ("--version-key-file", "ESC_CSI_VERSION_KEY_FILE"),
+        ("--metrics-addr", "ESC_CSI_METRICS_ADDR"),
+        ("--health-addr", "ESC_CSI_HEALTH_ADDR"),
+        ("--shutdown-grace", "ESC_CSI_SHUTDOWN_GRACE"),
         ("--log-level", "ESC_CSI_LOG_LEVEL"),
         ("--log-format", "ESC_CSI_LOG_FORMAT"),
     ] {
@@ -203,7 +127,7 @@ async fn serve_creates_the_folder_replaces_a_stale_socket_and_removes_it_on_sigt
     drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
 
     let daemon = Daemon::start(&socket, &[("ESC_CSI_LOG_FORMAT", "json")], &[]);
-    let mut client = client(socket.clone()).await;
+    let mut client = connect(socket.clone()).await.unwrap();
     let version = client
         .version(VersionRequest {
             version: "v1alpha1".into(),
@@ -277,8 +201,9 @@ async fn the_daemon_mounts_with_a_token_read_through_the_kubeconfig() {
         "csi.storage.k8s.io/ephemeral": "true",
     })
     .to_string();
-    let response = client(socket.clone())
+    let response = connect(socket.clone())
         .await
+        .unwrap()
         .mount(MountRequest {
             attributes,
             secrets: "{}".into(),

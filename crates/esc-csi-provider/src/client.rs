@@ -1,8 +1,9 @@
-//! A provider client over its unix socket, connected the way the driver connects.
+//! A provider client over its unix socket, connected the way the driver connects: used by
+//! the readiness check and by local mounts.
 
 use std::path::PathBuf;
 
-use esc_csi_provider::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
+use crate::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};

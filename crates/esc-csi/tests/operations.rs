@@ -1,0 +1,163 @@
+//! Running the daemon: metrics, health and readiness endpoints, and shutdown with in-flight
+//! mounts (grace period, second signal).
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use esc_csi_provider::client::connect;
+use esc_csi_provider::proto::v1alpha1::{MountRequest, MountResponse};
+use esc_csi_testkit::{FakeEsc, Fault};
+use serde_json::json;
+use support::{Daemon, free_port, http_get, stderr};
+
+const TOKEN: &str = "t0k3n-ops";
+
+fn request() -> MountRequest {
+    let attributes = json!({
+        "organization": "acme",
+        "project": "app",
+        "environment": "prod",
+        "secrets": "- fileName: hello\n  secretKey: app.hello\n",
+        "csi.storage.k8s.io/pod.name": "web-0",
+        "csi.storage.k8s.io/pod.namespace": "team",
+        "csi.storage.k8s.io/pod.uid": "u-1",
+    });
+    MountRequest {
+        attributes: attributes.to_string(),
+        secrets: json!({"pulumi-access-token": TOKEN}).to_string(),
+        target_path: "/t".into(),
+        permission: "420".into(),
+        current_object_version: vec![],
+    }
+}
+
+async fn mount(socket: &Path) -> Result<MountResponse, tonic::Status> {
+    let mut client = connect(socket.to_owned()).await.unwrap();
+    client
+        .mount(request())
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+async fn esc() -> FakeEsc {
+    let esc = FakeEsc::start().await;
+    esc.set("acme/app/prod", json!({"app": {"hello": "world"}}));
+    esc
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_readiness_and_metrics_are_served_and_readiness_follows_the_socket() {
+    let esc = esc().await;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("pulumi.sock");
+    let (metrics, health) = (free_port(), free_port());
+    let daemon = Daemon::start(
+        &socket,
+        &[("ESC_CSI_API_URL", &esc.url())],
+        &[
+            "--metrics-addr",
+            &format!("127.0.0.1:{metrics}"),
+            "--health-addr",
+            &format!("127.0.0.1:{health}"),
+        ],
+    );
+    assert_eq!(http_get(health, "/healthz"), (200, "ok\n".to_owned()));
+    assert_eq!(http_get(health, "/readyz"), (200, "ok\n".to_owned()));
+
+    mount(&socket).await.unwrap();
+    let (status, text) = http_get(metrics, "/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("esc_csi_mounts_total{result=\"success\",code=\"OK\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("esc_csi_mount_duration_seconds_count{result=\"success\"} 1\n"));
+    assert!(text.contains("esc_csi_mounts_in_flight 0\n"));
+    assert!(!text.contains(TOKEN) && !text.contains("world"));
+
+    // Someone removes the socket: the driver could no longer reach us, so we are not ready.
+    std::fs::remove_file(&socket).unwrap();
+    let (status, body) = http_get(health, "/readyz");
+    assert_eq!(status, 503);
+    assert!(body.starts_with("not ready: cannot connect to "), "{body}");
+    assert_eq!(http_get(health, "/healthz").0, 200);
+    drop(daemon);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_in_flight_mount_finishes_after_sigterm_within_the_grace_period() {
+    let esc = esc().await;
+    esc.push_fault(Fault::Delay(Duration::from_millis(700)));
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("pulumi.sock");
+    let daemon = Daemon::start(&socket, &[("ESC_CSI_API_URL", &esc.url())], &[]);
+    let in_flight = tokio::spawn({
+        let socket = socket.clone();
+        async move { mount(&socket).await }
+    });
+    while esc.calls().is_empty() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    daemon.signal("-TERM");
+    let response = in_flight.await.unwrap().unwrap();
+    assert_eq!(response.files[0].contents.as_ref(), b"world");
+    let output = tokio::task::spawn_blocking(move || daemon.wait(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!socket.exists());
+    let logs = stderr(&output);
+    assert!(logs.contains("SIGTERM: shutting down"), "{logs}");
+    assert!(logs.contains("esc-csi provider stopped"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_grace_period_bounds_shutdown_and_a_second_signal_ends_it_at_once() {
+    for second_signal in [false, true] {
+        let esc = esc().await;
+        esc.push_fault(Fault::Delay(Duration::from_secs(60)));
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("pulumi.sock");
+        let grace = if second_signal { "60s" } else { "300ms" };
+        let daemon = Daemon::start(
+            &socket,
+            &[("ESC_CSI_API_URL", &esc.url())],
+            &["--shutdown-grace", grace],
+        );
+        let in_flight = tokio::spawn({
+            let socket = socket.clone();
+            async move { mount(&socket).await }
+        });
+        while esc.calls().is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let started = Instant::now();
+        daemon.signal("-TERM");
+        if second_signal {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            daemon.signal("-INT");
+        }
+        let output = tokio::task::spawn_blocking(move || daemon.wait(Duration::from_secs(20)))
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "stopped without waiting for the 60 s call"
+        );
+        assert!(output.status.success());
+        assert!(
+            !socket.exists(),
+            "the socket is removed even when mounts are cut"
+        );
+        let logs = stderr(&output);
+        let expected = if second_signal {
+            "SIGINT again: stopping at once"
+        } else {
+            "grace period over with mounts still in flight"
+        };
+        assert!(logs.contains(expected), "{logs}");
+        assert!(in_flight.await.unwrap().is_err(), "the cut mount fails");
+    }
+}
