@@ -251,9 +251,10 @@ impl Run<'_> {
                 None
             }
             Step::Index(i) => {
-                let i = *i as usize;
+                // An index past usize (on 32-bit targets) is out of bounds, not wrapped.
+                let index = usize::try_from(*i).unwrap_or(usize::MAX);
                 if let Some(len) = len
-                    && i >= len
+                    && index >= len
                 {
                     self.accessor_error(
                         x,
@@ -262,7 +263,7 @@ impl Run<'_> {
                     );
                     return None;
                 }
-                Some(i)
+                Some(index)
             }
         }
     }
