@@ -49,6 +49,7 @@ pub fn decode_envelope(text: &str) -> Result<Vec<u8>, EnvelopeError> {
 }
 
 /// Wraps ciphertext in an envelope.
+#[must_use]
 pub fn encode_envelope(ciphertext: &[u8]) -> String {
     let mut bin = Vec::with_capacity(ciphertext.len() + 12);
     bin.extend_from_slice(MAGIC);

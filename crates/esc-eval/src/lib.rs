@@ -127,6 +127,7 @@ pub struct Evaluation {
 
 impl Evaluation {
     /// Whether any diagnostic is an error.
+    #[must_use]
     pub fn has_errors(&self) -> bool {
         self.diagnostics
             .iter()
@@ -143,6 +144,7 @@ pub struct Definition {
 
 /// Parses the definition of environment `name`; the diagnostics are the load diagnostics
 /// (syntax errors and malformed expressions).
+#[must_use]
 pub fn load(name: &str, source: &[u8]) -> (Definition, Vec<Diagnostic>) {
     let (decl, diags) = load_decl(name, source);
     (
@@ -176,12 +178,14 @@ pub(crate) fn load_decl(name: &str, source: &[u8]) -> (Option<ast::Environment>,
 impl Definition {
     /// Evaluates the definition, opening providers. The diagnostics exclude the load
     /// diagnostics [`load`] returned.
+    #[must_use]
     pub fn evaluate(&self, options: &Options<'_>) -> Evaluation {
         self.run(options, false)
     }
 
     /// Checks the definition statically: `fn::open` results are unknown, secrets are
     /// decrypted only with `show_secrets`.
+    #[must_use]
     pub fn check(&self, options: &Options<'_>) -> Evaluation {
         self.run(options, true)
     }
@@ -215,6 +219,7 @@ impl Definition {
 
 /// Evaluates the environment `name` defined by `source`, opening providers. The
 /// diagnostics are the load diagnostics followed by the evaluation's.
+#[must_use]
 pub fn evaluate(name: &str, source: &[u8], options: &Options<'_>) -> Evaluation {
     let (def, mut diags) = load(name, source);
     let mut e = def.evaluate(options);
@@ -224,6 +229,7 @@ pub fn evaluate(name: &str, source: &[u8], options: &Options<'_>) -> Evaluation 
 }
 
 /// Checks the environment statically: `fn::open` results are unknown, nothing is opened.
+#[must_use]
 pub fn check(name: &str, source: &[u8], options: &Options<'_>) -> Evaluation {
     let (def, mut diags) = load(name, source);
     let mut e = def.check(options);

@@ -1,24 +1,59 @@
 //! The JSON-schema subset the language uses to type builtin arguments, provider inputs and
 //! outputs, and `fn::validate`.
 //!
-//! Schemas are immutable once built and shared through `Rc`. `$ref`s point into the `$defs`
-//! of the root they were parsed with; a root whose definitions refer to each other is kept
-//! alive by that reference cycle, which is acceptable for the few schemas that use `$ref`.
+//! Schemas are immutable once built and shared through `Rc`. A `$ref` points into the
+//! `$defs` of the document it was written in. Nodes outside `$defs` own that table; nodes
+//! inside it point back weakly, since a definition that refers to itself (or to another
+//! that refers back) would otherwise keep the table alive forever, and the evaluator runs
+//! in a long-lived server compiling a schema for every `fn::validate`.
 
-use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::ops::Deref;
+use std::rc::{Rc, Weak};
 
 use serde_json::Value as Json;
 
-type Defs = Rc<RefCell<BTreeMap<String, Rc<Schema>>>>;
+/// A document's `$defs`, by name.
+type Defs = BTreeMap<String, Rc<Schema>>;
+
+/// How a node reaches the `$defs` its `$ref` resolves against.
+#[derive(Debug, Clone)]
+enum DefsLink {
+    /// From outside `$defs`: keeps them alive.
+    Owner(Rc<Defs>),
+    /// From inside `$defs`: the table already owns this node.
+    Member(Weak<Defs>),
+}
+
+/// A `$ref`: the definition's name and where to look it up.
+#[derive(Debug, Clone)]
+pub(crate) struct Reference {
+    name: String,
+    defs: DefsLink,
+}
+
+/// The definition a `$ref` names, holding its document's `$defs` alive while in use (so
+/// the `$ref`s inside it keep resolving even if the referring schema is dropped meanwhile).
+#[derive(Debug)]
+pub(crate) struct Target {
+    _defs: Rc<Defs>,
+    schema: Rc<Schema>,
+}
+
+impl Deref for Target {
+    type Target = Rc<Schema>;
+
+    fn deref(&self) -> &Rc<Schema> {
+        &self.schema
+    }
+}
 
 /// A compiled schema. `always` accepts anything, `never` nothing.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Schema {
     pub(crate) never: bool,
     pub(crate) always: bool,
-    pub(crate) reference: Option<(Defs, String)>,
+    pub(crate) reference: Option<Reference>,
     pub(crate) any_of: Vec<Rc<Schema>>,
     pub(crate) one_of: Vec<Rc<Schema>>,
     pub(crate) prefix_items: Vec<Rc<Schema>>,
@@ -117,9 +152,17 @@ impl Schema {
     }
 
     /// The schema `$ref` points to, if any.
-    pub(crate) fn target(&self) -> Option<Rc<Schema>> {
-        let (defs, name) = self.reference.as_ref()?;
-        defs.borrow().get(name).cloned()
+    pub(crate) fn target(&self) -> Option<Target> {
+        let r = self.reference.as_ref()?;
+        let defs = match &r.defs {
+            DefsLink::Owner(d) => d.clone(),
+            DefsLink::Member(d) => d.upgrade()?,
+        };
+        let schema = defs.get(&r.name)?.clone();
+        Some(Target {
+            _defs: defs,
+            schema,
+        })
     }
 
     fn array_item(&self, index: usize) -> Option<Rc<Schema>> {
@@ -222,8 +265,33 @@ pub(crate) fn merged(base: &Rc<Schema>, top: &Rc<Schema>) -> Rc<Schema> {
 
 /// Parses and compiles a schema from its JSON form; the error says why it is invalid.
 pub(crate) fn from_json(json: &Json) -> Result<Rc<Schema>, String> {
-    let defs: Defs = Rc::default();
-    let root = parse(json, &defs, true)?;
+    // The definitions are built first, pointing weakly at the table they end up in.
+    let mut failure = None;
+    let defs = Rc::new_cyclic(|table| {
+        let link = DefsLink::Member(table.clone());
+        let mut defs = Defs::new();
+        if let Json::Object(obj) = json
+            && let Some(Json::Object(d)) = obj.get("$defs")
+        {
+            for (k, v) in d {
+                match parse(v, &link) {
+                    Ok(p) => {
+                        defs.insert(k.clone(), p);
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        defs
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let root = parse(json, &DefsLink::Owner(defs.clone()))?;
+    check_refs(&root, &defs)?;
     Ok(root)
 }
 
@@ -248,7 +316,7 @@ fn kind_of(j: &Json) -> &'static str {
     }
 }
 
-fn parse(json: &Json, defs: &Defs, root: bool) -> Result<Rc<Schema>, String> {
+fn parse(json: &Json, defs: &DefsLink) -> Result<Rc<Schema>, String> {
     let obj = match json {
         Json::Bool(true) => return Ok(always()),
         Json::Bool(false) => return Ok(never()),
@@ -261,20 +329,14 @@ fn parse(json: &Json, defs: &Defs, root: bool) -> Result<Rc<Schema>, String> {
         }
     };
     let mut s = Schema::default();
-    if root && let Some(Json::Object(d)) = obj.get("$defs") {
-        for (k, v) in d {
-            let p = parse(v, defs, false)?;
-            defs.borrow_mut().insert(k.clone(), p);
-        }
-    }
     let list = |key: &str| -> Result<Vec<Rc<Schema>>, String> {
         match obj.get(key) {
-            Some(Json::Array(a)) => a.iter().map(|j| parse(j, defs, false)).collect(),
+            Some(Json::Array(a)) => a.iter().map(|j| parse(j, defs)).collect(),
             _ => Ok(Vec::new()),
         }
     };
     let one = |key: &str| -> Result<Option<Rc<Schema>>, String> {
-        obj.get(key).map(|j| parse(j, defs, false)).transpose()
+        obj.get(key).map(|j| parse(j, defs)).transpose()
     };
     let bound = |key: &str| -> Result<Option<Bound>, String> {
         match obj.get(key) {
@@ -302,7 +364,10 @@ fn parse(json: &Json, defs: &Defs, root: bool) -> Result<Rc<Schema>, String> {
             .strip_prefix("#/$defs/")
             .filter(|n| !n.contains('/'))
             .ok_or("only fragment references of the form #/$defs/ref are supported")?;
-        s.reference = Some((defs.clone(), name.to_owned()));
+        s.reference = Some(Reference {
+            name: name.to_owned(),
+            defs: defs.clone(),
+        });
     }
     s.any_of = list("anyOf")?;
     s.one_of = list("oneOf")?;
@@ -311,7 +376,7 @@ fn parse(json: &Json, defs: &Defs, root: bool) -> Result<Rc<Schema>, String> {
     s.additional_properties = one("additionalProperties")?;
     if let Some(Json::Object(p)) = obj.get("properties") {
         for (k, v) in p {
-            s.properties.insert(k.clone(), parse(v, defs, false)?);
+            s.properties.insert(k.clone(), parse(v, defs)?);
         }
     }
     if let Some(t) = obj.get("type").and_then(Json::as_str) {
@@ -361,17 +426,14 @@ fn parse(json: &Json, defs: &Defs, root: bool) -> Result<Rc<Schema>, String> {
             s.properties.insert(name, marked);
         }
     }
-    if root {
-        check_refs(&s, defs)?;
-    }
     Ok(Rc::new(s))
 }
 
 fn check_refs(s: &Schema, defs: &Defs) -> Result<(), String> {
-    if let Some((_, name)) = &s.reference
-        && !defs.borrow().contains_key(name)
+    if let Some(r) = &s.reference
+        && !defs.contains_key(&r.name)
     {
-        return Err(format!("unknown subschema #/$defs/{name}"));
+        return Err(format!("unknown subschema #/$defs/{}", r.name));
     }
     let children = s
         .any_of
@@ -425,4 +487,45 @@ fn meta_schema() -> Rc<Schema> {
         ]}}
     });
     from_json(&json).unwrap_or_else(|_| always())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::from_json;
+
+    #[test]
+    fn a_schema_whose_definitions_refer_to_each_other_is_freed_when_dropped() {
+        let json = serde_json::json!({
+            "$ref": "#/$defs/tree",
+            "$defs": {"tree": {"type": "object", "properties": {
+                "children": {"type": "array", "items": {"$ref": "#/$defs/tree"}}
+            }}}
+        });
+        let root = from_json(&json).expect("valid schema");
+        let tree = Rc::downgrade(&root.target().expect("resolves"));
+        assert!(
+            tree.upgrade().is_some(),
+            "the definition is alive while the root is"
+        );
+        drop(root);
+        assert!(
+            tree.upgrade().is_none(),
+            "the definition outlived its schema"
+        );
+    }
+
+    #[test]
+    fn a_held_definition_keeps_resolving_its_references_after_the_root_is_dropped() {
+        let json = serde_json::json!({
+            "$ref": "#/$defs/a",
+            "$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"type": "string"}}
+        });
+        let root = from_json(&json).expect("valid schema");
+        let a = root.target().expect("resolves");
+        drop(root);
+        let b = a.target().expect("still resolves");
+        assert_eq!(b.ty, "string");
+    }
 }

@@ -70,6 +70,7 @@ pub struct Value {
 
 impl Value {
     /// A plain value with no marks and no trace.
+    #[must_use]
     pub fn new(data: Data) -> Value {
         Value {
             data,
@@ -98,6 +99,7 @@ impl Value {
 
     /// Plain JSON. With `redact`, secrets become `"[secret]"`; unknowns are always
     /// `"[unknown]"`.
+    #[must_use]
     pub fn to_json(&self, redact: bool) -> serde_json::Value {
         use serde_json::Value as J;
         if self.secret && redact {
@@ -121,6 +123,7 @@ impl Value {
     }
 
     /// Marks this value and everything inside it secret.
+    #[must_use]
     pub fn into_secret(mut self) -> Value {
         self.secret = true;
         match &mut self.data {

@@ -5,6 +5,8 @@
 //! (`[1]` of an array literal), else at the whole expression with a path prefix
 //! (`foo[1]: expected string, got number`).
 
+mod unknown;
+
 use std::rc::Rc;
 
 use serde_json::Value as Json;
@@ -64,10 +66,6 @@ impl At {
 pub(crate) struct Validator<'a> {
     xs: &'a XView<'a>,
     pub(crate) diags: Vec<Diagnostic>,
-}
-
-fn is_any(s: Option<&Rc<Schema>>) -> bool {
-    Schema::is_any(s)
 }
 
 fn json_text(j: &Json) -> String {
@@ -349,156 +347,6 @@ impl<'a> Validator<'a> {
                 at,
                 format!("missing required properties: {}", missing.join(", ")),
             );
-        }
-        ok
-    }
-
-    // ---- schema against schema (for unknown values) ----
-
-    fn schema_type(
-        &mut self,
-        x: Option<&Rc<Schema>>,
-        accept: Option<&Rc<Schema>>,
-        at: &At,
-    ) -> bool {
-        if is_any(accept) {
-            return true;
-        }
-        let Some(accept) = accept else { return true };
-        if accept.never {
-            return false;
-        }
-        if is_any(x) {
-            return true;
-        }
-        let Some(x) = x else { return true };
-        if x.never {
-            return false;
-        }
-        let ref_ok = match accept.target() {
-            Some(t) => self.schema_type(Some(x), Some(&t), at),
-            None => true,
-        };
-        let x_ref_ok = match x.target() {
-            Some(t) => self.schema_type(Some(&t), Some(accept), at),
-            None => true,
-        };
-        let x_any_ok = self.alternatives(
-            &x.any_of,
-            |v, s, at| v.schema_type(Some(s), Some(accept), at),
-            at,
-        );
-        let x_one_ok = self.alternatives(
-            &x.one_of,
-            |v, s, at| v.schema_type(Some(s), Some(accept), at),
-            at,
-        );
-        let type_ok = x.ty.is_empty() || self.check_type(&x.ty, accept, at);
-        let any_ok = self.alternatives(
-            &accept.any_of,
-            |v, s, at| v.schema_type(Some(x), Some(s), at),
-            at,
-        );
-        let one_ok = self.alternatives(
-            &accept.one_of,
-            |v, s, at| v.schema_type(Some(x), Some(s), at),
-            at,
-        );
-        let complex_ok = match x.ty.as_str() {
-            "array" => self.schema_array(x, accept, at),
-            "object" => self.schema_object(x, accept, at),
-            _ => true,
-        };
-        ref_ok && x_ref_ok && x_any_ok && x_one_ok && type_ok && any_ok && one_ok && complex_ok
-    }
-
-    fn alternatives(
-        &mut self,
-        options: &[Rc<Schema>],
-        check: impl Fn(&mut Validator<'a>, &Rc<Schema>, &At) -> bool,
-        at: &At,
-    ) -> bool {
-        if options.is_empty() {
-            return true;
-        }
-        let mut matched = false;
-        let mut all = Vec::new();
-        for s in options {
-            let mut sub = self.sub();
-            if check(&mut sub, s, at) {
-                matched = true;
-            }
-            all.extend(sub.diags);
-        }
-        if !matched {
-            self.diags.extend(all);
-            return self.error(at, "at least one subschema must match".into());
-        }
-        true
-    }
-
-    fn schema_array(&mut self, x: &Rc<Schema>, accept: &Rc<Schema>, at: &At) -> bool {
-        let mut ok = true;
-        let (xp, ap) = (&x.prefix_items, &accept.prefix_items);
-        let common = xp.len().min(ap.len());
-        for i in 0..common {
-            let a = at.index(self.xs, i);
-            ok &= self.schema_type(Some(&xp[i]), Some(&ap[i]), &a);
-        }
-        if xp.len() > common {
-            for (i, s) in xp.iter().enumerate().skip(common) {
-                let a = at.index(self.xs, i);
-                ok &= self.schema_type(Some(s), accept.items.as_ref(), &a);
-            }
-        } else {
-            for (i, s) in ap.iter().enumerate().skip(common) {
-                let a = at.index(self.xs, i);
-                ok &= self.schema_type(x.items.as_ref(), Some(s), &a);
-            }
-        }
-        if let Some(items) = &x.items
-            && !items.never
-        {
-            ok &= self.schema_type(Some(items), accept.items.as_ref(), at);
-        }
-        ok
-    }
-
-    fn schema_object(&mut self, x: &Rc<Schema>, accept: &Rc<Schema>, at: &At) -> bool {
-        let mut ok = true;
-        for (name, px) in &x.properties {
-            let a = at.property(self.xs, name);
-            let pa = accept
-                .properties
-                .get(name)
-                .or(accept.additional_properties.as_ref());
-            ok &= self.schema_type(Some(px), pa, &a);
-        }
-        match &x.additional_properties {
-            None => {
-                let has = |n: &String| x.required.contains(n);
-                let check = |v: &mut Validator<'a>, names: &[String]| {
-                    let mut good = true;
-                    for n in names {
-                        if !has(n) {
-                            let a = at.property(v.xs, n);
-                            v.error(&a, "missing required property".into());
-                            good = false;
-                        }
-                    }
-                    good
-                };
-                ok &= check(self, &accept.required);
-                for (name, req) in &accept.dependent_required {
-                    if has(name) {
-                        ok &= check(self, req);
-                    }
-                }
-            }
-            Some(ap) if !ap.never => {
-                ok &= self.schema_type(Some(ap), accept.additional_properties.as_ref(), at);
-            }
-            Some(_) => {}
         }
         ok
     }

@@ -1,0 +1,270 @@
+//! Builtin calls: a single-key object whose key is a builtin's name (`fn::join`,
+//! `fn::open::<provider>`, ...), with the argument shapes each one requires.
+//!
+//! Shape errors (a missing provider, a state that is not an object literal, a second key
+//! next to `fn::`) are load diagnostics, reported here once rather than on every evaluation.
+
+use super::{Builtin, Call, Entry, Expr, ExprKind, Loc, key_text, parse_expr};
+use crate::syntax::Node;
+use crate::{Diagnostic, Severity};
+
+pub(super) fn parse_call(
+    node: &Node,
+    entries: &[(Node, Node)],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ExprKind> {
+    if entries.len() != 1 {
+        for (k, _) in entries {
+            let k = key_text(k);
+            if k.starts_with("fn::") {
+                diags.push(Loc::of(node).error(format!(
+                    "illegal call to builtin function: {k:?} must be the only key within its \
+                     containing object"
+                )));
+            }
+        }
+        return None;
+    }
+    let (key, value) = &entries[0];
+    let name = key_text(key);
+    let known = matches!(
+        name,
+        "fn::concat"
+            | "fn::final"
+            | "fn::validate"
+            | "fn::fromJSON"
+            | "fn::fromBase64"
+            | "fn::join"
+            | "fn::open"
+            | "fn::rotate"
+            | "fn::secret"
+            | "fn::split"
+            | "fn::toBase64"
+            | "fn::toJSON"
+            | "fn::toString"
+    ) || name.starts_with("fn::open::")
+        || name.starts_with("fn::rotate::");
+    if !known {
+        if name.to_lowercase().starts_with("fn::") {
+            diags.push(Diagnostic {
+                severity: Severity::Error,
+                summary: "'fn::' is a reserved prefix".into(),
+                path: node.path.clone(),
+                range: Some(key.range.clone()),
+            });
+        }
+        return None;
+    }
+    let args = parse_expr(value, diags);
+    let call = match name {
+        "fn::open" => {
+            let ExprKind::Object(entries) = &args.kind else {
+                diags.push(args.loc.error(
+                    "the argument to fn::open must be an object containing 'provider' and 'inputs'",
+                ));
+                return Some(builtin(
+                    name,
+                    Call::Open {
+                        provider: None,
+                        inputs: None,
+                    },
+                ));
+            };
+            let provider = provider_name(&args, entries, diags);
+            let inputs = field(entries, "inputs");
+            if inputs.is_none() {
+                diags.push(args.loc.error("missing provider inputs ('inputs')"));
+            }
+            Call::Open { provider, inputs }
+        }
+        "fn::rotate" => {
+            let ExprKind::Object(entries) = &args.kind else {
+                diags.push(args.loc.error(
+                    "the argument to fn::rotate must be an object containing 'provider', \
+                     'inputs' and 'state'",
+                ));
+                return Some(builtin(
+                    name,
+                    Call::Rotate {
+                        provider: None,
+                        inputs: None,
+                        state: None,
+                    },
+                ));
+            };
+            let provider = provider_name(&args, entries, diags);
+            rotate_call(&args, entries, provider, diags)
+        }
+        "fn::secret" => {
+            if let ExprKind::Object(entries) = &args.kind
+                && let [
+                    Entry {
+                        key: Some((k, _)),
+                        value,
+                    },
+                ] = entries.as_slice()
+                && k == "ciphertext"
+                && let Some(text) = value.string_literal()
+            {
+                Call::Ciphertext(text.to_owned())
+            } else if args.string_literal().is_some() {
+                Call::Plaintext(args)
+            } else {
+                diags.push(args.loc.error("secret values must be string literals"));
+                Call::Plaintext(Expr {
+                    loc: args.loc,
+                    kind: ExprKind::String(String::new()),
+                })
+            }
+        }
+        "fn::join" | "fn::split" => {
+            let pair = match args.kind {
+                ExprKind::Array(mut items) if items.len() == 2 => {
+                    let second = items.pop();
+                    Some((items.pop(), second))
+                }
+                _ => None,
+            };
+            let (a, b) = pair.unwrap_or_else(|| {
+                let what = &name[4..];
+                diags.push(args.loc.error(format!(
+                    "the argument to fn::{what} must be a two-valued list"
+                )));
+                (None, None)
+            });
+            if name == "fn::join" {
+                Call::Join {
+                    delimiter: a,
+                    values: b,
+                }
+            } else {
+                Call::Split {
+                    delimiter: a,
+                    string: b,
+                }
+            }
+        }
+        "fn::concat" => {
+            if !matches!(args.kind, ExprKind::Array(_)) {
+                diags.push(
+                    args.loc
+                        .error("the argument to fn::concat must be an array of arrays"),
+                );
+            }
+            Call::Concat(args)
+        }
+        "fn::toJSON" => Call::ToJson(args),
+        "fn::fromJSON" => Call::FromJson(args),
+        "fn::toString" => Call::ToString(args),
+        "fn::toBase64" => Call::ToBase64(args),
+        "fn::fromBase64" => Call::FromBase64(args),
+        "fn::final" => Call::Final(args),
+        "fn::validate" => {
+            let ExprKind::Object(entries) = &args.kind else {
+                diags.push(args.loc.error(
+                    "the argument to fn::validate must be an object containing 'schema' and \
+                     'value'",
+                ));
+                return Some(builtin(
+                    name,
+                    Call::Validate {
+                        schema: None,
+                        value: None,
+                    },
+                ));
+            };
+            let schema = field(entries, "schema");
+            let value = field(entries, "value");
+            if schema.is_none() {
+                diags.push(args.loc.error("missing required property 'schema'"));
+            }
+            if value.is_none() {
+                diags.push(args.loc.error("missing required property 'value'"));
+            }
+            Call::Validate { schema, value }
+        }
+        _ => {
+            if let Some(provider) = name.strip_prefix("fn::open::") {
+                Call::Open {
+                    provider: Some(provider.to_owned()),
+                    inputs: Some(args),
+                }
+            } else {
+                let provider = name.strip_prefix("fn::rotate::").map(str::to_owned);
+                let ExprKind::Object(entries) = &args.kind else {
+                    diags.push(args.loc.error(
+                        "the argument to fn::rotate must be an object containing 'inputs' and \
+                         'state'",
+                    ));
+                    return Some(builtin(
+                        name,
+                        Call::Rotate {
+                            provider: None,
+                            inputs: None,
+                            state: None,
+                        },
+                    ));
+                };
+                rotate_call(&args, entries, provider, diags)
+            }
+        }
+    };
+    Some(builtin(name, call))
+}
+
+fn builtin(name: &str, call: Call) -> ExprKind {
+    let _ = name;
+    ExprKind::Builtin(Box::new(Builtin { call }))
+}
+
+fn field(entries: &[Entry], name: &str) -> Option<Expr> {
+    entries
+        .iter()
+        .rfind(|e| e.key.as_ref().is_some_and(|(k, _)| k == name))
+        .map(|e| e.value.clone())
+}
+
+fn provider_name(args: &Expr, entries: &[Entry], diags: &mut Vec<Diagnostic>) -> Option<String> {
+    match field(entries, "provider") {
+        None => {
+            diags.push(args.loc.error("missing provider name ('provider')"));
+            None
+        }
+        Some(p) => match p.string_literal() {
+            Some(s) => Some(s.to_owned()),
+            None => {
+                diags.push(p.loc.error("provider name must be a string literal"));
+                None
+            }
+        },
+    }
+}
+
+fn rotate_call(
+    args: &Expr,
+    entries: &[Entry],
+    provider: Option<String>,
+    diags: &mut Vec<Diagnostic>,
+) -> Call {
+    let inputs = field(entries, "inputs");
+    if inputs.is_none() {
+        diags.push(args.loc.error("missing provider inputs ('inputs')"));
+    }
+    let state = field(entries, "state");
+    if let Some(s) = &state
+        && !matches!(s.kind, ExprKind::Object(_))
+    {
+        diags.push(s.loc.error("rotation state must be an object literal"));
+    }
+    let state = state.or_else(|| {
+        Some(Expr {
+            loc: Loc::default(),
+            kind: ExprKind::Null,
+        })
+    });
+    Call::Rotate {
+        provider,
+        inputs,
+        state,
+    }
+}

@@ -1,0 +1,319 @@
+//! The builtins that compute a value from their arguments' values: `fn::concat`,
+//! `fn::join`, `fn::split`, the base64 and JSON conversions, `fn::toString`, `fn::final` and
+//! `fn::validate`.
+//!
+//! Each checks its arguments against the schema the reference gives them, propagates the
+//! arguments' secret and unknown marks, and formats text the way the Go reference does (its
+//! quoting, JSON escaping and error messages), since the output is compared byte for byte.
+
+use std::fmt::Write as _;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::marks::{combine, contains_unknowns};
+use super::values::{export, schema_of, str_of, unexport};
+use super::{Env, Repr, Run, V, XId, rc, val};
+use crate::Value;
+use crate::schema;
+
+impl Run<'_> {
+    /// `fn::concat`: the arrays of an array, one after the other.
+    pub(super) fn eval_concat(&mut self, env: &Env, x: XId, a: XId) -> V {
+        let accept = schema::array_of(schema::array_of(schema::always()));
+        let (arrays, ok) = self.eval_typed(env, a, &accept);
+        let v = self.with_schema(x, Repr::Null);
+        if !ok {
+            v.borrow_mut().unknown = true;
+            return v;
+        }
+        combine(&v, &[&arrays]);
+        if !v.borrow().unknown {
+            let mut out = Vec::new();
+            if let Repr::Array(items) = &arrays.borrow().repr {
+                for i in items {
+                    if let Repr::Array(inner) = &i.borrow().repr {
+                        out.extend(inner.iter().cloned());
+                    }
+                }
+            }
+            v.borrow_mut().repr = Repr::Array(out);
+        }
+        v
+    }
+
+    /// `fn::join`: strings joined with a delimiter.
+    pub(super) fn eval_join(&mut self, env: &Env, x: XId, d: XId, vs: XId) -> V {
+        let (delim, dok) = self.eval_typed(env, d, &schema::typed("string"));
+        let (values, vok) = self.eval_typed(env, vs, &schema::array_of(schema::typed("string")));
+        let v = self.with_schema(x, Repr::Null);
+        if !dok || !vok {
+            v.borrow_mut().unknown = true;
+            return v;
+        }
+        combine(&v, &[&delim, &values]);
+        if !v.borrow().unknown {
+            let sep = str_of(&delim);
+            let parts: Vec<String> = match &values.borrow().repr {
+                Repr::Array(items) => items.iter().map(str_of).collect(),
+                _ => Vec::new(),
+            };
+            v.borrow_mut().repr = Repr::String(parts.join(&sep));
+        }
+        v
+    }
+
+    /// `fn::split`: a string split on a delimiter.
+    pub(super) fn eval_split(&mut self, env: &Env, x: XId, d: XId, s: XId) -> V {
+        let (delim, dok) = self.eval_typed(env, d, &schema::typed("string"));
+        let (text, sok) = self.eval_typed(env, s, &schema::typed("string"));
+        let v = self.with_schema(x, Repr::Null);
+        if !dok || !sok {
+            v.borrow_mut().unknown = true;
+            return v;
+        }
+        combine(&v, &[&delim, &text]);
+        if !v.borrow().unknown {
+            let (sep, text) = (str_of(&delim), str_of(&text));
+            let parts: Vec<V> = go_split(&text, &sep)
+                .into_iter()
+                .map(|p| rc(val(x, Repr::String(p))))
+                .collect();
+            v.borrow_mut().repr = Repr::Array(parts);
+        }
+        v
+    }
+
+    /// `fn::fromBase64`.
+    pub(super) fn eval_from_base64(&mut self, env: &Env, x: XId, s: XId) -> V {
+        let (text, ok) = self.eval_typed(env, s, &schema::typed("string"));
+        let v = self.with_schema(x, Repr::Null);
+        if !ok {
+            v.borrow_mut().unknown = true;
+            return v;
+        }
+        combine(&v, &[&text]);
+        if !v.borrow().unknown {
+            match STANDARD.decode(str_of(&text)) {
+                Ok(b) => {
+                    v.borrow_mut().repr = Repr::String(String::from_utf8_lossy(&b).into_owned());
+                }
+                Err(e) => {
+                    self.error(x, format!("decoding base64 string: {}", base64_error(&e)));
+                    v.borrow_mut().unknown = true;
+                }
+            }
+        }
+        v
+    }
+
+    /// `fn::toBase64`.
+    pub(super) fn eval_to_base64(&mut self, env: &Env, x: XId, s: XId) -> V {
+        let (text, ok) = self.eval_typed(env, s, &schema::typed("string"));
+        let v = self.with_schema(x, Repr::Null);
+        if !ok {
+            v.borrow_mut().unknown = true;
+            return v;
+        }
+        combine(&v, &[&text]);
+        if !v.borrow().unknown {
+            v.borrow_mut().repr = Repr::String(STANDARD.encode(str_of(&text)));
+        }
+        v
+    }
+
+    /// `fn::fromJSON`: the value a JSON string encodes.
+    pub(super) fn eval_from_json(&mut self, env: &Env, x: XId, s: XId) -> V {
+        let (text, ok) = self.eval_typed(env, s, &schema::typed("string"));
+        let v = self.with_schema(x, Repr::Null);
+        if !ok {
+            v.borrow_mut().unknown = true;
+            return v;
+        }
+        combine(&v, &[&text]);
+        if v.borrow().unknown {
+            return v;
+        }
+        match serde_json::from_str::<serde_json::Value>(&str_of(&text)) {
+            Ok(j) => {
+                let mut out = Value::from_json(&j);
+                if v.borrow().secret {
+                    out = out.into_secret();
+                }
+                unexport(&out, x, self.xs[x].secret)
+            }
+            Err(e) => {
+                self.error(x, format!("decoding JSON string: {e}"));
+                v.borrow_mut().unknown = true;
+                v
+            }
+        }
+    }
+
+    /// `fn::toJSON`.
+    pub(super) fn eval_to_json(&mut self, env: &Env, x: XId, a: XId) -> V {
+        let value = self.eval(env, a, &schema::always());
+        let v = self.with_schema(x, Repr::Null);
+        combine(&v, &[&value]);
+        if !v.borrow().unknown {
+            let json = export(&self.xs, &value).to_json(false);
+            v.borrow_mut().repr = Repr::String(go_json(&json));
+        }
+        v
+    }
+
+    /// `fn::toString`: the value as interpolation would write it.
+    pub(super) fn eval_to_string(&mut self, env: &Env, x: XId, a: XId) -> V {
+        let value = self.eval(env, a, &schema::always());
+        let (s, unknown, secret) = to_string(&value);
+        let v = self.with_schema(x, Repr::Null);
+        {
+            let mut b = v.borrow_mut();
+            b.unknown = unknown;
+            b.secret = secret;
+            if !unknown {
+                b.repr = Repr::String(s);
+            }
+        }
+        v
+    }
+
+    /// `fn::final`: the value, marked so that importers cannot override it.
+    pub(super) fn eval_final(&mut self, env: &Env, x: XId, a: XId) -> V {
+        let value = self.eval(env, a, &schema::always());
+        let v = self.derived_from(x, &value);
+        v.borrow_mut().fin = true;
+        v
+    }
+
+    /// A value for `x` with the data (and schema) of `value`.
+    pub(super) fn derived_from(&self, x: XId, value: &V) -> V {
+        let (repr, schema) = {
+            let b = value.borrow();
+            (b.repr.clone(), b.schema.clone())
+        };
+        let mut v = val(x, repr);
+        v.schema = schema.or_else(|| Some(schema_of(value)));
+        let v = rc(v);
+        combine(&v, &[value]);
+        v
+    }
+
+    pub(super) fn eval_validate(&mut self, env: &Env, x: XId, s: XId, a: XId) -> V {
+        let (schema_val, ok) = self.eval_typed(env, s, &schema::json_schema_schema());
+        let plain = |run: &mut Run<'_>| {
+            let value = run.eval(env, a, &schema::always());
+            run.derived_from(x, &value)
+        };
+        if contains_unknowns(&schema_val) || !ok {
+            return plain(self);
+        }
+        let json = export(&self.xs, &schema_val).to_json(false);
+        match schema::from_json(&json) {
+            Err(e) => {
+                self.error(s, format!("invalid schema: {e}"));
+                plain(self)
+            }
+            Ok(sch) => {
+                let (value, _) = self.eval_typed(env, a, &sch);
+                self.derived_from(x, &value)
+            }
+        }
+    }
+}
+
+/// `(text, unknown, secret)` of a value interpolated into a string.
+pub(super) fn to_string(v: &V) -> (String, bool, bool) {
+    let b = v.borrow();
+    if b.unknown {
+        return ("[unknown]".into(), true, b.secret);
+    }
+    let (mut unknown, mut secret) = (false, b.secret);
+    let s = match &b.repr {
+        Repr::Null => String::new(),
+        Repr::Bool(x) => x.to_string(),
+        Repr::Number(n) => n.clone(),
+        Repr::String(s) => s.clone(),
+        Repr::Array(items) => {
+            let parts: Vec<String> = items
+                .iter()
+                .map(|i| {
+                    let (s, u, sec) = to_string(i);
+                    unknown |= u;
+                    secret |= sec;
+                    go_quote(&s)
+                })
+                .collect();
+            parts.join(",")
+        }
+        Repr::Object(m) => {
+            let parts: Vec<String> = m
+                .iter()
+                .map(|(k, i)| {
+                    let (s, u, sec) = to_string(i);
+                    unknown |= u;
+                    secret |= sec;
+                    format!("{}={}", go_quote(k), go_quote(&s))
+                })
+                .collect();
+            parts.join(",")
+        }
+    };
+    (s, unknown, secret)
+}
+
+/// Quotes like Go's `strconv.Quote`.
+pub(super) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x07' => out.push_str("\\a"),
+            '\x08' => out.push_str("\\b"),
+            '\x0c' => out.push_str("\\f"),
+            '\x0b' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Splits like Go's `strings.Split`: an empty separator splits into characters.
+pub(super) fn go_split(s: &str, sep: &str) -> Vec<String> {
+    if sep.is_empty() {
+        return s.chars().map(String::from).collect();
+    }
+    s.split(sep).map(str::to_owned).collect()
+}
+
+pub(super) fn base64_error(e: &base64::DecodeError) -> String {
+    match e {
+        base64::DecodeError::InvalidByte(at, _) | base64::DecodeError::InvalidLastSymbol(at, _) => {
+            format!("illegal base64 data at input byte {at}")
+        }
+        _ => "illegal base64 data at input byte 0".into(),
+    }
+}
+
+/// Compact JSON as Go's `encoding/json` writes it (`<`, `>`, `&` escaped).
+pub(super) fn go_json(j: &serde_json::Value) -> String {
+    serde_json::to_string(j)
+        .unwrap_or_default()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
+}
