@@ -56,7 +56,12 @@ impl Harness {
 
         let config = kube::Config::new(kube.url().parse().unwrap());
         let secrets = KubeSecrets::new(kube::Client::try_from(config).unwrap());
-        let client = esc_api::EscClient::new(esc_api::ClientOptions::default()).unwrap();
+        // No retries: these tests see each scripted fault as the mount's answer.
+        let client = esc_api::EscClient::new(esc_api::ClientOptions {
+            retry: esc_api::RetryPolicy::none(),
+            ..esc_api::ClientOptions::default()
+        })
+        .unwrap();
         let mounter = Mounter::new(client, secrets, settings, VersionKey::random().unwrap());
         let service = ProviderService::new(Arc::new(mounter), options);
 
