@@ -7,6 +7,7 @@
 //! Kubernetes reader ([`kube_secrets`]) are adapters around it.
 
 pub mod auth;
+pub mod cache;
 pub mod class;
 pub mod error;
 pub mod grpc;
