@@ -20,6 +20,7 @@ pub mod proto;
 pub mod render;
 pub mod server;
 pub mod source;
+pub mod stale;
 pub mod version;
 
 pub use error::MountError;
