@@ -97,6 +97,7 @@ pub struct Harness {
     pub client: CsiDriverProviderClient<Channel>,
     pub socket: PathBuf,
     pub metrics: Arc<Metrics>,
+    pub registry: prometheus_client::registry::Registry,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
@@ -133,7 +134,8 @@ impl Harness {
         let kube = FakeKube::start().await;
         kube.put_secret("default", "pulumi-creds", &[("pulumi-access-token", TOKEN)]);
 
-        let metrics = Arc::new(Metrics::default());
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = Arc::new(Metrics::register(&mut registry));
         let kube_config = kube::Config::new(kube.url().parse().unwrap());
         let secrets = KubeSecrets::new(kube::Client::try_from(kube_config).unwrap());
         let client = esc_api::EscClient::new(config.client)
@@ -176,6 +178,7 @@ impl Harness {
             client,
             socket,
             metrics,
+            registry,
             _dir: dir,
             shutdown: Some(shutdown),
             server,
@@ -244,6 +247,25 @@ impl Harness {
     /// Sets the environment's values.
     pub fn set_env(&self, values: serde_json::Value) {
         self.esc.set(ENV, values);
+    }
+
+    /// The metrics in Prometheus text form.
+    pub fn metrics_text(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).unwrap();
+        out
+    }
+
+    /// A class for [`ENV`] mounting `a` to file `a`, for the pod with `pod_uid`.
+    pub fn class_for_pod(&self, pod_uid: &str) -> String {
+        self.attributes(&[
+            ("organization", "acme"),
+            ("project", "app"),
+            ("environment", "prod"),
+            ("authSecretName", "pulumi-creds"),
+            ("secrets", "- {fileName: a, secretKey: a}"),
+            ("csi.storage.k8s.io/pod.uid", pod_uid),
+        ])
     }
 
     /// How many requests reached either stand-in.
