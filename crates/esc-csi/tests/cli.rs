@@ -113,6 +113,15 @@ fn serve_help_lists_every_flag_with_its_environment_variable() {
         ("--mount-timeout", "ESC_CSI_MOUNT_TIMEOUT"),
         ("--max-response-bytes", "ESC_CSI_MAX_RESPONSE_BYTES"),
         ("--version-key-file", "ESC_CSI_VERSION_KEY_FILE"),
+        ("--cache-ttl", "ESC_CSI_CACHE_TTL"),
+        ("--cache-max-entries", "ESC_CSI_CACHE_MAX_ENTRIES"),
+        ("--cache-max-bytes", "ESC_CSI_CACHE_MAX_BYTES"),
+        ("--auth-secret-cache-ttl", "ESC_CSI_AUTH_SECRET_CACHE_TTL"),
+        (
+            "--max-concurrent-requests",
+            "ESC_CSI_MAX_CONCURRENT_REQUESTS",
+        ),
+        ("--serve-stale-on-error", "ESC_CSI_SERVE_STALE_ON_ERROR"),
         ("--log-level", "ESC_CSI_LOG_LEVEL"),
         ("--log-format", "ESC_CSI_LOG_FORMAT"),
     ] {
