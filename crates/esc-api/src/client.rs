@@ -1,8 +1,9 @@
 //! The HTTP client: one shared connection pool, the caller's deadline on every call, bounded
-//! reply sizes, no redirects (a redirect must never carry the token to another host).
+//! reply sizes, no redirects (a redirect must never carry the token to another host), retries
+//! of transient failures (see [`RetryPolicy`]) and a per-origin limit of calls in flight.
 
-use std::sync::Once;
-use std::time::Duration;
+use std::sync::{Arc, Once};
+use std::time::{Duration, SystemTime};
 
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
@@ -11,6 +12,9 @@ use url::Url;
 
 use crate::error::ErrorKind;
 use crate::error::sanitize;
+use crate::limit::Limiter;
+use crate::observe::Observer;
+use crate::retry::RetryPolicy;
 use crate::wire::{Environment, ErrorBody, OpenEnvironment};
 use crate::{EnvironmentRef, EscError, Step, Value};
 
@@ -23,6 +27,10 @@ pub struct ClientOptions {
     pub max_response_bytes: usize,
     /// `duration` of the open session; `None` leaves the server's default (1h).
     pub open_duration: Option<String>,
+    /// How transient failures are retried.
+    pub retry: RetryPolicy,
+    /// Calls in flight at once per API origin (scheme, host, port); 0 for no limit.
+    pub max_concurrent_requests: usize,
 }
 
 impl Default for ClientOptions {
@@ -31,15 +39,20 @@ impl Default for ClientOptions {
             user_agent: concat!("esc-csi/", env!("CARGO_PKG_VERSION")).to_owned(),
             max_response_bytes: 32 << 20,
             open_duration: None,
+            retry: RetryPolicy::default(),
+            max_concurrent_requests: 32,
         }
     }
 }
 
-/// A client for any number of ESC API bases; cheap to clone.
+/// A client for any number of ESC API bases; cheap to clone (clones share the connection
+/// pool and the concurrency limit).
 #[derive(Debug, Clone)]
 pub struct EscClient {
     http: reqwest::Client,
     options: ClientOptions,
+    limiter: Arc<Limiter>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 static CRYPTO: Once = Once::new();
@@ -56,7 +69,20 @@ impl EscClient {
             .pool_idle_timeout(Duration::from_secs(90))
             .connect_timeout(Duration::from_secs(10))
             .build()?;
-        Ok(EscClient { http, options })
+        let limiter = Arc::new(Limiter::new(options.max_concurrent_requests));
+        Ok(EscClient {
+            http,
+            options,
+            limiter,
+            observer: None,
+        })
+    }
+
+    /// Reports every HTTP call and retry to `observer`.
+    #[must_use]
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Opens `env` and reads all of it: exactly two calls, both bounded by `deadline`.
@@ -94,8 +120,7 @@ impl EscClient {
             url.query_pairs_mut().append_pair("duration", duration);
         }
         let request = self.http.post(url).headers(auth_headers(token));
-        let body = self.call(Step::Open, api, env, request, deadline).await?;
-        let open: OpenEnvironment = decode(Step::Open, env, &body)?;
+        let open: OpenEnvironment = self.call(Step::Open, api, env, request, deadline).await?;
         Ok(open.id)
     }
 
@@ -118,12 +143,94 @@ impl EscClient {
         ];
         let url = endpoint(Step::Read, api, env, &segments)?;
         let request = self.http.get(url).headers(auth_headers(token));
-        let body = self.call(Step::Read, api, env, request, deadline).await?;
-        let read: Environment = decode(Step::Read, env, &body)?;
+        let read: Environment = self.call(Step::Read, api, env, request, deadline).await?;
         Ok(Value::new(crate::Data::Object(read.properties)))
     }
 
-    async fn call(
+    /// One call, tried again after transient failures while the policy and the deadline allow.
+    /// A wait that would end past the deadline is not started: the last error is returned at
+    /// once instead, so the caller learns why (a 429's message, say) rather than timing out.
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        step: Step,
+        api: &Url,
+        env: &EnvironmentRef,
+        request: reqwest::RequestBuilder,
+        deadline: Instant,
+    ) -> Result<T, EscError> {
+        let policy = &self.options.retry;
+        let mut retry = 0;
+        loop {
+            let error = match self
+                .attempt(step, api, env, request.try_clone(), deadline)
+                .await
+            {
+                Ok(reply) => return Ok(reply),
+                Err(error) => error,
+            };
+            if !error.is_transient() || retry + 1 >= policy.max_attempts {
+                return Err(error);
+            }
+            let wait = error.retry_after().unwrap_or_else(|| policy.backoff(retry));
+            if Instant::now() + wait >= deadline {
+                return Err(error);
+            }
+            tracing::debug!(
+                endpoint = step.endpoint(),
+                environment = %env,
+                wait_ms = wait.as_millis() as u64,
+                error = %error,
+                "retrying a transient ESC failure"
+            );
+            if let Some(observer) = &self.observer {
+                observer.retry(step.endpoint());
+            }
+            tokio::time::sleep(wait).await;
+            retry += 1;
+        }
+    }
+
+    /// One HTTP call: wait for a turn, send, read, decode; reported to the observer.
+    async fn attempt<T: serde::de::DeserializeOwned>(
+        &self,
+        step: Step,
+        api: &Url,
+        env: &EnvironmentRef,
+        request: Option<reqwest::RequestBuilder>,
+        deadline: Instant,
+    ) -> Result<T, EscError> {
+        let Some(request) = request else {
+            // Only streaming bodies cannot be cloned, and no call here has one.
+            let kind = ErrorKind::BadApiUrl {
+                api: api.to_string(),
+                reason: "the request cannot be sent",
+            };
+            return Err(EscError::new(step, env, kind));
+        };
+        let Ok(_turn) = self.limiter.acquire(api, deadline).await else {
+            return Err(EscError::deadline(step, env, api));
+        };
+        let started = Instant::now();
+        let result = self.exchange(step, api, env, request, deadline).await;
+        let result = result.and_then(|body| decode(step, env, &body));
+        if let Some(observer) = &self.observer {
+            let status = match &result {
+                Ok(_) => "200".to_owned(),
+                Err(error) => match error.kind() {
+                    ErrorKind::Status { status, .. } => status.as_u16().to_string(),
+                    ErrorKind::Connect { .. } => "connect".to_owned(),
+                    ErrorKind::Timeout { .. } => "timeout".to_owned(),
+                    ErrorKind::Decode { .. } => "decode".to_owned(),
+                    ErrorKind::TooLarge { .. } => "too_large".to_owned(),
+                    ErrorKind::BadApiUrl { .. } => "bad_url".to_owned(),
+                },
+            };
+            observer.request(step.endpoint(), &status, started.elapsed());
+        }
+        result
+    }
+
+    async fn exchange(
         &self,
         step: Step,
         api: &Url,
@@ -253,9 +360,7 @@ fn status_error(
     } else {
         None
     };
-    let retry_after = header_text("retry-after")
-        .and_then(|v| v.parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let retry_after = header_text("retry-after").and_then(|v| retry_after(&v, SystemTime::now()));
     let kind = ErrorKind::Status {
         status,
         message,
@@ -264,6 +369,15 @@ fn status_error(
         retry_after,
     };
     EscError::new(step, env, kind)
+}
+
+/// `Retry-After`: a number of seconds, or an HTTP date (a date already past means now).
+fn retry_after(text: &str, now: SystemTime) -> Option<Duration> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(text).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 fn connect_error(step: Step, api: &Url, env: &EnvironmentRef, error: &reqwest::Error) -> EscError {
@@ -317,4 +431,25 @@ async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<V
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_is_seconds_or_an_http_date() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
+        assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
+        assert_eq!(retry_after("-1", now), None);
+    }
 }

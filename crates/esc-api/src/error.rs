@@ -13,6 +13,16 @@ pub enum Step {
     Read,
 }
 
+impl Step {
+    /// The endpoint's name in metrics: `open` or `read`.
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            Step::Open => "open",
+            Step::Read => "read",
+        }
+    }
+}
+
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -22,12 +32,13 @@ impl fmt::Display for Step {
     }
 }
 
-/// A failed call: which step, which environment, and what happened. Boxed to stay small.
-#[derive(Debug, thiserror::Error)]
+/// A failed call: which step, which environment, and what happened. Boxed to stay small;
+/// cloneable so that callers that share one call (coalescing) can each have its error.
+#[derive(Debug, Clone, thiserror::Error)]
 #[error("{} ESC environment {}: {}", .0.step, .0.env, .0.kind)]
 pub struct EscError(Box<Inner>);
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Inner {
     step: Step,
     env: EnvironmentRef,
@@ -41,6 +52,14 @@ impl EscError {
             env: env.clone(),
             kind,
         }))
+    }
+
+    /// The caller's deadline passed before `api` answered (or before a turn to call it came).
+    pub fn deadline(step: Step, env: &EnvironmentRef, api: &url::Url) -> Self {
+        let kind = ErrorKind::Timeout {
+            api: api.to_string(),
+        };
+        EscError::new(step, env, kind)
     }
 
     pub fn step(&self) -> Step {
@@ -62,9 +81,36 @@ impl EscError {
             _ => None,
         }
     }
+
+    /// A failure that may pass if the same call is made again: no connection, 408, 429 or any
+    /// 5xx. Everything else (other 4xx, undecodable or oversized replies, a bad URL, the
+    /// deadline) would fail the same way again.
+    pub fn is_transient(&self) -> bool {
+        match &self.0.kind {
+            ErrorKind::Connect { .. } => true,
+            ErrorKind::Status { status, .. } => {
+                matches!(status.as_u16(), 408 | 429) || status.is_server_error()
+            }
+            _ => false,
+        }
+    }
+
+    /// ESC could not be reached or did not answer usefully in time: a transient failure or the
+    /// deadline. Not a refusal (401, 403, 404, 400), which says something about the request.
+    pub fn is_unreachable(&self) -> bool {
+        self.is_transient() || matches!(self.0.kind, ErrorKind::Timeout { .. })
+    }
+
+    /// How long the server asked us to wait (`Retry-After`), if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match &self.0.kind {
+            ErrorKind::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ErrorKind {
     /// The server answered with an error status.
     #[error(

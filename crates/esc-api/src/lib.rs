@@ -5,6 +5,9 @@
 
 mod client;
 mod error;
+mod limit;
+mod observe;
+mod retry;
 mod value;
 pub mod wire;
 
@@ -12,6 +15,8 @@ use std::fmt;
 
 pub use client::{ClientOptions, EscClient};
 pub use error::{ErrorKind, EscError, Step};
+pub use observe::Observer;
+pub use retry::RetryPolicy;
 pub use value::{Data, Value};
 
 /// The default ESC API base.

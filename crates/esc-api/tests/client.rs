@@ -162,7 +162,15 @@ async fn a_server_error_quotes_the_request_id() {
     esc.push_fault(
         Fault::status(500, "internal error").with_header("X-Pulumi-Request-ID", "req-123"),
     );
-    let err = read_all(&url).await.unwrap_err();
+    let client = EscClient::new(ClientOptions {
+        retry: esc_api::RetryPolicy::none(),
+        ..ClientOptions::default()
+    })
+    .unwrap();
+    let err = client
+        .open_and_read(&url, &env(None), &token(), soon())
+        .await
+        .unwrap_err();
     assert_eq!(
         err.to_string(),
         "opening ESC environment acme/app/prod: HTTP 500 Internal Server Error: internal error \

@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod cache;
 pub mod class;
 pub mod client;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod proto;
 pub mod render;
 pub mod server;
 pub mod source;
+pub mod stale;
 pub mod version;
 
 pub use error::MountError;

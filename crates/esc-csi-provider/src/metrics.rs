@@ -204,6 +204,17 @@ impl Metrics {
     }
 }
 
+/// The ESC client reports its HTTP calls and retries here.
+impl esc_api::Observer for Metrics {
+    fn request(&self, endpoint: &'static str, status: &str, elapsed: Duration) {
+        self.esc_request(endpoint, status, elapsed);
+    }
+
+    fn retry(&self, endpoint: &'static str) {
+        self.esc_retry(endpoint);
+    }
+}
+
 /// Decrements the in-flight gauge when dropped.
 #[derive(Debug)]
 pub struct InFlight<'a>(&'a Gauge);

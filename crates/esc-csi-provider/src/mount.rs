@@ -15,6 +15,7 @@ use crate::items::Item;
 use crate::metrics::Metrics;
 use crate::render::render;
 use crate::source::EnvironmentSource;
+use crate::stale::{StaleOptions, StaleStore};
 use crate::version::{VersionInput, VersionKey};
 
 /// The driver's default file mode, 0644, used when the request has no permission.
@@ -49,6 +50,7 @@ pub struct Mounter<S, R> {
     settings: Settings,
     key: VersionKey,
     metrics: Arc<Metrics>,
+    stale: Option<StaleStore>,
 }
 
 impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
@@ -59,7 +61,16 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
             settings,
             key,
             metrics: Arc::default(),
+            stale: None,
         }
+    }
+
+    /// Answers a re-mount from the pod's last good content when ESC is unreachable (see
+    /// [`crate::stale`]).
+    #[must_use]
+    pub fn with_stale(mut self, options: &StaleOptions) -> Self {
+        self.stale = Some(StaleStore::new(options));
+        self
     }
 
     /// Records into `metrics` (by default, metrics registered nowhere).
@@ -93,20 +104,37 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         let default_mode = parse_permission(permission)?;
         let credential =
             credential(class, secrets, &self.settings, &self.secrets, deadline).await?;
-        let root = self
-            .source
-            .fetch(
-                &class.api_url,
-                &class.environment,
-                &credential.token,
-                deadline,
-            )
-            .await
-            .map_err(|error| MountError::Esc {
-                error,
-                origin: credential.origin.clone(),
-            })?;
-        self.render_all(class, &root, default_mode)
+        let (api, env, token) = (&class.api_url, &class.environment, &credential.token);
+        let pod_uid = class.pod.uid.as_deref().filter(|uid| !uid.is_empty());
+        let root = match self.source.fetch(api, env, token, deadline).await {
+            Ok(root) => root,
+            Err(error) => {
+                let stale = self
+                    .stale
+                    .as_ref()
+                    .zip(pod_uid)
+                    .and_then(|(stale, uid)| stale.recall(uid, api, env, token, &error));
+                let Some((root, age)) = stale else {
+                    return Err(MountError::Esc {
+                        error,
+                        origin: credential.origin.clone(),
+                    });
+                };
+                tracing::warn!(
+                    age_s = age.as_secs(),
+                    error = %error,
+                    "ESC is unreachable: answering this re-mount with the content last mounted \
+                     for the pod"
+                );
+                self.metrics.stale_serve();
+                return self.render_all(class, &root, default_mode);
+            }
+        };
+        let files = self.render_all(class, &root, default_mode)?;
+        if let Some((stale, uid)) = self.stale.as_ref().zip(pod_uid) {
+            stale.remember(uid, api, env, token, &root);
+        }
+        Ok(files)
     }
 
     /// Resolves and renders every item against the environment's values.

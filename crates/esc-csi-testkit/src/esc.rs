@@ -61,6 +61,16 @@ impl FakeEsc {
         format!("http://{}/api/esc", self.0.addr)
     }
 
+    /// The loopback address it listens on.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.0.addr
+    }
+
+    /// The most requests it was answering at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.0.shared.max_in_flight()
+    }
+
     /// Sets the latest revision of `org/project/env` from plain JSON (an object).
     pub fn set(&self, env: &str, plain: Value) {
         self.set_wire(env, "", wire_properties(plain));

@@ -10,6 +10,7 @@ mod kube;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -69,6 +70,8 @@ struct Shared<S> {
     state: Mutex<S>,
     faults: Mutex<VecDeque<Fault>>,
     calls: Mutex<Vec<Call>>,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 impl<S> Shared<S> {
@@ -77,6 +80,8 @@ impl<S> Shared<S> {
             state: Mutex::new(state),
             faults: Mutex::new(VecDeque::new()),
             calls: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
         })
     }
 
@@ -93,6 +98,11 @@ impl<S> Shared<S> {
 
     fn calls(&self) -> Vec<Call> {
         self.calls.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The most requests that were being answered at the same time.
+    fn max_in_flight(&self) -> usize {
+        self.max_in_flight.load(Ordering::SeqCst)
     }
 
     fn push_fault(&self, fault: Fault) {
@@ -179,10 +189,68 @@ async fn record_and_fault<S: Send + 'static>(
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
     });
-    if let Some(reply) = shared.next_fault().await {
-        return reply;
+    let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
+    let reply = match shared.next_fault().await {
+        Some(reply) => reply,
+        None => next.run(request).await,
+    };
+    shared.in_flight.fetch_sub(1, Ordering::SeqCst);
+    reply
+}
+
+/// A TCP proxy on loopback that drops its first `drops` connections as soon as a request
+/// arrives on them (the client sees the connection closed with no answer, as after a reset)
+/// and forwards the rest to `target`.
+#[derive(Debug)]
+pub struct DroppingProxy {
+    pub addr: SocketAddr,
+    dropped: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for DroppingProxy {
+    fn drop(&mut self) {
+        self.task.abort();
     }
-    next.run(request).await
+}
+
+impl DroppingProxy {
+    pub async fn start(target: SocketAddr, drops: usize) -> DroppingProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a loopback port");
+        let addr = listener.local_addr().expect("loopback address");
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let counter = dropped.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let counter = counter.clone();
+                tokio::spawn(async move {
+                    use tokio::io::AsyncReadExt;
+                    if counter.load(Ordering::SeqCst) < drops {
+                        let mut buf = [0u8; 1024];
+                        let _ = inbound.read(&mut buf).await;
+                        counter.fetch_add(1, Ordering::SeqCst);
+                        return;
+                    }
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        DroppingProxy {
+            addr,
+            dropped,
+            task,
+        }
+    }
+
+    /// Connections dropped so far.
+    pub fn dropped(&self) -> usize {
+        self.dropped.load(Ordering::SeqCst)
+    }
 }
 
 fn json_reply(status: StatusCode, body: &serde_json::Value) -> Response<Body> {

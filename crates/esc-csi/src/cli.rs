@@ -178,6 +178,33 @@ pub(crate) struct ServeArgs {
     /// terminationGracePeriodSeconds.
     #[arg(long, env = "ESC_CSI_SHUTDOWN_GRACE", default_value = "20s", value_parser = parse_duration)]
     pub(crate) shutdown_grace: Duration,
+    /// How long an environment read is reused for identical mounts (same API, environment,
+    /// version and token); 0s keeps nothing. Keep it well under the driver's rotation
+    /// interval, and small (or 0s) for environments with short-lived fn::open credentials.
+    #[arg(long, env = "ESC_CSI_CACHE_TTL", default_value = "30s", value_parser = parse_duration)]
+    pub(crate) cache_ttl: Duration,
+
+    /// Most environment reads kept.
+    #[arg(long, env = "ESC_CSI_CACHE_MAX_ENTRIES", default_value_t = 1000)]
+    pub(crate) cache_max_entries: usize,
+
+    /// Most bytes of environment reads kept (estimated); also bounds --serve-stale-on-error.
+    #[arg(long, env = "ESC_CSI_CACHE_MAX_BYTES", default_value_t = 64 << 20)]
+    pub(crate) cache_max_bytes: usize,
+
+    /// How long an auth Secret (authSecretName) read is reused; 0s keeps nothing.
+    #[arg(long, env = "ESC_CSI_AUTH_SECRET_CACHE_TTL", default_value = "10s", value_parser = parse_duration)]
+    pub(crate) auth_secret_cache_ttl: Duration,
+
+    /// Most calls in flight at once to one ESC API origin; 0 for no limit.
+    #[arg(long, env = "ESC_CSI_MAX_CONCURRENT_REQUESTS", default_value_t = 32)]
+    pub(crate) max_concurrent_requests: usize,
+
+    /// When ESC is unreachable (no connection, timeout, 429 or 5xx after retries), answer a
+    /// re-mount of a pod with the content last mounted for it with the same token, if younger
+    /// than this. Off by default; never used for a first mount or a refusal.
+    #[arg(long, env = "ESC_CSI_SERVE_STALE_ON_ERROR", value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) serve_stale_on_error: Option<Duration>,
 }
 
 /// `500ms`, `30s`, `2m`, `1h`.

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use esc_api::{ClientOptions, EscClient};
+use esc_csi_provider::cache::{CacheOptions, CachedSecrets, CachedSource};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
 use esc_csi_provider::kube_secrets::KubeSecrets;
 use esc_csi_provider::metrics::Metrics;
+use esc_csi_provider::stale::StaleOptions;
 use esc_csi_provider::{Mounter, admin, server};
 use prometheus_client::registry::Registry;
 
@@ -43,8 +45,15 @@ pub(crate) enum ServeError {
 pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     let mut signals = Signals::new().map_err(ServeError::Signals)?;
     let key = version_key(args.version_key_file.as_ref())?;
-    let client =
-        EscClient::new(ClientOptions::default()).map_err(|e| ServeError::Http(e.to_string()))?;
+    // Recorded by the caches and the ESC client as well as the mounts.
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let client = EscClient::new(ClientOptions {
+        max_concurrent_requests: args.max_concurrent_requests,
+        ..ClientOptions::default()
+    })
+    .map_err(|e| ServeError::Http(e.to_string()))?
+    .with_observer(metrics.clone());
     let secrets = KubeSecrets::from_environment().await;
     if let Some(reason) = secrets.unavailable_reason() {
         tracing::warn!(
@@ -58,9 +67,29 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         allow_cross_namespace_auth: args.allow_cross_namespace_auth,
         allow_insecure_api_url: args.allow_insecure_api_url,
     };
-    let mut registry = Registry::default();
-    let metrics = Arc::new(Metrics::register(&mut registry));
-    let mounter = Arc::new(Mounter::new(client, secrets, settings, key).with_metrics(metrics));
+    let cache = CacheOptions {
+        ttl: args.cache_ttl,
+        max_entries: args.cache_max_entries,
+        max_bytes: args.cache_max_bytes,
+    };
+    let source = CachedSource::new(client, cache.clone(), metrics.clone());
+    let secrets = CachedSecrets::new(
+        secrets,
+        CacheOptions {
+            ttl: args.auth_secret_cache_ttl,
+            ..CacheOptions::auth_secrets()
+        },
+        metrics.clone(),
+    );
+    let mut mounter = Mounter::new(source, secrets, settings, key).with_metrics(metrics);
+    if let Some(max_age) = args.serve_stale_on_error {
+        mounter = mounter.with_stale(&StaleOptions {
+            max_age,
+            max_entries: cache.max_entries,
+            max_bytes: cache.max_bytes,
+        });
+    }
+    let mounter = Arc::new(mounter);
     let service = ProviderService::new(
         mounter,
         ServiceOptions {

@@ -37,6 +37,15 @@ fn serve_help_lists_every_flag_with_its_environment_variable() {
         ("--metrics-addr", "ESC_CSI_METRICS_ADDR"),
         ("--health-addr", "ESC_CSI_HEALTH_ADDR"),
         ("--shutdown-grace", "ESC_CSI_SHUTDOWN_GRACE"),
+        ("--cache-ttl", "ESC_CSI_CACHE_TTL"),
+        ("--cache-max-entries", "ESC_CSI_CACHE_MAX_ENTRIES"),
+        ("--cache-max-bytes", "ESC_CSI_CACHE_MAX_BYTES"),
+        ("--auth-secret-cache-ttl", "ESC_CSI_AUTH_SECRET_CACHE_TTL"),
+        (
+            "--max-concurrent-requests",
+            "ESC_CSI_MAX_CONCURRENT_REQUESTS",
+        ),
+        ("--serve-stale-on-error", "ESC_CSI_SERVE_STALE_ON_ERROR"),
         ("--log-level", "ESC_CSI_LOG_LEVEL"),
         ("--log-format", "ESC_CSI_LOG_FORMAT"),
     ] {

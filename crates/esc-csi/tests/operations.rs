@@ -75,6 +75,15 @@ async fn health_readiness_and_metrics_are_served_and_readiness_follows_the_socke
     );
     assert!(text.contains("esc_csi_mount_duration_seconds_count{result=\"success\"} 1\n"));
     assert!(text.contains("esc_csi_mounts_in_flight 0\n"));
+    // The ESC client and the cache record into the same, exported registry.
+    assert!(
+        text.contains("esc_csi_esc_requests_total{endpoint=\"open\",status=\"200\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("esc_csi_esc_requests_total{endpoint=\"read\",status=\"200\"} 1\n"));
+    assert!(
+        text.contains("esc_csi_cache_requests_total{cache=\"environment\",result=\"miss\"} 1\n")
+    );
     assert!(!text.contains(TOKEN) && !text.contains("world"));
 
     // Someone removes the socket: the driver could no longer reach us, so we are not ready.

@@ -5,14 +5,20 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use esc_csi_provider::Mounter;
+use esc_csi_provider::auth::SecretReader;
+use esc_csi_provider::cache::{CacheOptions, CachedSecrets, CachedSource};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
 use esc_csi_provider::kube_secrets::KubeSecrets;
+use esc_csi_provider::metrics::Metrics;
 use esc_csi_provider::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
 use esc_csi_provider::proto::v1alpha1::{MountRequest, MountResponse};
 use esc_csi_provider::server;
+use esc_csi_provider::source::EnvironmentSource;
+use esc_csi_provider::stale::StaleOptions;
 use esc_csi_provider::version::VersionKey;
 use esc_csi_testkit::{FakeEsc, FakeKube};
 use hyper_util::rt::TokioIo;
@@ -23,11 +29,75 @@ use tonic::transport::{Channel, Endpoint, Uri};
 pub const TOKEN: &str = "pul-0123456789abcdef-test-token";
 pub const ENV: &str = "acme/app/prod";
 
+/// How to wire the provider under test. By default: no cache, no retries, no stale serving,
+/// so that each scripted fault is the mount's answer.
+pub struct Config {
+    pub settings: Settings,
+    pub options: ServiceOptions,
+    pub client: esc_api::ClientOptions,
+    pub cache: Option<CacheOptions>,
+    pub secret_cache: Option<CacheOptions>,
+    pub stale: Option<StaleOptions>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            settings: Settings::default(),
+            options: ServiceOptions::default(),
+            client: esc_api::ClientOptions {
+                retry: esc_api::RetryPolicy::none(),
+                ..esc_api::ClientOptions::default()
+            },
+            cache: None,
+            secret_cache: None,
+            stale: None,
+        }
+    }
+}
+
+type Served = (
+    PathBuf,
+    tempfile::TempDir,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+);
+
+/// Serves `mounter` on a fresh socket.
+fn serve_with<S: EnvironmentSource, R: SecretReader>(
+    mounter: Mounter<S, R>,
+    stale: Option<&StaleOptions>,
+    metrics: Arc<Metrics>,
+    options: ServiceOptions,
+) -> Served {
+    {
+        let mut mounter = mounter.with_metrics(metrics);
+        if let Some(stale) = stale {
+            mounter = mounter.with_stale(stale);
+        }
+        let service = ProviderService::new(Arc::new(mounter), options);
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("providers").join("pulumi.sock");
+        let listener = server::bind(&socket).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            server::serve(listener, service, async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+        });
+        (socket, dir, tx, server)
+    }
+}
+
 pub struct Harness {
     pub esc: FakeEsc,
     pub kube: FakeKube,
     pub client: CsiDriverProviderClient<Channel>,
     pub socket: PathBuf,
+    pub metrics: Arc<Metrics>,
+    pub registry: prometheus_client::registry::Registry,
     _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     server: tokio::task::JoinHandle<()>,
@@ -49,36 +119,68 @@ impl Harness {
     }
 
     pub async fn with(settings: Settings, options: ServiceOptions) -> Harness {
+        Harness::configured(Config {
+            settings,
+            options,
+            ..Config::default()
+        })
+        .await
+    }
+
+    /// A provider wired as `config` says: caches, retries, stale serving.
+    pub async fn configured(config: Config) -> Harness {
         let esc = FakeEsc::start().await;
         esc.accept_token(TOKEN);
         let kube = FakeKube::start().await;
         kube.put_secret("default", "pulumi-creds", &[("pulumi-access-token", TOKEN)]);
 
-        let config = kube::Config::new(kube.url().parse().unwrap());
-        let secrets = KubeSecrets::new(kube::Client::try_from(config).unwrap());
-        let client = esc_api::EscClient::new(esc_api::ClientOptions::default()).unwrap();
-        let mounter = Mounter::new(client, secrets, settings, VersionKey::random().unwrap());
-        let service = ProviderService::new(Arc::new(mounter), options);
-
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("providers").join("pulumi.sock");
-        let listener = server::bind(&socket).unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            server::serve(listener, service, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
+        let mut registry = prometheus_client::registry::Registry::default();
+        let metrics = Arc::new(Metrics::register(&mut registry));
+        let kube_config = kube::Config::new(kube.url().parse().unwrap());
+        let secrets = KubeSecrets::new(kube::Client::try_from(kube_config).unwrap());
+        let client = esc_api::EscClient::new(config.client)
+            .unwrap()
+            .with_observer(metrics.clone());
+        let key = VersionKey::random().unwrap();
+        let (options, settings) = (config.options, config.settings);
+        let stale = config.stale;
+        let service = match (config.cache, config.secret_cache) {
+            (None, None) => serve_with(
+                Mounter::new(client, secrets, settings, key),
+                stale.as_ref(),
+                metrics.clone(),
+                options,
+            ),
+            (cache, secret_cache) => {
+                let cache = cache.unwrap_or(CacheOptions {
+                    ttl: Duration::ZERO,
+                    ..CacheOptions::environments()
+                });
+                let secret_cache = secret_cache.unwrap_or(CacheOptions {
+                    ttl: Duration::ZERO,
+                    ..CacheOptions::auth_secrets()
+                });
+                let source = CachedSource::new(client, cache, metrics.clone());
+                let secrets = CachedSecrets::new(secrets, secret_cache, metrics.clone());
+                serve_with(
+                    Mounter::new(source, secrets, settings, key),
+                    stale.as_ref(),
+                    metrics.clone(),
+                    options,
+                )
+            }
+        };
+        let (socket, dir, shutdown, server) = service;
         let client = connect(socket.clone()).await;
         Harness {
             esc,
             kube,
             client,
             socket,
+            metrics,
+            registry,
             _dir: dir,
-            shutdown: Some(tx),
+            shutdown: Some(shutdown),
             server,
         }
     }
@@ -145,6 +247,25 @@ impl Harness {
     /// Sets the environment's values.
     pub fn set_env(&self, values: serde_json::Value) {
         self.esc.set(ENV, values);
+    }
+
+    /// The metrics in Prometheus text form.
+    pub fn metrics_text(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).unwrap();
+        out
+    }
+
+    /// A class for [`ENV`] mounting `a` to file `a`, for the pod with `pod_uid`.
+    pub fn class_for_pod(&self, pod_uid: &str) -> String {
+        self.attributes(&[
+            ("organization", "acme"),
+            ("project", "app"),
+            ("environment", "prod"),
+            ("authSecretName", "pulumi-creds"),
+            ("secrets", "- {fileName: a, secretKey: a}"),
+            ("csi.storage.k8s.io/pod.uid", pod_uid),
+        ])
     }
 
     /// How many requests reached either stand-in.

@@ -1,0 +1,530 @@
+//! Caching and coalescing of the provider's reads: ESC environments ([`CachedSource`], an
+//! [`EnvironmentSource`] decorator) and auth Secrets ([`CachedSecrets`], a [`SecretReader`]
+//! decorator), over one generic store ([`Store`]).
+//!
+//! - **Coalescing**: identical calls made while one is in flight wait for it and share its
+//!   result, error included. Errors are never kept once the call is over.
+//! - **Caching**: a good result is kept for a short TTL, then fetched again.
+//! - **Identity**: an environment entry's key holds the SHA-256 of the token that read it, so
+//!   an entry is only ever given to a caller holding the same token.
+//! - **Bounds**: entry count and estimated bytes; the least recently used entry goes first.
+//!
+//! See `docs/caching.md` for the trade-offs, notably with dynamic `fn::open` credentials.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use esc_api::{Data, EnvironmentRef, EscError, Step, Value};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::watch;
+use tokio::time::Instant;
+use url::Url;
+
+use crate::auth::{AuthError, SecretReader};
+use crate::metrics::Metrics;
+use crate::source::EnvironmentSource;
+
+/// How long results are kept and how many.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheOptions {
+    /// How long a good result is given out again; zero keeps nothing (identical concurrent
+    /// calls are still coalesced).
+    pub ttl: Duration,
+    /// Most entries kept.
+    pub max_entries: usize,
+    /// Most bytes kept, estimated.
+    pub max_bytes: usize,
+}
+
+impl CacheOptions {
+    /// Environments: 30 s, well under the driver's 2-minute rotation (so rotation sees changes
+    /// within one poll plus 30 s) yet long enough to absorb a node's worth of pods starting
+    /// together; 1000 entries; 64 MiB.
+    pub fn environments() -> Self {
+        CacheOptions {
+            ttl: Duration::from_secs(30),
+            max_entries: 1000,
+            max_bytes: 64 << 20,
+        }
+    }
+
+    /// Auth Secrets: 10 s, so a rotated token is picked up quickly; 1000 entries; 1 MiB.
+    pub fn auth_secrets() -> Self {
+        CacheOptions {
+            ttl: Duration::from_secs(10),
+            max_entries: 1000,
+            max_bytes: 1 << 20,
+        }
+    }
+}
+
+/// How a lookup was answered, for metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// From a kept result.
+    Hit,
+    /// Fetched by this caller.
+    Miss,
+    /// Shared with an identical call already in flight.
+    Coalesced,
+}
+
+impl Lookup {
+    pub fn label(self) -> &'static str {
+        match self {
+            Lookup::Hit => "hit",
+            Lookup::Miss => "miss",
+            Lookup::Coalesced => "coalesced",
+        }
+    }
+}
+
+/// Who read something: the SHA-256 of the token. Its `Debug` shows only a short prefix.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Identity([u8; 32]);
+
+impl Identity {
+    pub fn of(token: &SecretString) -> Self {
+        let digest = ring::digest::digest(&ring::digest::SHA256, token.expose_secret().as_bytes());
+        let mut bytes = [0; 32];
+        bytes.copy_from_slice(digest.as_ref());
+        Identity(bytes)
+    }
+}
+
+impl fmt::Debug for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Identity(sha256:{}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+/// One environment as one identity reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EnvironmentKey {
+    pub api: String,
+    /// Includes the pinned version, if any.
+    pub env: EnvironmentRef,
+    pub identity: Identity,
+}
+
+impl EnvironmentKey {
+    pub fn new(api: &Url, env: &EnvironmentRef, token: &SecretString) -> Self {
+        EnvironmentKey {
+            api: api.as_str().to_owned(),
+            env: env.clone(),
+            identity: Identity::of(token),
+        }
+    }
+}
+
+/// A rough count of the bytes a value holds, for the cache's byte bound.
+pub fn estimate_bytes(value: &Value) -> usize {
+    const NODE: usize = std::mem::size_of::<Value>();
+    NODE + match &value.data {
+        Data::String(s) => s.len(),
+        Data::Number(n) => n.to_string().len(),
+        Data::Array(items) => items.iter().map(estimate_bytes).sum(),
+        // Key text, the key's own String, and the map's per-entry overhead.
+        Data::Object(members) => members
+            .iter()
+            .map(|(k, v)| k.len() + 48 + estimate_bytes(v))
+            .sum(),
+        Data::Null | Data::Bool(_) => 0,
+    }
+}
+
+/// A bounded TTL store with coalescing of concurrent fetches of the same key.
+pub struct Store<K, V, E> {
+    options: CacheOptions,
+    state: Mutex<State<K, V, E>>,
+}
+
+impl<K, V, E> fmt::Debug for Store<K, V, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f.debug_struct("Store")
+            .field("options", &self.options)
+            .field("entries", &state.ready.len())
+            .field("bytes", &state.bytes)
+            .field("in_flight", &state.in_flight.len())
+            .finish()
+    }
+}
+
+type Shared<V, E> = Option<Result<V, E>>;
+
+struct State<K, V, E> {
+    ready: HashMap<K, Ready<V>>,
+    bytes: usize,
+    tick: u64,
+    in_flight: HashMap<K, Flight<V, E>>,
+    next_flight: u64,
+}
+
+enum Role<V, E> {
+    Lead(u64, watch::Sender<Shared<V, E>>),
+    Wait(watch::Receiver<Shared<V, E>>),
+}
+
+struct Ready<V> {
+    value: V,
+    stored: Instant,
+    bytes: usize,
+    used: u64,
+}
+
+struct Flight<V, E> {
+    id: u64,
+    result: watch::Receiver<Shared<V, E>>,
+}
+
+/// Removes the leader's in-flight entry however the leader ends (done, failed, cancelled);
+/// its sender drops after, so waiters of a cancelled leader wake and try again.
+struct Leading<'a, K: Eq + Hash, V, E> {
+    store: &'a Store<K, V, E>,
+    key: &'a K,
+    id: u64,
+    sender: watch::Sender<Shared<V, E>>,
+}
+
+impl<K, V, E> Store<K, V, E> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<K, V, E>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<K: Eq + Hash, V, E> Drop for Leading<'_, K, V, E> {
+    fn drop(&mut self) {
+        let id = self.id;
+        let mut state = self.store.lock();
+        if state.in_flight.get(self.key).is_some_and(|f| f.id == id) {
+            state.in_flight.remove(self.key);
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V: Clone, E: Clone> Store<K, V, E> {
+    pub fn new(options: CacheOptions) -> Self {
+        Store {
+            options,
+            state: Mutex::new(State {
+                ready: HashMap::new(),
+                bytes: 0,
+                tick: 0,
+                in_flight: HashMap::new(),
+                next_flight: 0,
+            }),
+        }
+    }
+
+    pub fn options(&self) -> &CacheOptions {
+        &self.options
+    }
+
+    /// The kept value for `key` and when it was stored, if it is younger than the TTL.
+    pub fn get(&self, key: &K) -> Option<(V, Instant)> {
+        let mut state = self.lock();
+        state.tick += 1;
+        let tick = state.tick;
+        let ttl = self.options.ttl;
+        match state.ready.get_mut(key) {
+            Some(entry) if entry.stored.elapsed() < ttl => {
+                entry.used = tick;
+                Some((entry.value.clone(), entry.stored))
+            }
+            Some(_) => {
+                let old = state.ready.remove(key).map_or(0, |e| e.bytes);
+                state.bytes -= old;
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Keeps `value` for `key` (replacing any), evicting expired then least recently used
+    /// entries to stay within bounds; a value larger than the whole byte bound is not kept.
+    pub fn insert(&self, key: K, value: V, bytes: usize) {
+        let options = &self.options;
+        if options.ttl.is_zero() || options.max_entries == 0 || bytes > options.max_bytes {
+            return;
+        }
+        let mut state = self.lock();
+        if let Some(old) = state.ready.remove(&key) {
+            state.bytes -= old.bytes;
+        }
+        let ttl = options.ttl;
+        if state.ready.len() >= options.max_entries || state.bytes + bytes > options.max_bytes {
+            state.ready.retain(|_, e| e.stored.elapsed() < ttl);
+            state.bytes = state.ready.values().map(|e| e.bytes).sum();
+        }
+        while state.ready.len() >= options.max_entries || state.bytes + bytes > options.max_bytes {
+            let Some(oldest) = state
+                .ready
+                .iter()
+                .min_by_key(|(_, e)| e.used)
+                .map(|(k, _)| k.clone())
+            else {
+                break;
+            };
+            if let Some(gone) = state.ready.remove(&oldest) {
+                state.bytes -= gone.bytes;
+            }
+        }
+        state.tick += 1;
+        let used = state.tick;
+        state.bytes += bytes;
+        state.ready.insert(
+            key,
+            Ready {
+                value,
+                stored: Instant::now(),
+                bytes,
+                used,
+            },
+        );
+    }
+
+    /// Entries kept now, and their estimated bytes.
+    pub fn size(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.ready.len(), state.bytes)
+    }
+
+    /// The kept value, or the result of an identical fetch in flight, or `fetch`'s own. A
+    /// caller waiting on another's fetch stops at its own `deadline` with `timed_out()`; if
+    /// that fetch is cancelled, the waiters try again (one of them fetching).
+    pub async fn get_or_fetch<F, Fut>(
+        &self,
+        key: &K,
+        deadline: Instant,
+        weigh: impl Fn(&V) -> usize,
+        fetch: F,
+        timed_out: impl Fn() -> E,
+    ) -> (Result<V, E>, Lookup)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let mut fetch = Some(fetch);
+        loop {
+            if let Some((value, _)) = self.get(key) {
+                return (Ok(value), Lookup::Hit);
+            }
+            let role = {
+                let mut state = self.lock();
+                match state.in_flight.get(key) {
+                    Some(flight) => Role::Wait(flight.result.clone()),
+                    None => {
+                        state.next_flight += 1;
+                        let id = state.next_flight;
+                        let (sender, result) = watch::channel(None);
+                        state.in_flight.insert(key.clone(), Flight { id, result });
+                        Role::Lead(id, sender)
+                    }
+                }
+            };
+            let mut result = match role {
+                Role::Wait(result) => result,
+                Role::Lead(id, sender) => {
+                    let leading = Leading {
+                        store: self,
+                        key,
+                        id,
+                        sender,
+                    };
+                    let Some(fetch) = fetch.take() else {
+                        unreachable!("a caller leads at most once: it returns after");
+                    };
+                    let result = fetch().await;
+                    if let Ok(value) = &result {
+                        self.insert(key.clone(), value.clone(), weigh(value));
+                    }
+                    leading.sender.send_replace(Some(result.clone()));
+                    drop(leading);
+                    return (result, Lookup::Miss);
+                }
+            };
+            match tokio::time::timeout_at(deadline, result.wait_for(Option::is_some)).await {
+                Ok(Ok(shared)) => {
+                    if let Some(shared) = shared.as_ref() {
+                        return (shared.clone(), Lookup::Coalesced);
+                    }
+                }
+                // The leader was cancelled before it finished: try again.
+                Ok(Err(_)) => {}
+                Err(_) => return (Err(timed_out()), Lookup::Coalesced),
+            }
+        }
+    }
+}
+
+/// An [`EnvironmentSource`] that caches and coalesces another's fetches.
+#[derive(Debug)]
+pub struct CachedSource<S> {
+    inner: S,
+    store: Store<EnvironmentKey, Arc<Value>, EscError>,
+    metrics: Arc<Metrics>,
+}
+
+impl<S: EnvironmentSource> CachedSource<S> {
+    pub fn new(inner: S, options: CacheOptions, metrics: Arc<Metrics>) -> Self {
+        CachedSource {
+            inner,
+            store: Store::new(options),
+            metrics,
+        }
+    }
+
+    /// Entries kept now, and their estimated bytes.
+    pub fn size(&self) -> (usize, usize) {
+        self.store.size()
+    }
+}
+
+impl<S: EnvironmentSource> EnvironmentSource for CachedSource<S> {
+    async fn fetch(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        token: &SecretString,
+        deadline: Instant,
+    ) -> Result<Value, EscError> {
+        let key = EnvironmentKey::new(api, env, token);
+        let (result, lookup) = self
+            .store
+            .get_or_fetch(
+                &key,
+                deadline,
+                |value| estimate_bytes(value),
+                || async {
+                    let value = self.inner.fetch(api, env, token, deadline).await?;
+                    Ok(Arc::new(value))
+                },
+                || EscError::deadline(Step::Open, env, api),
+            )
+            .await;
+        self.metrics.cache("environment", lookup.label());
+        result.map(Arc::unwrap_or_clone)
+    }
+}
+
+/// A [`SecretReader`] that caches and coalesces another's reads, by namespace, name and key.
+/// Errors are not kept, `NotFound` included: a Secret created after the pod must be seen at
+/// the driver's next try.
+#[derive(Debug)]
+pub struct CachedSecrets<R> {
+    inner: R,
+    store: Store<(String, String, String), SecretString, AuthError>,
+    metrics: Arc<Metrics>,
+}
+
+impl<R: SecretReader> CachedSecrets<R> {
+    pub fn new(inner: R, options: CacheOptions, metrics: Arc<Metrics>) -> Self {
+        CachedSecrets {
+            inner,
+            store: Store::new(options),
+            metrics,
+        }
+    }
+}
+
+impl<R: SecretReader> SecretReader for CachedSecrets<R> {
+    async fn read_key(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+        deadline: Instant,
+    ) -> Result<SecretString, AuthError> {
+        let cache_key = (namespace.to_owned(), name.to_owned(), key.to_owned());
+        let (result, lookup) = self
+            .store
+            .get_or_fetch(
+                &cache_key,
+                deadline,
+                |token| token.expose_secret().len() + 3 * 24 + namespace.len() + name.len(),
+                || self.inner.read_key(namespace, name, key, deadline),
+                || AuthError::Timeout {
+                    namespace: namespace.to_owned(),
+                    name: name.to_owned(),
+                },
+            )
+            .await;
+        self.metrics.cache("auth_secret", lookup.label());
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(ttl_ms: u64, max_entries: usize, max_bytes: usize) -> CacheOptions {
+        CacheOptions {
+            ttl: Duration::from_millis(ttl_ms),
+            max_entries,
+            max_bytes,
+        }
+    }
+
+    #[test]
+    fn an_identitys_debug_shows_only_a_short_prefix() {
+        let id = Identity::of(&SecretString::from("pul-secret"));
+        let text = format!("{id:?}");
+        assert!(text.starts_with("Identity(sha256:"), "{text}");
+        assert!(text.len() < 30, "{text}");
+        assert!(!text.contains("pul-secret"));
+        assert_ne!(id, Identity::of(&SecretString::from("pul-other")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn entries_expire_after_the_ttl() {
+        let store: Store<u32, u32, ()> = Store::new(options(1000, 10, 100));
+        store.insert(1, 10, 1);
+        assert_eq!(store.get(&1).map(|(v, _)| v), Some(10));
+        tokio::time::advance(Duration::from_millis(999)).await;
+        assert!(store.get(&1).is_some());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(store.get(&1).is_none());
+        assert_eq!(store.size(), (0, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_least_recently_used_entry_goes_first_to_stay_within_bounds() {
+        let store: Store<u32, u32, ()> = Store::new(options(60_000, 3, 100));
+        for k in 1..=3 {
+            store.insert(k, k, 10);
+        }
+        assert!(store.get(&1).is_some());
+        store.insert(4, 4, 10);
+        assert!(store.get(&2).is_none(), "2 was used least recently");
+        assert!(store.get(&1).is_some() && store.get(&3).is_some() && store.get(&4).is_some());
+        // Bytes: 30 kept; 80 more needs room for 80, so two of the three go.
+        store.insert(5, 5, 80);
+        let (entries, bytes) = store.size();
+        assert!(bytes <= 100 && entries <= 3, "{entries} {bytes}");
+        assert!(store.get(&5).is_some());
+        // Larger than the whole bound: not kept, nothing evicted for it.
+        store.insert(6, 6, 101);
+        assert!(store.get(&6).is_none());
+        assert!(store.get(&5).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_zero_ttl_keeps_nothing() {
+        let store: Store<u32, u32, ()> = Store::new(options(0, 10, 100));
+        store.insert(1, 1, 1);
+        assert!(store.get(&1).is_none());
+    }
+
+    #[test]
+    fn value_sizes_grow_with_content() {
+        let small = Value::from_json(serde_json::json!({"a": "x"}));
+        let big = Value::from_json(serde_json::json!({"a": "x".repeat(10_000)}));
+        assert!(estimate_bytes(&big) >= estimate_bytes(&small) + 9_999);
+    }
+}
