@@ -86,29 +86,25 @@ impl Run<'_> {
 
     /// `fn::fromBase64`.
     pub(super) fn eval_from_base64(&mut self, env: &Env, x: XId, s: XId) -> V {
-        let (text, ok) = self.eval_typed(env, s, &schema::typed("string"));
-        let v = self.with_schema(x, Repr::Null);
-        if !ok {
-            v.borrow_mut().unknown = true;
-            return v;
-        }
-        combine(&v, &[&text]);
-        if !v.borrow().unknown {
-            match STANDARD.decode(str_of(&text)) {
-                Ok(b) => {
-                    v.borrow_mut().repr = Repr::String(String::from_utf8_lossy(&b).into_owned());
-                }
-                Err(e) => {
-                    self.error(x, format!("decoding base64 string: {}", base64_error(&e)));
-                    v.borrow_mut().unknown = true;
-                }
-            }
-        }
-        v
+        self.eval_string_to_string(env, x, s, |text| match STANDARD.decode(text) {
+            Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+            Err(e) => Err(format!("decoding base64 string: {}", base64_error(&e))),
+        })
     }
 
     /// `fn::toBase64`.
     pub(super) fn eval_to_base64(&mut self, env: &Env, x: XId, s: XId) -> V {
+        self.eval_string_to_string(env, x, s, |text| Ok(STANDARD.encode(text)))
+    }
+
+    /// A builtin from one string to one string; `f`'s error becomes the diagnostic.
+    fn eval_string_to_string(
+        &mut self,
+        env: &Env,
+        x: XId,
+        s: XId,
+        f: impl FnOnce(&str) -> Result<String, String>,
+    ) -> V {
         let (text, ok) = self.eval_typed(env, s, &schema::typed("string"));
         let v = self.with_schema(x, Repr::Null);
         if !ok {
@@ -117,7 +113,13 @@ impl Run<'_> {
         }
         combine(&v, &[&text]);
         if !v.borrow().unknown {
-            v.borrow_mut().repr = Repr::String(STANDARD.encode(str_of(&text)));
+            match f(&str_of(&text)) {
+                Ok(out) => v.borrow_mut().repr = Repr::String(out),
+                Err(message) => {
+                    self.error(x, message);
+                    v.borrow_mut().unknown = true;
+                }
+            }
         }
         v
     }

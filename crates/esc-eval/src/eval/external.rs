@@ -87,20 +87,7 @@ impl Run<'_> {
             return self.unknown_result(x);
         }
         let exported = export(&self.xs, &inputs);
-        match p.open(&exported) {
-            Ok(output) => {
-                let output = if output.secret {
-                    output.into_secret()
-                } else {
-                    output
-                };
-                unexport(&output, x, self.xs[x].secret)
-            }
-            Err(e) => {
-                self.error(x, e);
-                self.unknown_result(x)
-            }
-        }
+        self.external_result(x, p.open(&exported))
     }
 
     pub(super) fn eval_rotate(
@@ -150,7 +137,13 @@ impl Run<'_> {
         }
         let inputs = export(&self.xs, &inputs);
         let state = export(&self.xs, &state);
-        match r.open(&inputs, &state) {
+        self.external_result(x, r.open(&inputs, &state))
+    }
+
+    /// A provider's or rotator's answer: its output (all secret when it says so), or its
+    /// error as a diagnostic and an unknown result.
+    fn external_result(&mut self, x: XId, result: Result<crate::Value, String>) -> V {
+        match result {
             Ok(output) => {
                 let output = if output.secret {
                     output.into_secret()
