@@ -6,9 +6,12 @@ use std::time::Duration;
 
 use crate::EnvironmentRef;
 
-/// The two calls a mount makes.
+/// The calls a mount makes: the OAuth token exchange (workload identity only), then open and
+/// read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// `POST <host>/api/oauth/token`: a service-account token for a Pulumi access token.
+    Exchange,
     Open,
     Read,
 }
@@ -16,6 +19,7 @@ pub enum Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Step::Exchange => "exchanging the pod's service-account token to open",
             Step::Open => "opening",
             Step::Read => "reading",
         })

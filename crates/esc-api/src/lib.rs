@@ -1,10 +1,12 @@
 //! The Pulumi ESC API as esc-csi uses it: open an environment, read it whole, decode leniently.
 //!
 //! One open and one read give every value of an environment, so a mount resolves all of its
-//! paths locally instead of making a call per item.
+//! paths locally instead of making a call per item. With workload identity, a call to the
+//! Pulumi OAuth token endpoint ([`oauth`]) first trades the pod's token for an access token.
 
 mod client;
 mod error;
+pub mod oauth;
 mod value;
 pub mod wire;
 
@@ -12,6 +14,7 @@ use std::fmt;
 
 pub use client::{ClientOptions, EscClient};
 pub use error::{ErrorKind, EscError, Step};
+pub use oauth::{ExchangedToken, TokenExchange, TokenType};
 pub use value::{Data, Value};
 
 /// The default ESC API base.
