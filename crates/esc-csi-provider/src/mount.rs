@@ -13,6 +13,7 @@ use crate::class::{Class, Settings};
 use crate::error::{ItemProblem, ItemProblemKind, MountError};
 use crate::items::Item;
 use crate::metrics::Metrics;
+use crate::oidc::TokenExchanger;
 use crate::render::render;
 use crate::source::EnvironmentSource;
 use crate::version::{VersionInput, VersionKey};
@@ -49,6 +50,8 @@ pub struct Mounter<S, R> {
     settings: Settings,
     key: VersionKey,
     metrics: Arc<Metrics>,
+    /// Exchanges service-account tokens (workload identity) and caches the results.
+    exchanger: TokenExchanger,
 }
 
 impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
@@ -59,6 +62,9 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
             settings,
             key,
             metrics: Arc::default(),
+            exchanger: TokenExchanger::new(
+                esc_api::EscClient::new(esc_api::ClientOptions::default()).ok(),
+            ),
         }
     }
 
@@ -91,8 +97,16 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         deadline: Instant,
     ) -> Result<Vec<MountedFile>, MountError> {
         let default_mode = parse_permission(permission)?;
-        let credential =
-            credential(class, secrets, &self.settings, &self.secrets, deadline).await?;
+        let credential = credential(
+            class,
+            secrets,
+            &self.settings,
+            &self.secrets,
+            &self.exchanger,
+            &self.metrics,
+            deadline,
+        )
+        .await?;
         let root = self
             .source
             .fetch(
