@@ -13,9 +13,10 @@ use url::Url;
 use crate::error::ErrorKind;
 use crate::error::sanitize;
 use crate::limit::Limiter;
+use crate::oauth::{ExchangedToken, TokenExchange, form_body, token_endpoint};
 use crate::observe::Observer;
 use crate::retry::RetryPolicy;
-use crate::wire::{Environment, ErrorBody, OpenEnvironment};
+use crate::wire::{Environment, ErrorBody, OpenEnvironment, TokenExchangeGrant};
 use crate::{EnvironmentRef, EscError, Step, Value};
 
 /// Settings for [`EscClient`].
@@ -145,6 +146,46 @@ impl EscClient {
         let request = self.http.get(url).headers(auth_headers(token));
         let read: Environment = self.call(Step::Read, api, env, request, deadline).await?;
         Ok(Value::new(crate::Data::Object(read.properties)))
+    }
+
+    /// `POST <host>/api/oauth/token`: trades `subject_token` (an OIDC identity token) for a
+    /// Pulumi access token. One call, bounded by `deadline`; `env` is the environment the token
+    /// is for, named in errors. Neither token appears in any error or log.
+    pub async fn exchange_token(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        request: &TokenExchange,
+        subject_token: &SecretString,
+        deadline: Instant,
+    ) -> Result<ExchangedToken, EscError> {
+        let url = token_endpoint(api).ok_or_else(|| {
+            let kind = ErrorKind::BadApiUrl {
+                api: api.to_string(),
+                reason: "it has no host to send a token exchange to",
+            };
+            EscError::new(Step::Exchange, env, kind)
+        })?;
+        let request = self
+            .http
+            .post(url)
+            .header(header::ACCEPT, "application/json")
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(form_body(request, subject_token).expose_secret().to_owned());
+        let grant: TokenExchangeGrant = self
+            .call(Step::Exchange, api, env, request, deadline)
+            .await?;
+        if grant.access_token.expose_secret().trim().is_empty() {
+            let kind = ErrorKind::Decode {
+                detail: "the token endpoint returned an empty access_token".to_owned(),
+            };
+            return Err(EscError::new(Step::Exchange, env, kind));
+        }
+        Ok(ExchangedToken {
+            token: grant.access_token,
+            expires_in: grant.expires_in.map(Duration::from_secs),
+            issued_token_type: grant.issued_token_type,
+        })
     }
 
     /// One call, tried again after transient failures while the policy and the deadline allow.
@@ -334,9 +375,17 @@ fn status_error(
     body: &[u8],
 ) -> EscError {
     let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
+    // The OAuth endpoint says `{"error": "invalid_grant", "error_description": "..."}`.
+    let oauth = match (&parsed.error, &parsed.error_description) {
+        (Some(e), Some(d)) => Some(format!("{e}: {d}")),
+        (Some(e), None) => Some(e.clone()),
+        (None, Some(d)) => Some(d.clone()),
+        (None, None) => None,
+    };
     let message = parsed
         .message
         .as_deref()
+        .or(oauth.as_deref())
         .map(|m| sanitize(m, 300))
         .filter(|m| !m.is_empty());
     let diagnostics = parsed

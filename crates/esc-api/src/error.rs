@@ -6,19 +6,23 @@ use std::time::Duration;
 
 use crate::EnvironmentRef;
 
-/// The two calls a mount makes.
+/// The calls a mount makes: the OAuth token exchange (workload identity only), then open and
+/// read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
+    /// `POST <host>/api/oauth/token`: a service-account token for a Pulumi access token.
+    Exchange,
     Open,
     Read,
 }
 
 impl Step {
-    /// The endpoint's name in metrics: `open` or `read`.
+    /// The endpoint's name in metrics: `open`, `read` or `token`.
     pub fn endpoint(self) -> &'static str {
         match self {
             Step::Open => "open",
             Step::Read => "read",
+            Step::Exchange => "token",
         }
     }
 }
@@ -26,6 +30,7 @@ impl Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
+            Step::Exchange => "exchanging the pod's service-account token to open",
             Step::Open => "opening",
             Step::Read => "reading",
         })

@@ -1,11 +1,13 @@
 //! The Pulumi ESC API as esc-csi uses it: open an environment, read it whole, decode leniently.
 //!
 //! One open and one read give every value of an environment, so a mount resolves all of its
-//! paths locally instead of making a call per item.
+//! paths locally instead of making a call per item. With workload identity, a call to the
+//! Pulumi OAuth token endpoint ([`oauth`]) first trades the pod's token for an access token.
 
 mod client;
 mod error;
 mod limit;
+pub mod oauth;
 mod observe;
 mod retry;
 mod value;
@@ -15,6 +17,7 @@ use std::fmt;
 
 pub use client::{ClientOptions, EscClient};
 pub use error::{ErrorKind, EscError, Step};
+pub use oauth::{ExchangedToken, TokenExchange, TokenType};
 pub use observe::Observer;
 pub use retry::RetryPolicy;
 pub use value::{Data, Value};

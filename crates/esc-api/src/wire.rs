@@ -20,7 +20,8 @@ pub struct Environment {
     pub properties: BTreeMap<String, Value>,
 }
 
-/// The body of an error reply: `{"code", "message"}`, plus diagnostics on a failed open.
+/// The body of an error reply: `{"code", "message"}`, plus diagnostics on a failed open; the
+/// OAuth token endpoint answers `{"error", "error_description"}` instead (RFC 6749 §5.2).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ErrorBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -29,6 +30,25 @@ pub struct ErrorBody {
     pub message: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub diagnostics: Vec<Diagnostic>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
+/// `POST /api/oauth/token` → the exchanged token (RFC 8693 §2.2.1). Only `access_token` is
+/// required; the rest is read when present.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenExchangeGrant {
+    pub access_token: secrecy::SecretString,
+    #[serde(default)]
+    pub expires_in: Option<u64>,
+    #[serde(default)]
+    pub issued_token_type: Option<String>,
+    #[serde(default)]
+    pub token_type: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// One evaluation diagnostic.

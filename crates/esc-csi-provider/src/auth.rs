@@ -1,5 +1,9 @@
 //! Where the Pulumi access token comes from, in order of preference:
 //!
+//! 0. workload identity: the pod's service-account token for the class's `oidcAudience`, from
+//!    the driver's `csi.storage.k8s.io/serviceAccount.tokens`, exchanged at the Pulumi OAuth
+//!    token endpoint ([`crate::oidc`]). Used when `authMethod: oidc`, or when `authMethod` is
+//!    unset, the class names no `authSecretName` and the driver sent a token for the audience;
 //! 1. the pod's own `nodePublishSecretRef` Secret (the request's `secrets` field, key
 //!    `pulumi-access-token`): no RBAC on Secrets needed at all;
 //! 2. the class's `authSecretName` Secret, read through the Kubernetes API, and only in the
@@ -14,7 +18,10 @@ use std::future::Future;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-use crate::class::{Class, Settings};
+use crate::class::{AuthMethod, Class, Settings, keys};
+use crate::error::MountError;
+use crate::metrics::Metrics;
+use crate::oidc::{ExchangeFailure, TokenExchanger, service_account_tokens};
 
 /// The key holding the token, in a Secret or in `nodePublishSecretRef`.
 pub const TOKEN_KEY: &str = "pulumi-access-token";
@@ -23,7 +30,15 @@ pub const TOKEN_KEY: &str = "pulumi-access-token";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenOrigin {
     NodePublishSecretRef,
-    Secret { namespace: String, name: String },
+    Secret {
+        namespace: String,
+        name: String,
+    },
+    /// Exchanged for the pod's service-account token.
+    ServiceAccount {
+        audience: String,
+        endpoint: String,
+    },
 }
 
 impl fmt::Display for TokenOrigin {
@@ -38,6 +53,10 @@ impl fmt::Display for TokenOrigin {
             TokenOrigin::Secret { namespace, name } => {
                 write!(f, "Kubernetes Secret {namespace}/{name} (key {TOKEN_KEY})")
             }
+            TokenOrigin::ServiceAccount { audience, endpoint } => write!(
+                f,
+                "the pod's service-account token for audience {audience}, exchanged at {endpoint}"
+            ),
         }
     }
 }
@@ -119,6 +138,28 @@ pub enum AuthError {
     NoKubernetes(String),
     #[error("reading Kubernetes Secret {namespace}/{name} did not finish before the deadline")]
     Timeout { namespace: String, name: String },
+    #[error(
+        "authMethod is oidc, but the driver sent no service-account token for audience \
+         {audience}{}; add `tokenRequests: [{{audience: \"{audience}\"}}]` to the CSIDriver \
+         secrets-store.csi.k8s.io, or set oidcAudience to one it requests",
+        sent_audiences(sent)
+    )]
+    NoServiceAccountToken { audience: String, sent: Vec<String> },
+    #[error(
+        "the driver's csi.storage.k8s.io/serviceAccount.tokens is not a JSON object of \
+         {{\"<audience>\": {{\"token\": ...}}}}"
+    )]
+    BadServiceAccountTokens,
+    #[error("esc-csi cannot exchange service-account tokens: it has no HTTP client")]
+    NoExchangeClient,
+}
+
+fn sent_audiences(sent: &[String]) -> String {
+    if sent.is_empty() {
+        " (it sent none)".into()
+    } else {
+        format!(" (it sent: {})", sent.join(", "))
+    }
 }
 
 fn present_keys(keys: &[String]) -> String {
@@ -129,8 +170,97 @@ fn present_keys(keys: &[String]) -> String {
     }
 }
 
-/// Finds the token for a mount.
+/// Finds the token for a mount: exchanged for the pod's service-account token, or from a
+/// Secret. An exchange failure is a [`MountError::Esc`] naming the exchange.
 pub async fn credential<R: SecretReader>(
+    class: &Class,
+    node_publish_secrets: &str,
+    settings: &Settings,
+    reader: &R,
+    exchanger: &TokenExchanger,
+    metrics: &Metrics,
+    deadline: Instant,
+) -> Result<Credential, MountError> {
+    let oidc = match class.auth_method {
+        AuthMethod::Oidc => true,
+        AuthMethod::Auto => class.auth_secret.is_none(),
+        AuthMethod::Secret => false,
+    };
+    if oidc {
+        let audience = &class.oidc.token_audience;
+        let (mut tokens, sent) = pod_service_account_tokens(class, node_publish_secrets)?;
+        match tokens.remove(audience) {
+            Some(subject) => {
+                return exchanged(class, subject, exchanger, metrics, deadline).await;
+            }
+            None if class.auth_method == AuthMethod::Oidc => {
+                return Err(AuthError::NoServiceAccountToken {
+                    audience: audience.clone(),
+                    sent,
+                }
+                .into());
+            }
+            None => {}
+        }
+    }
+    Ok(secret_credential(class, node_publish_secrets, settings, reader, deadline).await?)
+}
+
+/// The service-account tokens of the request, by audience, and the audiences sent. Newer
+/// drivers may put them in `secrets` instead of `attributes`.
+fn pod_service_account_tokens(
+    class: &Class,
+    node_publish_secrets: &str,
+) -> Result<(BTreeMap<String, SecretString>, Vec<String>), AuthError> {
+    let from_secrets = || {
+        let map: BTreeMap<String, SecretString> =
+            serde_json::from_str(node_publish_secrets).ok()?;
+        map.get(keys::SERVICE_ACCOUNT_TOKENS).cloned()
+    };
+    let Some(text) = class.service_account_tokens.clone().or_else(from_secrets) else {
+        return Ok((BTreeMap::new(), Vec::new()));
+    };
+    let tokens = service_account_tokens(&text).map_err(|()| AuthError::BadServiceAccountTokens)?;
+    let sent = tokens.keys().cloned().collect();
+    Ok((tokens, sent))
+}
+
+async fn exchanged(
+    class: &Class,
+    subject: SecretString,
+    exchanger: &TokenExchanger,
+    metrics: &Metrics,
+    deadline: Instant,
+) -> Result<Credential, MountError> {
+    let endpoint = esc_api::oauth::token_endpoint(&class.api_url)
+        .map_or_else(|| class.api_url.to_string(), |u| u.to_string());
+    let origin = TokenOrigin::ServiceAccount {
+        audience: class.oidc.token_audience.clone(),
+        endpoint,
+    };
+    let subject = checked(subject, origin.clone())?.token;
+    let token = exchanger
+        .access_token(
+            &class.api_url,
+            &class.environment,
+            &class.oidc.request,
+            &subject,
+            metrics,
+            deadline,
+        )
+        .await
+        .map_err(|failure| match failure {
+            ExchangeFailure::NoClient => MountError::Auth(AuthError::NoExchangeClient),
+            ExchangeFailure::Esc(error) => MountError::Esc {
+                error,
+                origin: origin.clone(),
+            },
+        })?;
+    Ok(Credential { token, origin })
+}
+
+/// A token from `nodePublishSecretRef` or `authSecretName`.
+async fn secret_credential<R: SecretReader>(
     class: &Class,
     node_publish_secrets: &str,
     settings: &Settings,

@@ -7,9 +7,11 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::time::Duration;
 
-use esc_api::EnvironmentRef;
+use esc_api::{EnvironmentRef, TokenType};
 use esc_path::closest;
+use secrecy::SecretString;
 use url::{Host, Url};
 
 use crate::items::{Item, parse_items};
@@ -24,14 +26,23 @@ pub mod keys {
     pub const AUTH_SECRET_NAME: &str = "authSecretName";
     pub const AUTH_SECRET_NAMESPACE: &str = "authSecretNamespace";
     pub const SECRETS: &str = "secrets";
+    /// Workload identity (ours): `oidc`, `secret`, or unset for automatic.
+    pub const AUTH_METHOD: &str = "authMethod";
+    pub const OIDC_AUDIENCE: &str = "oidcAudience";
+    pub const OIDC_TOKEN_TYPE: &str = "oidcTokenType";
+    pub const OIDC_SCOPE: &str = "oidcScope";
+    pub const OIDC_EXPIRATION: &str = "oidcExpiration";
     /// Added by the driver.
     pub const CLASS_NAME: &str = "secretProviderClass";
     pub const POD_NAME: &str = "csi.storage.k8s.io/pod.name";
     pub const POD_NAMESPACE: &str = "csi.storage.k8s.io/pod.namespace";
     pub const POD_UID: &str = "csi.storage.k8s.io/pod.uid";
     pub const SERVICE_ACCOUNT: &str = "csi.storage.k8s.io/serviceAccount.name";
+    /// `{"<audience>": {"token": "<jwt>", "expirationTimestamp": "..."}}`, when the CSIDriver
+    /// has `tokenRequests`. Never logged.
+    pub const SERVICE_ACCOUNT_TOKENS: &str = "csi.storage.k8s.io/serviceAccount.tokens";
 
-    pub const PARAMETERS: [&str; 7] = [
+    pub const PARAMETERS: [&str; 12] = [
         API_URL,
         ORGANIZATION,
         PROJECT,
@@ -39,6 +50,11 @@ pub mod keys {
         AUTH_SECRET_NAME,
         AUTH_SECRET_NAMESPACE,
         SECRETS,
+        AUTH_METHOD,
+        OIDC_AUDIENCE,
+        OIDC_TOKEN_TYPE,
+        OIDC_SCOPE,
+        OIDC_EXPIRATION,
     ];
 }
 
@@ -80,6 +96,29 @@ pub struct SecretRef {
     pub namespace: Option<String>,
 }
 
+/// Which credentials a class may use (`authMethod`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    /// Unset: the pod's service-account token when the driver sent one for the audience and
+    /// the class names no `authSecretName`; otherwise the Secrets.
+    #[default]
+    Auto,
+    /// Only the pod's service-account token, exchanged at the Pulumi OAuth endpoint.
+    Oidc,
+    /// Only `nodePublishSecretRef` or `authSecretName`.
+    Secret,
+}
+
+/// How to exchange the pod's service-account token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oidc {
+    /// The service-account token to take: the key in `serviceAccount.tokens`
+    /// (`oidcAudience`, default `urn:pulumi:org:<organization>`).
+    pub token_audience: String,
+    /// What to ask the token endpoint for (its `audience` is always `urn:pulumi:org:<org>`).
+    pub request: esc_api::TokenExchange,
+}
+
 /// A validated class: everything needed to mount, nothing left to check.
 #[derive(Debug, Clone)]
 pub struct Class {
@@ -88,6 +127,10 @@ pub struct Class {
     pub api_url: Url,
     pub environment: EnvironmentRef,
     pub auth_secret: Option<SecretRef>,
+    pub auth_method: AuthMethod,
+    pub oidc: Oidc,
+    /// The driver's `serviceAccount.tokens` attribute, as sent; parsed only when needed.
+    pub service_account_tokens: Option<SecretString>,
     pub items: Vec<Item>,
     pub pod: PodInfo,
     /// Harmless oddities worth a log line (unknown item keys).
@@ -176,6 +219,50 @@ impl Class {
             }
         }
 
+        let auth_method = match get(keys::AUTH_METHOD) {
+            None => AuthMethod::Auto,
+            Some("oidc") => AuthMethod::Oidc,
+            Some("secret") => AuthMethod::Secret,
+            Some(other) => {
+                problems.push(
+                    "parameter authMethod",
+                    format!(
+                        "{other:?} is not an auth method; use oidc or secret, or leave it unset"
+                    ),
+                );
+                AuthMethod::Auto
+            }
+        };
+        let token_type = match get(keys::OIDC_TOKEN_TYPE) {
+            None => TokenType::Organization,
+            Some(text) => text.parse().unwrap_or_else(|m: String| {
+                problems.push("parameter oidcTokenType", m);
+                TokenType::Organization
+            }),
+        };
+        let scope = get(keys::OIDC_SCOPE).map(str::to_owned);
+        if get(keys::OIDC_TOKEN_TYPE).is_none_or(|t| t.parse::<TokenType>().is_ok())
+            && let Err(m) = token_type.check_scope(scope.as_deref())
+        {
+            problems.push("parameter oidcScope", m);
+        }
+        let expiration = get(keys::OIDC_EXPIRATION).and_then(|text| {
+            parse_expiration(text)
+                .map_err(|m| problems.push("parameter oidcExpiration", m))
+                .ok()
+        });
+        let org_audience = esc_api::oauth::audience_of(organization.unwrap_or_default());
+        let oidc = Oidc {
+            token_audience: get(keys::OIDC_AUDIENCE)
+                .map_or_else(|| org_audience.clone(), str::to_owned),
+            request: esc_api::TokenExchange {
+                audience: org_audience,
+                token_type,
+                scope,
+                expiration,
+            },
+        };
+
         let items = match attributes.get(keys::SECRETS) {
             Some(text) if !text.trim().is_empty() => {
                 parse_items(text, &mut problems, &mut warnings)
@@ -201,6 +288,12 @@ impl Class {
                     api_url,
                     environment,
                     auth_secret,
+                    auth_method,
+                    oidc,
+                    service_account_tokens: attributes
+                        .get(keys::SERVICE_ACCOUNT_TOKENS)
+                        .filter(|t| !t.trim().is_empty())
+                        .map(|t| SecretString::from(t.clone())),
                     items,
                     pod,
                     warnings,
@@ -209,6 +302,28 @@ impl Class {
             _ => Err(problems),
         }
     }
+}
+
+/// `oidcExpiration`: seconds (`3600`) or a duration with unit s, m or h (`30m`, `2h`), from
+/// 5 minutes to 24 hours.
+fn parse_expiration(text: &str) -> Result<Duration, String> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 3600, 30m or 2h"))?;
+    let seconds = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => return Err(format!("{text:?} has unit {unit:?}; use s, m or h")),
+    };
+    if !(300..=86_400).contains(&seconds) {
+        return Err(format!("{text:?} is out of range: use 5m to 24h"));
+    }
+    Ok(Duration::from_secs(seconds))
 }
 
 /// `env`, `env@version`, or `project/env[@version]` when `project` is not set.
@@ -423,6 +538,70 @@ mod tests {
         assert_eq!(class.pod.uid.as_deref(), Some("u"));
         assert_eq!(class.pod.service_account.as_deref(), Some("web"));
         assert_eq!(class.name.as_deref(), Some("web-secrets"));
+    }
+
+    #[test]
+    fn oidc_parameters_default_to_an_organization_token_for_the_org_audience() {
+        let class = Class::from_attributes(&minimal(&[]), &Settings::default()).unwrap();
+        assert_eq!(class.auth_method, AuthMethod::Auto);
+        assert_eq!(class.oidc.token_audience, "urn:pulumi:org:acme");
+        assert_eq!(class.oidc.request.audience, "urn:pulumi:org:acme");
+        assert_eq!(class.oidc.request.token_type, TokenType::Organization);
+        assert_eq!(class.oidc.request.scope, None);
+        assert_eq!(class.oidc.request.expiration, None);
+        assert!(class.service_account_tokens.is_none());
+    }
+
+    #[test]
+    fn oidc_parameters_are_read_and_checked_together_with_the_rest() {
+        let class = Class::from_attributes(
+            &minimal(&[
+                ("authMethod", "oidc"),
+                ("oidcAudience", "pulumi"),
+                ("oidcTokenType", "team"),
+                ("oidcScope", "team:platform"),
+                ("oidcExpiration", "30m"),
+                ("csi.storage.k8s.io/serviceAccount.tokens", "{}"),
+            ]),
+            &Settings::default(),
+        )
+        .unwrap();
+        assert_eq!(class.auth_method, AuthMethod::Oidc);
+        assert_eq!(class.oidc.token_audience, "pulumi");
+        assert_eq!(class.oidc.request.token_type, TokenType::Team);
+        assert_eq!(class.oidc.request.scope.as_deref(), Some("team:platform"));
+        assert_eq!(
+            class.oidc.request.expiration,
+            Some(Duration::from_secs(1800))
+        );
+        assert!(class.service_account_tokens.is_some());
+
+        let problems = Class::from_attributes(
+            &minimal(&[
+                ("authMethod", "token"),
+                ("oidcTokenType", "personal"),
+                ("oidcExpiration", "2d"),
+            ]),
+            &Settings::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "parameter authMethod: \"token\" is not an auth method; use oidc or secret, or leave it unset",
+            "parameter oidcScope: a personal token needs scope \"user:<user login>\"",
+            "parameter oidcExpiration: \"2d\" has unit \"d\"; use s, m or h",
+        ] {
+            assert!(problems.contains(expected), "{problems}");
+        }
+    }
+
+    #[test]
+    fn expirations_take_seconds_or_units_within_five_minutes_and_a_day() {
+        assert_eq!(parse_expiration("3600"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_expiration("2h"), Ok(Duration::from_secs(7200)));
+        assert!(parse_expiration("60").is_err());
+        assert!(parse_expiration("25h").is_err());
+        assert!(parse_expiration("soon").is_err());
     }
 
     #[test]

@@ -102,6 +102,22 @@ impl fmt::Display for EscHint<'_> {
         let Some(status) = self.error.status() else {
             return Ok(());
         };
+        if self.error.step() == esc_api::Step::Exchange {
+            return match status.as_u16() {
+                400 | 401 | 403 => f.write_str(
+                    ". Check that the Pulumi organization trusts the cluster's OIDC issuer \
+                     (Settings, OIDC Issuers), that its policy allows this service account and \
+                     token type, and that the token's audience is what the issuer expects",
+                ),
+                404 => {
+                    f.write_str(". The API at apiUrl has no token exchange endpoint; check apiUrl")
+                }
+                429 | 500..=599 => {
+                    f.write_str(". The token exchange is failing; the mount will be retried")
+                }
+                _ => Ok(()),
+            };
+        }
         match status.as_u16() {
             400 => f.write_str(". The environment does not evaluate; fix its definition in ESC"),
             401 => write!(

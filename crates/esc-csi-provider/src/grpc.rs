@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use esc_api::ErrorKind as EscErrorKind;
+use esc_api::{ErrorKind as EscErrorKind, Step as EscStep};
 use esc_path::ResolveError;
 use prost::Message;
 use tokio::time::Instant;
@@ -190,6 +190,7 @@ fn code_of(error: &MountError) -> Code {
         MountError::Request(_) | MountError::Class { .. } => Code::InvalidArgument,
         MountError::Auth(auth) => match auth {
             AuthError::NoCredentials
+            | AuthError::NoServiceAccountToken { .. }
             | AuthError::SecretNotFound { .. }
             | AuthError::KeyNotFound { .. }
             | AuthError::EmptyToken { .. }
@@ -197,12 +198,24 @@ fn code_of(error: &MountError) -> Code {
             AuthError::CrossNamespace { .. } | AuthError::Forbidden { .. } => {
                 Code::PermissionDenied
             }
-            AuthError::NoNamespace | AuthError::BadNodePublishSecrets => Code::InvalidArgument,
+            AuthError::NoNamespace
+            | AuthError::BadNodePublishSecrets
+            | AuthError::BadServiceAccountTokens => Code::InvalidArgument,
+            AuthError::NoExchangeClient => Code::Internal,
             AuthError::Unavailable { .. } => Code::Unavailable,
             AuthError::NoKubernetes(_) => Code::FailedPrecondition,
             AuthError::Timeout { .. } => Code::DeadlineExceeded,
         },
         MountError::Esc { error, .. } => match error.kind() {
+            // The token endpoint refuses a bad or untrusted identity with 400 invalid_grant.
+            EscErrorKind::Status { status, .. } if error.step() == EscStep::Exchange => {
+                match status.as_u16() {
+                    400 | 401 => Code::Unauthenticated,
+                    403 => Code::PermissionDenied,
+                    404 => Code::FailedPrecondition,
+                    _ => Code::Unavailable,
+                }
+            }
             EscErrorKind::Status { status, .. } => match status.as_u16() {
                 401 => Code::Unauthenticated,
                 403 => Code::PermissionDenied,

@@ -17,6 +17,7 @@ pub mod items;
 pub mod kube_secrets;
 pub mod metrics;
 pub mod mount;
+pub mod oidc;
 pub mod problems;
 pub mod proto;
 pub mod render;

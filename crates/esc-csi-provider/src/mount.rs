@@ -13,6 +13,7 @@ use crate::class::{Class, Settings};
 use crate::error::{ItemProblem, ItemProblemKind, MountError};
 use crate::items::Item;
 use crate::metrics::Metrics;
+use crate::oidc::TokenExchanger;
 use crate::render::render;
 use crate::source::EnvironmentSource;
 use crate::stale::{StaleOptions, StaleStore};
@@ -51,6 +52,8 @@ pub struct Mounter<S, R> {
     key: VersionKey,
     metrics: Arc<Metrics>,
     stale: Option<StaleStore>,
+    /// Exchanges service-account tokens (workload identity) and caches the results.
+    exchanger: TokenExchanger,
 }
 
 impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
@@ -62,6 +65,9 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
             key,
             metrics: Arc::default(),
             stale: None,
+            exchanger: TokenExchanger::new(
+                esc_api::EscClient::new(esc_api::ClientOptions::default()).ok(),
+            ),
         }
     }
 
@@ -77,6 +83,14 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
+        self
+    }
+
+    /// Exchanges service-account tokens with `client` (by default, a client of default options
+    /// that reports to no observer).
+    #[must_use]
+    pub fn with_token_client(mut self, client: esc_api::EscClient) -> Self {
+        self.exchanger = TokenExchanger::new(Some(client));
         self
     }
 
@@ -102,8 +116,16 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         deadline: Instant,
     ) -> Result<Vec<MountedFile>, MountError> {
         let default_mode = parse_permission(permission)?;
-        let credential =
-            credential(class, secrets, &self.settings, &self.secrets, deadline).await?;
+        let credential = credential(
+            class,
+            secrets,
+            &self.settings,
+            &self.secrets,
+            &self.exchanger,
+            &self.metrics,
+            deadline,
+        )
+        .await?;
         let (api, env, token) = (&class.api_url, &class.environment, &credential.token);
         let pod_uid = class.pod.uid.as_deref().filter(|uid| !uid.is_empty());
         let root = match self.source.fetch(api, env, token, deadline).await {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use esc_server::{Config, ConfigError, EscServer};
+use esc_server::{Config, ConfigError, EscServer, OidcConfig, OidcError};
 use secrecy::SecretString;
 
 use crate::signals::Signals;
@@ -59,6 +59,22 @@ pub(crate) struct EscServerArgs {
         value_parser = esc_server::parse_duration
     )]
     pub(crate) max_open_duration: Duration,
+
+    /// Serve POST /api/oauth/token (the Pulumi OAuth token exchange) for OIDC tokens from this
+    /// issuer: their `iss` must equal it exactly. Needs --oidc-jwks. With it, only --token
+    /// values and exchanged tokens are accepted.
+    #[arg(long, env = "ESC_CSI_ESC_SERVER_OIDC_ISSUER", requires = "oidc_jwks")]
+    pub(crate) oidc_issuer: Option<String>,
+
+    /// JWKS file ({"keys": [...]}) with the issuer's public keys (RSA, EC or OKP), e.g. the
+    /// output of `kubectl get --raw /openid/v1/jwks`. Read once at start; never fetched.
+    #[arg(
+        long,
+        env = "ESC_CSI_ESC_SERVER_OIDC_JWKS",
+        value_name = "FILE",
+        requires = "oidc_issuer"
+    )]
+    pub(crate) oidc_jwks: Option<PathBuf>,
 }
 
 /// Never echoes the value: it is a token.
@@ -74,6 +90,8 @@ fn parse_token(text: &str) -> Result<SecretString, String> {
 pub(crate) enum EscServerError {
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -84,7 +102,12 @@ pub(crate) enum EscServerError {
 }
 
 pub(crate) async fn run(args: EscServerArgs) -> Result<(), EscServerError> {
+    let oidc = match (&args.oidc_issuer, &args.oidc_jwks) {
+        (Some(issuer), Some(jwks)) => Some(OidcConfig::from_file(issuer, jwks)?),
+        _ => None,
+    };
     let config = Config {
+        oidc,
         organization: args.organization,
         tokens: args.tokens,
         default_open_duration: args.default_open_duration,
@@ -105,6 +128,9 @@ pub(crate) async fn run(args: EscServerArgs) -> Result<(), EscServerError> {
         let name = signals.recv().await;
         tracing::info!("{name}: shutting down");
     };
+    if let Some(issuer) = &args.oidc_issuer {
+        tracing::info!(issuer, "token exchange enabled at /api/oauth/token");
+    }
     if !server.requires_token() {
         tracing::warn!("no --token configured: any token is accepted");
     }

@@ -72,7 +72,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         max_entries: args.cache_max_entries,
         max_bytes: args.cache_max_bytes,
     };
-    let source = CachedSource::new(client, cache.clone(), metrics.clone());
+    let source = CachedSource::new(client.clone(), cache.clone(), metrics.clone());
     let secrets = CachedSecrets::new(
         secrets,
         CacheOptions {
@@ -81,7 +81,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         },
         metrics.clone(),
     );
-    let mut mounter = Mounter::new(source, secrets, settings, key).with_metrics(metrics);
+    let mut mounter = Mounter::new(source, secrets, settings, key)
+        .with_metrics(metrics)
+        .with_token_client(client);
     if let Some(max_age) = args.serve_stale_on_error {
         mounter = mounter.with_stale(&StaleOptions {
             max_age,

@@ -1,5 +1,6 @@
-//! `Authorization: token <T>` on every request. With tokens configured, `T` must be one of
-//! them; without, any non-empty token passes (a local server for a laptop or CI).
+//! `Authorization: token <T>` on every request. `T` must be a configured token or one issued
+//! by the token exchange (until it expires); with neither tokens nor OIDC configured, any
+//! non-empty token passes (a local server for a laptop or CI).
 //!
 //! Tokens are compared as SHA-256 digests in constant time, so neither the content nor the
 //! length of an accepted token leaks through timing; only the digests are kept.
@@ -15,9 +16,14 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::oidc::Issued;
 
 pub(crate) struct Auth {
     digests: Vec<[u8; 32]>,
+    /// Tokens issued by exchange.
+    issued: Arc<Issued>,
+    /// With OIDC on, an unknown token is refused even when no token is configured.
+    oidc: bool,
 }
 
 impl std::fmt::Debug for Auth {
@@ -29,12 +35,14 @@ impl std::fmt::Debug for Auth {
 }
 
 impl Auth {
-    pub(crate) fn new(tokens: &[SecretString]) -> Auth {
+    pub(crate) fn new(tokens: &[SecretString], issued: Arc<Issued>, oidc: bool) -> Auth {
         Auth {
             digests: tokens
                 .iter()
                 .map(|t| hash(t.expose_secret().as_bytes()))
                 .collect(),
+            issued,
+            oidc,
         }
     }
 
@@ -42,21 +50,23 @@ impl Auth {
         if token.is_empty() {
             return false;
         }
-        if self.digests.is_empty() {
+        if self.digests.is_empty() && !self.oidc {
             return true;
         }
         let presented = hash(token);
         // Every digest is compared, so the time does not tell which one matched.
-        self.digests
+        let configured: bool = self
+            .digests
             .iter()
             .fold(subtle::Choice::from(0), |found, d| {
                 found | d.ct_eq(&presented)
             })
-            .into()
+            .into();
+        configured || self.issued.accepts(&presented)
     }
 }
 
-fn hash(bytes: &[u8]) -> [u8; 32] {
+pub(crate) fn hash(bytes: &[u8]) -> [u8; 32] {
     let mut out = [0u8; 32];
     out.copy_from_slice(digest(&SHA256, bytes).as_ref());
     out
@@ -88,7 +98,7 @@ mod tests {
 
     #[test]
     fn only_configured_tokens_pass_when_some_are_configured() {
-        let auth = Auth::new(&["one".into(), "two".into()]);
+        let auth = Auth::new(&["one".into(), "two".into()], Arc::default(), false);
         assert!(auth.accepts(b"one"));
         assert!(auth.accepts(b"two"));
         assert!(!auth.accepts(b"three"));
@@ -98,8 +108,14 @@ mod tests {
 
     #[test]
     fn any_non_empty_token_passes_when_none_are_configured() {
-        let auth = Auth::new(&[]);
+        let auth = Auth::new(&[], Arc::default(), false);
         assert!(auth.accepts(b"anything"));
         assert!(!auth.accepts(b""));
+    }
+
+    #[test]
+    fn with_oidc_on_only_configured_or_issued_tokens_pass() {
+        let auth = Auth::new(&[], Arc::default(), true);
+        assert!(!auth.accepts(b"anything"));
     }
 }

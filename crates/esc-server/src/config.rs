@@ -7,6 +7,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::names;
+use crate::oidc::{OidcConfig, OidcError};
 
 /// Settings of an [`crate::EscServer`].
 #[derive(Debug, Clone)]
@@ -25,6 +26,9 @@ pub struct Config {
     pub max_sessions: usize,
     /// `context.pulumi.user.login` (and `id`) seen by definitions.
     pub user: String,
+    /// Serve `POST /api/oauth/token` for this issuer's tokens. With it, only configured and
+    /// issued tokens pass, even when `tokens` is empty.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl Config {
@@ -39,6 +43,7 @@ impl Config {
             max_open_duration: Duration::from_secs(24 * 3600),
             max_sessions: 10_000,
             user: "local".to_owned(),
+            oidc: None,
         }
     }
 
@@ -79,6 +84,9 @@ impl Config {
         if self.user.trim().is_empty() {
             return Err(ConfigError::EmptyUser);
         }
+        if let Some(oidc) = &self.oidc {
+            oidc.validate()?;
+        }
         Ok(())
     }
 }
@@ -105,6 +113,8 @@ pub enum ConfigError {
     NoSessions,
     #[error("the user name is empty")]
     EmptyUser,
+    #[error(transparent)]
+    Oidc(#[from] OidcError),
 }
 
 /// Parses a Go duration as the API's `duration` takes it: `90s`, `30m`, `1.5h`, `2h45m`.

@@ -20,6 +20,7 @@ mod config;
 mod error;
 mod evaluate;
 mod names;
+mod oidc;
 mod routes;
 mod sessions;
 mod store;
@@ -30,6 +31,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use config::{Config, ConfigError, parse_duration};
+pub use jsonwebtoken::jwk::JwkSet;
+pub use oidc::{OidcConfig, OidcError};
 
 use auth::Auth;
 use sessions::Sessions;
@@ -41,6 +44,8 @@ struct Inner {
     config: Config,
     store: Store,
     sessions: Sessions,
+    /// Access tokens issued by `POST /api/oauth/token`.
+    issued: Arc<oidc::Issued>,
 }
 
 /// A configured server; [`EscServer::router`] gives its HTTP surface.
@@ -53,23 +58,30 @@ pub struct EscServer {
 impl EscServer {
     pub fn new(config: Config) -> Result<EscServer, ConfigError> {
         config.validate()?;
-        let auth = Arc::new(Auth::new(&config.tokens));
+        let issued = Arc::new(oidc::Issued::default());
+        let auth = Arc::new(Auth::new(
+            &config.tokens,
+            Arc::clone(&issued),
+            config.oidc.is_some(),
+        ));
         let inner = Arc::new(Inner {
             store: Store::new(config.environments.clone()),
             sessions: Sessions::new(config.max_sessions),
+            issued,
             config,
         });
         Ok(EscServer { inner, auth })
     }
 
-    /// Routes under `/api/esc`; anything else is a 404 in the API's error shape.
+    /// Routes under `/api/esc`, and `POST /api/oauth/token`; anything else is a 404 in the
+    /// API's error shape.
     pub fn router(&self) -> axum::Router {
         routes::router(Arc::clone(&self.inner), Arc::clone(&self.auth))
     }
 
-    /// Whether a token is required (with none configured, any token is accepted).
+    /// Whether a token is required (with none configured and no OIDC, any token is accepted).
     pub fn requires_token(&self) -> bool {
-        !self.inner.config.tokens.is_empty()
+        !self.inner.config.tokens.is_empty() || self.inner.config.oidc.is_some()
     }
 }
 

@@ -48,8 +48,17 @@ pub(crate) fn router(inner: Arc<Inner>, auth: Arc<Auth>) -> Router {
         .route_layer(from_fn_with_state(auth, require_token))
         .route_layer(from_fn(log_request))
         .method_not_allowed_fallback(method_not_allowed)
+        .with_state(Arc::clone(&inner));
+    // Pulumi Cloud's OAuth endpoint sits outside /api/esc and takes no Authorization header.
+    let oauth = Router::new()
+        .route("/api/oauth/token", post(crate::oidc::handler))
+        .route_layer(from_fn(log_request))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(inner);
-    Router::new().nest("/api/esc", api).fallback(not_found)
+    Router::new()
+        .nest("/api/esc", api)
+        .merge(oauth)
+        .fallback(not_found)
 }
 
 /// Method, route template, status and time: never the raw path (it holds session ids), the
