@@ -151,6 +151,8 @@ impl<S: EnvironmentSource, R: SecretReader> CsiDriverProvider for ProviderServic
             pod = field::Empty,
             class = field::Empty,
             environment = field::Empty,
+            outcome = field::Empty,
+            elapsed_ms = field::Empty,
         );
         let metrics = self.mounter.metrics();
         let _in_flight = metrics.mount_started();
@@ -161,6 +163,12 @@ impl<S: EnvironmentSource, R: SecretReader> CsiDriverProvider for ProviderServic
                     .unwrap_or(Err(MountError::Deadline(budget)));
             let elapsed = started.elapsed();
             let elapsed_ms = elapsed.as_millis() as u64;
+            let span = tracing::Span::current();
+            span.record("elapsed_ms", elapsed_ms);
+            span.record(
+                "outcome",
+                field::display(if result.is_ok() { "mounted" } else { "failed" }),
+            );
             match result {
                 Ok(response) => {
                     metrics.mount_finished(Code::Ok, elapsed);

@@ -238,4 +238,6 @@ async fn the_daemon_mounts_with_a_token_read_through_the_kubeconfig() {
     assert!(!logs.contains("t0k3n"), "{logs}");
     assert!(logs.contains("mounted"), "{logs}");
     assert!(logs.contains("pod=web-0"), "{logs}");
+    assert!(logs.contains("outcome=mounted"), "{logs}");
+    assert!(logs.contains("elapsed_ms="), "{logs}");
 }
