@@ -96,6 +96,27 @@ async fn no_secret_value_or_token_reaches_the_logs_on_any_path() {
     for attributes in failures {
         h.mount(attributes).await.unwrap_err();
     }
+    // Workload identity failures: the exchange refused (the stand-in has no token endpoint),
+    // no token for the audience, and a malformed tokens attribute holding the JWT.
+    let oidc = |audience: &str, tokens: &str| {
+        h.attributes(&[
+            ("organization", "acme"),
+            ("project", "app"),
+            ("environment", "prod"),
+            ("authMethod", "oidc"),
+            ("oidcAudience", audience),
+            ("secrets", "- {fileName: pw, secretKey: db.password}"),
+            ("csi.storage.k8s.io/serviceAccount.tokens", tokens),
+        ])
+    };
+    h.mount(oidc("pulumi", &tokens)).await.unwrap_err();
+    h.mount(oidc("other", &tokens)).await.unwrap_err();
+    h.mount(oidc(
+        "pulumi",
+        &format!("{{\"pulumi\": {{\"token\": \"{SA_JWT}\""),
+    ))
+    .await
+    .unwrap_err();
     // Invalid class, invalid secrets field, bad permission.
     h.mount(class("- {fileName: /abs, secretKey: a}"))
         .await
