@@ -247,7 +247,11 @@ async fn a_pod_mounts_with_only_its_service_account_token_exchanged_once_then_ca
         assert!(!logs.contains(&sa_token), "{logs}");
         assert!(!logs.contains("pul-local-"), "{logs}");
     }
-    assert_eq!(daemon_logs.matches("mounted").count(), 2, "{daemon_logs}");
+    assert_eq!(
+        daemon_logs.matches(": mounted files=1").count(),
+        2,
+        "{daemon_logs}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
