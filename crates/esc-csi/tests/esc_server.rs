@@ -1,73 +1,29 @@
 //! `esc-csi esc-server` as a user runs it: flags from the environment, the URL in the log,
 //! our client reading through it, and a clean stop on SIGTERM with no token in the logs.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStderr, Command, Stdio};
+mod support;
+
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_esc-csi");
+use std::process::Command;
+
+use support::{BIN, Process};
+
 const TOKEN: &str = "pul-cli-test-token-77aa";
 
-struct Server {
-    child: Child,
-    stderr: BufReader<ChildStderr>,
-    logs: String,
+/// `esc-csi esc-server` over `dir`, on a free loopback port.
+fn start(dir: &std::path::Path, envs: &[(&str, &str)]) -> Process {
+    let mut envs = envs.to_vec();
+    let dir = dir.to_str().unwrap();
+    envs.push(("ESC_CSI_ESC_SERVER_ENVIRONMENTS", dir));
+    Process::spawn(&["esc-server", "--listen", "127.0.0.1:0"], &envs)
 }
 
-impl Server {
-    fn start(dir: &std::path::Path, envs: &[(&str, &str)]) -> Server {
-        let mut command = Command::new(BIN);
-        command
-            .args(["esc-server", "--listen", "127.0.0.1:0"])
-            .env("ESC_CSI_ESC_SERVER_ENVIRONMENTS", dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().unwrap();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        Server {
-            child,
-            stderr,
-            logs: String::new(),
-        }
-    }
-
-    /// Reads log lines until the listening line; returns its URL.
-    fn url(&mut self) -> String {
-        loop {
-            let mut line = String::new();
-            assert!(
-                self.stderr.read_line(&mut line).unwrap() > 0,
-                "exited before listening: {}",
-                self.logs
-            );
-            self.logs.push_str(&line);
-            if line.contains("esc-server listening") {
-                let start = line.find("http://").expect("a URL in the log line");
-                let url = line[start..].split_whitespace().next().unwrap();
-                return url.to_owned();
-            }
-        }
-    }
-
-    fn terminate(mut self) -> (bool, String) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let status = self.child.wait().unwrap();
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut self.stderr, &mut rest).unwrap();
-        self.logs.push_str(&rest);
-        (status.success(), std::mem::take(&mut self.logs))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Reads log lines until the listening line; returns its URL.
+fn url(server: &mut Process) -> String {
+    let line = server.wait_for("esc-server listening");
+    let start = line.find("http://").expect("a URL in the log line");
+    line[start..].split_whitespace().next().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -80,8 +36,8 @@ async fn the_server_serves_our_client_and_stops_cleanly_on_sigterm() {
     )
     .unwrap();
     let tokens = format!("other-token,{TOKEN}");
-    let mut server = Server::start(dir.path(), &[("ESC_CSI_ESC_SERVER_TOKENS", &tokens)]);
-    let url = server.url();
+    let mut server = start(dir.path(), &[("ESC_CSI_ESC_SERVER_TOKENS", &tokens)]);
+    let url = url(&mut server);
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     assert!(url.ends_with("/api/esc"), "{url}");
 
@@ -109,7 +65,7 @@ async fn the_server_serves_our_client_and_stops_cleanly_on_sigterm() {
         .unwrap_err();
     assert!(refused.to_string().contains("401"), "{refused}");
 
-    let (success, logs) = server.terminate();
+    let (success, logs) = server.stop();
     assert!(success, "{logs}");
     assert!(logs.contains("SIGTERM: shutting down"), "{logs}");
     assert!(logs.contains("esc-server stopped"), "{logs}");
@@ -120,9 +76,9 @@ async fn the_server_serves_our_client_and_stops_cleanly_on_sigterm() {
 #[tokio::test]
 async fn without_a_token_the_server_warns_that_any_token_is_accepted() {
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(dir.path(), &[]);
-    server.url();
-    let (success, logs) = server.terminate();
+    let mut server = start(dir.path(), &[]);
+    url(&mut server);
+    let (success, logs) = server.stop();
     assert!(success, "{logs}");
     assert!(
         logs.contains("no --token configured: any token is accepted"),

@@ -2,87 +2,23 @@
 //! the real `esc-csi serve` daemon, and a Mount over its unix socket carrying only a signed
 //! service-account token (workload identity); and the same with only a nodePublishSecretRef.
 
-use std::io::{BufRead, BufReader, Read};
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use esc_csi_provider::client::connect;
 use esc_csi_provider::proto::v1alpha1::MountRequest;
-use esc_csi_provider::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
-use hyper_util::rt::TokioIo;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde_json::json;
-use tonic::transport::{Endpoint, Uri};
+use support::Process;
 
-const BIN: &str = env!("CARGO_BIN_EXE_esc-csi");
 const ISSUER: &str = "https://oidc.cluster.test";
 const AUDIENCE: &str = "urn:pulumi:org:acme";
 const EXCHANGED: &str = "issued an access token by token exchange";
-
-/// A child process whose stderr is collected; killed when dropped.
-struct Process {
-    child: Child,
-    stderr: BufReader<ChildStderr>,
-    logs: String,
-}
-
-impl Process {
-    fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Process {
-        let mut command = Command::new(BIN);
-        command
-            .args(args)
-            .env_remove("KUBECONFIG")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in envs {
-            command.env(k, v);
-        }
-        let mut child = command.spawn().unwrap();
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        Process {
-            child,
-            stderr,
-            logs: String::new(),
-        }
-    }
-
-    /// Reads log lines until one contains `marker`; returns it.
-    fn wait_for(&mut self, marker: &str) -> String {
-        loop {
-            let mut line = String::new();
-            assert!(
-                self.stderr.read_line(&mut line).unwrap() > 0,
-                "exited before {marker:?}: {}",
-                self.logs
-            );
-            self.logs.push_str(&line);
-            if line.contains(marker) {
-                return line;
-            }
-        }
-    }
-
-    /// SIGTERM, then every log line.
-    fn terminate(mut self) -> String {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        assert!(self.child.wait().unwrap().success(), "{}", self.logs);
-        let mut rest = String::new();
-        self.stderr.read_to_string(&mut rest).unwrap();
-        self.logs.push_str(&rest);
-        std::mem::take(&mut self.logs)
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// `esc-csi esc-server` over a folder with `acme/shop/dev`; returns it and its API URL.
 fn esc_server(dir: &Path, extra: &[&str]) -> (Process, String) {
@@ -126,19 +62,9 @@ fn daemon(socket: &Path, api_url: &str) -> Process {
 }
 
 async fn mount(socket: PathBuf, attributes: &serde_json::Value, secrets: &str) -> Vec<u8> {
-    let channel = Endpoint::try_from("http://localhost")
-        .unwrap()
-        .connect_with_connector(tower::service_fn(move |_: Uri| {
-            let socket = socket.clone();
-            async move {
-                Ok::<_, std::io::Error>(TokioIo::new(
-                    tokio::net::UnixStream::connect(socket).await?,
-                ))
-            }
-        }))
+    let response = connect(socket)
         .await
-        .unwrap();
-    let response = CsiDriverProviderClient::new(channel)
+        .unwrap()
         .mount(MountRequest {
             attributes: attributes.to_string(),
             secrets: secrets.into(),

@@ -2,8 +2,9 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_esc-csi");
@@ -110,4 +111,73 @@ pub(crate) fn http_get(port: u16, path: &str) -> (u16, String) {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// A child process whose stderr is collected; killed when dropped.
+pub(crate) struct Process {
+    child: Child,
+    stderr: BufReader<ChildStderr>,
+    logs: String,
+}
+
+impl Process {
+    pub(crate) fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Process {
+        let mut command = Command::new(BIN);
+        command
+            .args(args)
+            .env_remove("KUBECONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        Process {
+            child,
+            stderr,
+            logs: String::new(),
+        }
+    }
+
+    /// Reads log lines until one contains `marker`; returns it.
+    pub(crate) fn wait_for(&mut self, marker: &str) -> String {
+        loop {
+            let mut line = String::new();
+            assert!(
+                self.stderr.read_line(&mut line).unwrap() > 0,
+                "exited before {marker:?}: {}",
+                self.logs
+            );
+            self.logs.push_str(&line);
+            if line.contains(marker) {
+                return line;
+            }
+        }
+    }
+
+    /// SIGTERM; then whether it exited 0, and every log line.
+    pub(crate) fn stop(mut self) -> (bool, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let success = self.child.wait().unwrap().success();
+        let mut rest = String::new();
+        self.stderr.read_to_string(&mut rest).unwrap();
+        self.logs.push_str(&rest);
+        (success, std::mem::take(&mut self.logs))
+    }
+
+    /// SIGTERM, which must end it cleanly; then every log line.
+    pub(crate) fn terminate(self) -> String {
+        let (success, logs) = self.stop();
+        assert!(success, "{logs}");
+        logs
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
