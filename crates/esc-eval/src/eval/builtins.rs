@@ -22,13 +22,8 @@ impl Run<'_> {
     pub(super) fn eval_concat(&mut self, env: &Env, x: XId, a: XId) -> V {
         let accept = schema::array_of(schema::array_of(schema::always()));
         let (arrays, ok) = self.eval_typed(env, a, &accept);
-        let v = self.with_schema(x, Repr::Null);
-        if !ok {
-            v.borrow_mut().unknown = true;
-            return v;
-        }
-        combine(&v, &[&arrays]);
-        if !v.borrow().unknown {
+        let (v, known) = self.builtin_result(x, &[(&arrays, ok)]);
+        if known {
             let mut out = Vec::new();
             if let Repr::Array(items) = &arrays.borrow().repr {
                 for i in items {
@@ -46,13 +41,8 @@ impl Run<'_> {
     pub(super) fn eval_join(&mut self, env: &Env, x: XId, d: XId, vs: XId) -> V {
         let (delim, dok) = self.eval_typed(env, d, &schema::typed("string"));
         let (values, vok) = self.eval_typed(env, vs, &schema::array_of(schema::typed("string")));
-        let v = self.with_schema(x, Repr::Null);
-        if !dok || !vok {
-            v.borrow_mut().unknown = true;
-            return v;
-        }
-        combine(&v, &[&delim, &values]);
-        if !v.borrow().unknown {
+        let (v, known) = self.builtin_result(x, &[(&delim, dok), (&values, vok)]);
+        if known {
             let sep = str_of(&delim);
             let parts: Vec<String> = match &values.borrow().repr {
                 Repr::Array(items) => items.iter().map(str_of).collect(),
@@ -67,13 +57,8 @@ impl Run<'_> {
     pub(super) fn eval_split(&mut self, env: &Env, x: XId, d: XId, s: XId) -> V {
         let (delim, dok) = self.eval_typed(env, d, &schema::typed("string"));
         let (text, sok) = self.eval_typed(env, s, &schema::typed("string"));
-        let v = self.with_schema(x, Repr::Null);
-        if !dok || !sok {
-            v.borrow_mut().unknown = true;
-            return v;
-        }
-        combine(&v, &[&delim, &text]);
-        if !v.borrow().unknown {
+        let (v, known) = self.builtin_result(x, &[(&delim, dok), (&text, sok)]);
+        if known {
             let (sep, text) = (str_of(&delim), str_of(&text));
             let parts: Vec<V> = go_split(&text, &sep)
                 .into_iter()
@@ -82,6 +67,21 @@ impl Run<'_> {
             v.borrow_mut().repr = Repr::Array(parts);
         }
         v
+    }
+
+    /// The result of a builtin over typed arguments `(value, passed its type)`: unknown when an
+    /// argument failed its type, otherwise marked secret/unknown as its arguments are. The
+    /// flag says whether the data is known and should be computed.
+    fn builtin_result(&self, x: XId, args: &[(&V, bool)]) -> (V, bool) {
+        let v = self.with_schema(x, Repr::Null);
+        if args.iter().any(|(_, ok)| !ok) {
+            v.borrow_mut().unknown = true;
+            return (v, false);
+        }
+        let values: Vec<&V> = args.iter().map(|(a, _)| *a).collect();
+        combine(&v, &values);
+        let known = !v.borrow().unknown;
+        (v, known)
     }
 
     /// `fn::fromBase64`.
@@ -106,13 +106,8 @@ impl Run<'_> {
         f: impl FnOnce(&str) -> Result<String, String>,
     ) -> V {
         let (text, ok) = self.eval_typed(env, s, &schema::typed("string"));
-        let v = self.with_schema(x, Repr::Null);
-        if !ok {
-            v.borrow_mut().unknown = true;
-            return v;
-        }
-        combine(&v, &[&text]);
-        if !v.borrow().unknown {
+        let (v, known) = self.builtin_result(x, &[(&text, ok)]);
+        if known {
             match f(&str_of(&text)) {
                 Ok(out) => v.borrow_mut().repr = Repr::String(out),
                 Err(message) => {
@@ -127,13 +122,8 @@ impl Run<'_> {
     /// `fn::fromJSON`: the value a JSON string encodes.
     pub(super) fn eval_from_json(&mut self, env: &Env, x: XId, s: XId) -> V {
         let (text, ok) = self.eval_typed(env, s, &schema::typed("string"));
-        let v = self.with_schema(x, Repr::Null);
-        if !ok {
-            v.borrow_mut().unknown = true;
-            return v;
-        }
-        combine(&v, &[&text]);
-        if v.borrow().unknown {
+        let (v, known) = self.builtin_result(x, &[(&text, ok)]);
+        if !known {
             return v;
         }
         match serde_json::from_str::<serde_json::Value>(&str_of(&text)) {
