@@ -398,6 +398,19 @@ mod tests {
         serde_json::from_value(json).unwrap()
     }
 
+    /// Found by the `esc_value` fuzz target (fuzz/regressions/esc_value): an unknown node that
+    /// also carries data loses the data on the wire, so the wire form, not the value, is what
+    /// survives a round trip.
+    #[test]
+    fn an_unknown_node_keeps_its_wire_form_but_not_its_data_through_a_round_trip() {
+        let v = decode(json!({"value": {"n": {"value": "b", "secre": null, "unknown": true}}}));
+        let wire = v.to_wire();
+        assert_eq!(wire, json!({"value": {"n": {"unknown": true}}}));
+        let again = decode(wire.clone());
+        assert!(again != v);
+        assert_eq!(again.to_wire(), wire);
+    }
+
     #[test]
     fn wrappers_are_stripped_at_every_depth() {
         let v = decode(json!({"value": {

@@ -102,6 +102,16 @@ impl FakeEsc {
         self.0.shared.push_fault(fault);
     }
 
+    /// Misbehave on `chaos`'s schedule from now on (`None` stops); queued faults go first.
+    pub fn set_chaos(&self, chaos: Option<crate::Chaos>) {
+        self.0.shared.set_chaos(chaos);
+    }
+
+    /// How many requests the chaos schedule gave each fault kind (`none`: answered normally).
+    pub fn chaos_counts(&self) -> std::collections::BTreeMap<&'static str, usize> {
+        self.0.shared.chaos_counts()
+    }
+
     pub fn calls(&self) -> Vec<Call> {
         self.0.shared.calls()
     }

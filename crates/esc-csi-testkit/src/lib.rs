@@ -8,7 +8,7 @@
 mod esc;
 mod kube;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -34,6 +34,16 @@ pub enum Fault {
     },
     /// Wait this long, then answer normally.
     Delay(Duration),
+    /// Send a 200 status line, then close the connection before any body: what a client sees
+    /// when the connection is reset mid-answer.
+    Reset,
+    /// Answer normally, but only the first half of the body (with a matching length), so the
+    /// JSON ends mid-way.
+    Truncate,
+    /// A 200 whose body is not JSON at all.
+    Malformed,
+    /// A 200 whose body is a JSON string of about this many bytes, sent without a length.
+    Huge(usize),
 }
 
 impl Fault {
@@ -43,6 +53,22 @@ impl Fault {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
             body: serde_json::json!({"code": status, "message": message}).to_string(),
+        }
+    }
+
+    /// A short name for counting faults by kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Fault::Reply { status: 429, .. } => "429",
+            Fault::Reply {
+                status: 500..=599, ..
+            } => "5xx",
+            Fault::Reply { .. } => "reply",
+            Fault::Delay(_) => "slow",
+            Fault::Reset => "reset",
+            Fault::Truncate => "truncated",
+            Fault::Malformed => "malformed",
+            Fault::Huge(_) => "huge",
         }
     }
 
@@ -72,6 +98,7 @@ struct Shared<S> {
     calls: Mutex<Vec<Call>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    chaos: Mutex<Option<Chaos>>,
 }
 
 impl<S> Shared<S> {
@@ -82,6 +109,7 @@ impl<S> Shared<S> {
             calls: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            chaos: Mutex::new(None),
         })
     }
 
@@ -112,29 +140,135 @@ impl<S> Shared<S> {
             .push_back(fault);
     }
 
-    /// Applies the next scripted fault: `Some(reply)` replaces the real answer.
-    async fn next_fault(&self) -> Option<Response<Body>> {
-        let fault = self
+    fn set_chaos(&self, chaos: Option<Chaos>) {
+        *self.chaos.lock().unwrap_or_else(|e| e.into_inner()) = chaos;
+    }
+
+    fn chaos_counts(&self) -> BTreeMap<&'static str, usize> {
+        let chaos = self.chaos.lock().unwrap_or_else(|e| e.into_inner());
+        chaos.as_ref().map(|c| c.counts.clone()).unwrap_or_default()
+    }
+
+    /// The next scripted fault, else one drawn by the chaos schedule, if any.
+    fn next_fault(&self) -> Option<Fault> {
+        let queued = self
             .faults
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .pop_front();
-        match fault? {
-            Fault::Delay(d) => {
-                tokio::time::sleep(d).await;
-                None
+        queued.or_else(|| {
+            let mut chaos = self.chaos.lock().unwrap_or_else(|e| e.into_inner());
+            chaos.as_mut().and_then(Chaos::draw)
+        })
+    }
+}
+
+/// Misbehaviour on a schedule: every request draws from a seeded generator and gets one of the
+/// configured faults with its rate, or is answered normally. The same seed and request order
+/// give the same faults.
+#[derive(Debug, Clone)]
+pub struct Chaos {
+    state: u64,
+    /// Faults with their rates in requests per 10,000.
+    faults: Vec<(u32, Fault)>,
+    counts: BTreeMap<&'static str, usize>,
+}
+
+impl Chaos {
+    pub fn new(seed: u64) -> Chaos {
+        Chaos {
+            state: seed,
+            faults: Vec::new(),
+            counts: BTreeMap::new(),
+        }
+    }
+
+    /// Gives `percent` of requests (0.01 steps) this fault.
+    pub fn with(mut self, percent: f64, fault: Fault) -> Chaos {
+        self.faults.push(((percent * 100.0).round() as u32, fault));
+        self
+    }
+
+    /// splitmix64: small, fast, and good enough to spread faults over requests.
+    fn next(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Draws the next request's fault and names its kind (`none`: answered normally).
+    pub fn next_kind(&mut self) -> &'static str {
+        self.draw().as_ref().map_or("none", Fault::kind)
+    }
+
+    fn draw(&mut self) -> Option<Fault> {
+        let mut roll = (self.next() % 10_000) as u32;
+        let mut picked = None;
+        for (rate, fault) in &self.faults {
+            if roll < *rate {
+                picked = Some(fault.clone());
+                break;
             }
-            Fault::Reply {
-                status,
-                headers,
-                body,
-            } => {
-                let mut builder = Response::builder().status(status);
-                for (k, v) in headers {
-                    builder = builder.header(k, v);
-                }
-                builder.body(Body::from(body)).ok()
+            roll -= rate;
+        }
+        let kind = picked.as_ref().map_or("none", Fault::kind);
+        *self.counts.entry(kind).or_default() += 1;
+        picked
+    }
+}
+
+/// Answers with `fault`, given how the stand-in would have answered.
+async fn apply(fault: Fault, request: Request, next: Next) -> Response<Body> {
+    let ok = || {
+        Response::builder()
+            .status(200)
+            .header("content-type", "application/json")
+    };
+    match fault {
+        Fault::Delay(d) => {
+            tokio::time::sleep(d).await;
+            next.run(request).await
+        }
+        Fault::Reply {
+            status,
+            headers,
+            body,
+        } => {
+            let mut builder = Response::builder().status(status);
+            for (k, v) in headers {
+                builder = builder.header(k, v);
             }
+            builder.body(Body::from(body)).unwrap_or_default()
+        }
+        Fault::Reset => {
+            let broken = tokio_stream::iter([Err::<Vec<u8>, _>(std::io::Error::from(
+                std::io::ErrorKind::ConnectionReset,
+            ))]);
+            ok().body(Body::from_stream(broken)).unwrap_or_default()
+        }
+        Fault::Truncate => {
+            let (parts, body) = next.run(request).await.into_parts();
+            let bytes = axum::body::to_bytes(body, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let mut cut = Response::from_parts(parts, Body::from(bytes.slice(..bytes.len() / 2)));
+            cut.headers_mut().remove("content-length");
+            cut
+        }
+        Fault::Malformed => ok()
+            .body(Body::from("<html>502 Bad Gateway</html>"))
+            .unwrap_or_default(),
+        Fault::Huge(bytes) => {
+            // Streamed (no length up front), so the client must stop reading at its limit.
+            static CHUNK: [u8; 64 << 10] = [b'x'; 64 << 10];
+            let chunks = std::iter::once(&b"\""[..])
+                .chain(std::iter::repeat_n(&CHUNK[..], bytes.div_ceil(CHUNK.len())))
+                .chain(std::iter::once(&b"\""[..]))
+                .map(Ok::<_, std::io::Error>);
+            ok().body(Body::from_stream(tokio_stream::iter(chunks)))
+                .unwrap_or_default()
         }
     }
 }
@@ -191,8 +325,8 @@ async fn record_and_fault<S: Send + 'static>(
     });
     let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     shared.max_in_flight.fetch_max(now, Ordering::SeqCst);
-    let reply = match shared.next_fault().await {
-        Some(reply) => reply,
+    let reply = match shared.next_fault() {
+        Some(fault) => apply(fault, request, next).await,
         None => next.run(request).await,
     };
     shared.in_flight.fetch_sub(1, Ordering::SeqCst);
