@@ -81,7 +81,8 @@ fn label(index: usize, file_name: Option<&str>) -> String {
     }
 }
 
-const KEYS: [&str; 6] = [
+/// The keys an item may have, as the Go provider defined them.
+pub const KEYS: [&str; 6] = [
     "fileName",
     "secretKey",
     "secretPath",
