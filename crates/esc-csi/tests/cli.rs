@@ -176,17 +176,7 @@ async fn the_daemon_mounts_with_a_token_read_through_the_kubeconfig() {
     kube.put_secret("team", "pulumi-creds", &[("pulumi-access-token", "t0k3n")]);
 
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\n\
-             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n\
-             current-context: fake\nusers:\n- name: fake\n  user: {{}}\n",
-            kube.url()
-        ),
-    )
-    .unwrap();
+    let kubeconfig = support::kubeconfig(dir.path(), &kube.url());
     let socket = dir.path().join("pulumi.sock");
     let daemon = Daemon::start(
         &socket,

@@ -238,17 +238,7 @@ async fn mounts_under_injected_faults_are_whole_or_clearly_refused_and_resources
     kube.put_secret("team", "pulumi", &[("pulumi-access-token", TOKEN)]);
 
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = dir.path().join("kubeconfig");
-    std::fs::write(
-        &kubeconfig,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\n\
-             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n\
-             current-context: fake\nusers:\n- name: fake\n  user: {{}}\n",
-            kube.url()
-        ),
-    )
-    .unwrap();
+    let kubeconfig = support::kubeconfig(dir.path(), &kube.url());
     let socket = dir.path().join("pulumi.sock");
     // Nothing cached, so the faults reach every mount's calls.
     let daemon = Daemon::start(
