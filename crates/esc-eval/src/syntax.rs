@@ -46,10 +46,17 @@ impl Node {
         if !self.plain_line || end > text.len() {
             return None;
         }
-        let at = |offset: usize| Pos {
-            line: self.range.begin.line,
-            column: self.range.begin.column + text[..offset].chars().count() as u32,
-            byte: self.range.begin.byte + offset as u32,
+        // The interpolation scanner works on bytes and may stop inside a multi-byte
+        // character; the range then starts or ends at that character.
+        let at = |mut offset: usize| {
+            while !text.is_char_boundary(offset) {
+                offset -= 1;
+            }
+            Pos {
+                line: self.range.begin.line,
+                column: self.range.begin.column + text[..offset].chars().count() as u32,
+                byte: self.range.begin.byte + offset as u32,
+            }
         };
         Some(Range {
             environment: self.range.environment.clone(),

@@ -170,3 +170,18 @@ fn an_empty_definition_has_no_properties_and_no_errors() {
     assert_eq!(e.properties, Some(BTreeMap::new()));
     assert!(!e.has_errors());
 }
+
+/// Found by the `esc_eval` fuzz target: a diagnostic's range ended inside a multi-byte
+/// character of an interpolation and slicing the text panicked.
+#[test]
+fn an_interpolation_with_multibyte_characters_in_a_bad_accessor_gives_diagnostics_not_a_panic() {
+    for source in [
+        "values:\n  a: ${ope\u{fffd}\u{fffd}\u{760}y[notAnIndex]}\n",
+        "values:\n  a: ${\u{760}[x}\n",
+        "values:\n  a: ${a.\u{760}\u{760}[\"x]}\n",
+        "values:\n  a: ${[2]\u{fffd}\u{fffd}34.bad}\n",
+    ] {
+        let e = run(source, false, false);
+        assert!(e.has_errors(), "{source:?} gave no errors");
+    }
+}
