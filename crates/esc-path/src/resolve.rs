@@ -138,35 +138,42 @@ fn plural(n: usize) -> &'static str {
 impl PropertyPath {
     /// Walks `root` along this path.
     pub fn resolve<'a, T: Tree>(&self, root: &'a T) -> Result<Resolved<'a, T>, ResolveError> {
-        let mut at = Vec::with_capacity(self.segments.len());
-        walk(root, &self.segments, &mut at, false)
+        walk(root, &self.segments, &mut Vec::new(), false)
     }
 }
 
+/// Walks `segments` from `node`. `prefix` is the path from the root to `node`; it only grows at
+/// a wildcard, and the path of the place where the walk stopped is built only for an error.
 fn walk<'a, T: Tree>(
     mut node: &'a T,
     segments: &[Segment],
-    at: &mut Vec<Segment>,
+    prefix: &mut Vec<Segment>,
     mut under_secret: bool,
 ) -> Result<Resolved<'a, T>, ResolveError> {
-    let here = |at: &Vec<Segment>| PropertyPath::from(at.clone());
+    let here = |prefix: &Vec<Segment>, walked: &[Segment]| {
+        let mut at = Vec::with_capacity(prefix.len() + walked.len());
+        at.extend_from_slice(prefix);
+        at.extend_from_slice(walked);
+        PropertyPath::from(at)
+    };
     for (i, segment) in segments.iter().enumerate() {
+        let at = || here(prefix, &segments[..i]);
         if node.kind() == Kind::Unknown {
-            return Err(ResolveError::Unknown { at: here(at) });
+            return Err(ResolveError::Unknown { at: at() });
         }
         under_secret |= node.is_secret();
         match segment {
             Segment::Key(key) => {
                 if node.kind() != Kind::Object {
                     return Err(ResolveError::NotAnObject {
-                        at: here(at),
+                        at: at(),
                         key: key.clone(),
                         found: node.kind(),
                     });
                 }
                 let Some(next) = node.member(key) else {
                     return Err(ResolveError::MissingKey {
-                        at: here(at),
+                        at: at(),
                         key: key.clone(),
                         suggestion: closest(key, node.keys()).map(str::to_owned),
                     });
@@ -176,14 +183,14 @@ fn walk<'a, T: Tree>(
             Segment::Index(index) => {
                 let Some(elements) = node.elements() else {
                     return Err(ResolveError::NotAnArray {
-                        at: here(at),
+                        at: at(),
                         index: *index,
                         found: node.kind(),
                     });
                 };
                 let Some(next) = usize::try_from(*index).ok().and_then(|i| elements.get(i)) else {
                     return Err(ResolveError::IndexOutOfRange {
-                        at: here(at),
+                        at: at(),
                         index: *index,
                         len: elements.len(),
                     });
@@ -193,31 +200,35 @@ fn walk<'a, T: Tree>(
             Segment::Wildcard => {
                 let Some(elements) = node.elements() else {
                     return Err(ResolveError::WildcardOnNonArray {
-                        at: here(at),
+                        at: at(),
                         found: node.kind(),
                     });
                 };
                 let rest = &segments[i + 1..];
                 let mut values = Vec::with_capacity(elements.len());
                 let mut any_secret = under_secret;
-                let depth = at.len();
+                let depth = prefix.len();
+                prefix.extend_from_slice(&segments[..i]);
                 for (n, element) in elements.iter().enumerate() {
-                    at.push(Segment::Index(n as i64));
-                    let resolved = walk(element, rest, at, under_secret)?;
-                    at.truncate(depth);
+                    prefix.push(Segment::Index(n as i64));
+                    let resolved = walk(element, rest, prefix, under_secret);
+                    prefix.pop();
+                    let resolved = resolved?;
                     any_secret |= resolved.under_secret;
                     values.push(resolved.value.into_owned());
                 }
+                prefix.truncate(depth);
                 return Ok(Resolved {
                     value: Cow::Owned(T::from_elements(values)),
                     under_secret: any_secret,
                 });
             }
         }
-        at.push(segment.clone());
     }
     if node.kind() == Kind::Unknown {
-        return Err(ResolveError::Unknown { at: here(at) });
+        return Err(ResolveError::Unknown {
+            at: here(prefix, segments),
+        });
     }
     Ok(Resolved {
         value: Cow::Borrowed(node),

@@ -245,7 +245,12 @@ impl<'o> Run<'o> {
             return b.clone();
         }
 
-        let v = self.eval_kind(env, x, accept);
+        let mut v = self.eval_kind(env, x, accept);
+        if base.is_some() && matches!(self.xs[x].kind, XKind::Symbol(_)) {
+            // A reference shares the members of the value it refers to; merging links them to
+            // the base, which must not change the referenced value.
+            v = values::copy_value(&v);
+        }
         {
             let mut b = v.borrow_mut();
             if accept.rotate_only {

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use super::values::{copy_value, is_object, schema_of};
+use super::values::{is_object, schema_of, shallow_copy};
 use super::{Env, Repr, Run, V, XId, XKind, rc, unknown_val, val};
 use crate::ast;
 use crate::interp::{Accessor, Step};
@@ -23,7 +23,9 @@ impl Run<'_> {
         accept: &Rc<Schema>,
     ) -> V {
         let found = self.expr_access(env, x, accessors, accept);
-        let v = copy_value(&found);
+        // Shallow: only the top node gets this reference's definition and marks. `eval`
+        // deep-copies before merging an imported base into it, which would reach the members.
+        let v = shallow_copy(&found);
         v.borrow_mut().def = x;
         v
     }

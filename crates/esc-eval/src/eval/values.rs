@@ -184,6 +184,24 @@ pub(super) fn copy_value(v: &V) -> V {
     deep_copy(v, &mut HashMap::new())
 }
 
+/// A new node with `v`'s data, marks and base; members and base stay shared with `v`, so the
+/// copy's own fields may change but nothing under it may (see [`merge`]: deep-copy first).
+pub(super) fn shallow_copy(v: &V) -> V {
+    let b = v.borrow();
+    rc(Val {
+        def: b.def,
+        base: b.base.clone(),
+        schema: b.schema.clone(),
+        unknown: b.unknown,
+        rotate_only: false,
+        secret: b.secret,
+        fin: b.fin,
+        repr: b.repr.clone(),
+        access: b.access.clone(),
+        merged_keys: b.merged_keys.clone(),
+    })
+}
+
 pub(super) fn str_of(v: &V) -> String {
     match &v.borrow().repr {
         Repr::String(s) => s.clone(),
