@@ -266,3 +266,14 @@ impl PeakSampler {
         }
     }
 }
+
+/// CPU time a process has used so far, all its threads together (`/proc/<pid>/task/*/schedstat`,
+/// nanoseconds on a CPU).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let mut total = 0u64;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let stat = std::fs::read_to_string(task.ok()?.path().join("schedstat")).ok()?;
+        total += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(total))
+}

@@ -82,10 +82,16 @@ pub fn histogram() -> Histogram<u64> {
 }
 
 /// Runs `concurrency` workers until `stop`; all start together (a storm is one burst).
+///
+/// Without `rate` each worker sends its next mount as soon as the last is answered (closed
+/// loop: the most the provider can do). With `rate`, mount `i` is due at `i / rate` seconds
+/// (open loop, as pods arrive whether or not the provider keeps up); a mount sent late because
+/// every worker was busy is timed from when it was due, so queueing is not hidden.
 pub async fn fire(
     client: &Client,
     concurrency: usize,
     stop: Stop,
+    rate: Option<f64>,
     requests: Requests,
     inspect: Option<Inspect>,
     progress: &ProgressBar,
@@ -116,7 +122,16 @@ pub async fn fire(
                     break;
                 }
                 let request = requests(i);
-                let sent = Instant::now();
+                let mut sent = Instant::now();
+                if let Some(rate) = rate {
+                    let due = started + Duration::from_secs_f64(i as f64 / rate);
+                    if due > sent {
+                        tokio::time::sleep_until(due).await;
+                        sent = Instant::now();
+                    } else {
+                        sent = due;
+                    }
+                }
                 let result = client.mount(request).await;
                 let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
                 outcome.latency.saturating_record(micros.max(1));
@@ -134,7 +149,8 @@ pub async fn fire(
                         }
                     }
                     Err(status) => {
-                        outcome.failed(format!("{:?}", status.code()), status.message().to_owned())
+                        let code = format!("{:?}", status.code());
+                        outcome.failed(code, status.message().to_owned());
                     }
                 }
                 progress.inc(1);

@@ -45,6 +45,11 @@ struct RunArgs {
     #[arg(long)]
     count: Option<u64>,
 
+    /// Offer this many mounts per second (open loop, at most --concurrency in flight) instead
+    /// of sending each worker's next mount as soon as the last is answered.
+    #[arg(long)]
+    rate: Option<f64>,
+
     /// Latency the ESC stand-in adds to every call (e.g. 20ms).
     #[arg(long, value_parser = parse_duration)]
     esc_latency: Option<Duration>,
@@ -157,6 +162,7 @@ async fn run_all<L: Launcher>(args: &RunArgs, launcher: &mut L) -> Result<bool, 
         esc_latency: args.esc_latency,
         cache_ttl: args.cache_ttl,
         pods: args.pods,
+        rate: args.rate,
     };
     let scenarios = match args.scenario {
         Scenario::All => Scenario::EVERY.to_vec(),

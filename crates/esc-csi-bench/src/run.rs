@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use tokio::time::Instant;
 
 use crate::BenchError;
-use crate::launch::{Launcher, PeakSampler, ProviderConfig, memory};
+use crate::launch::{Launcher, PeakSampler, ProviderConfig, cpu_time, memory};
 use crate::load::{self, Client, Inspect, Outcome, Requests};
 use crate::report::{Latency, Report};
 use crate::scenario::{Params, Scenario, Stop};
@@ -100,6 +100,15 @@ fn record(report: &mut Report, outcome: &Outcome) {
     report.latency = Latency::of(&outcome.latency);
 }
 
+/// The daemon's CPU time over the phase, per mount.
+fn record_cpu(report: &mut Report, before: Option<Duration>, pid: Option<u32>) {
+    if let (Some(before), Some(after)) = (before, pid.and_then(cpu_time)) {
+        let used = after.saturating_sub(before);
+        report.daemon_cpu_us_per_mount =
+            Some(used.as_secs_f64() * 1e6 / report.mounts.max(1) as f64);
+    }
+}
+
 async fn phase(
     client: &Client,
     params: &Params,
@@ -113,6 +122,7 @@ async fn phase(
         client,
         params.concurrency,
         params.stop,
+        params.rate,
         requests,
         inspect,
         &bar,
@@ -145,10 +155,12 @@ async fn load_scenario<L: Launcher>(
             .map_err(|s| BenchError::new(format!("the warm-up mount failed: {}", s.message())))?;
     }
     let sampler = provider.pid.map(PeakSampler::start);
+    let cpu_before = provider.pid.and_then(cpu_time);
     let requests = requests(&workload, params.pods, None);
     let outcome = phase(&client, params, requests, None, scenario.name(), options).await;
     report.peak_rss_kib = sampler.map(PeakSampler::stop);
     record(&mut report, &outcome);
+    record_cpu(&mut report, cpu_before, provider.pid);
     (report.esc_opens, report.esc_reads) = (esc.opens(), esc.reads());
     if params.baseline {
         report.esc_round_trips = Some(baseline(&esc).await?);
@@ -273,6 +285,7 @@ async fn rotation<L: Launcher>(
     tokio::time::sleep(params.cache_ttl + Duration::from_millis(200)).await;
     let versions = held.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let sampler = provider.pid.map(PeakSampler::start);
+    let cpu_before = provider.pid.and_then(cpu_time);
     let second = phase(
         &client,
         &wave,
@@ -284,6 +297,7 @@ async fn rotation<L: Launcher>(
     .await;
     report.peak_rss_kib = sampler.map(PeakSampler::stop);
     record(&mut report, &second);
+    record_cpu(&mut report, cpu_before, provider.pid);
     report.errors += first.errors;
     if report.first_error.is_none() {
         report.first_error.clone_from(&first.first_error);

@@ -13,6 +13,10 @@ pub enum Scenario {
     Startup,
     /// The cache holds the environment: the provider's own cost per mount.
     Warm,
+    /// Warm, offered a steady 5,000 mounts/s (at most 64 in flight): latency at that load.
+    #[value(name = "warm-rate")]
+    #[serde(rename = "warm-rate")]
+    WarmRate,
     /// No cache and 20 ms per ESC call: every mount opens and reads.
     Cold,
     /// Cold, with a class of one item.
@@ -41,9 +45,10 @@ pub enum Scenario {
 
 impl Scenario {
     /// The scenarios `all` runs, in order.
-    pub const EVERY: [Scenario; 9] = [
+    pub const EVERY: [Scenario; 10] = [
         Scenario::Startup,
         Scenario::Warm,
+        Scenario::WarmRate,
         Scenario::Cold,
         Scenario::Items1,
         Scenario::Items50,
@@ -57,6 +62,7 @@ impl Scenario {
         match self {
             Scenario::Startup => "startup",
             Scenario::Warm => "warm",
+            Scenario::WarmRate => "warm-rate",
             Scenario::Cold => "cold",
             Scenario::Items1 => "items-1",
             Scenario::Items50 => "items-50",
@@ -93,6 +99,7 @@ impl Scenario {
             warm_up: false,
             baseline: false,
             starts: 5,
+            rate: None,
         };
         let cold = Params {
             concurrency: 1,
@@ -109,6 +116,12 @@ impl Scenario {
             Scenario::Warm | Scenario::All => Params {
                 stop: Stop::Duration(Duration::from_secs(10)),
                 warm_up: true,
+                ..base
+            },
+            Scenario::WarmRate => Params {
+                stop: Stop::Duration(Duration::from_secs(10)),
+                warm_up: true,
+                rate: Some(5000.0),
                 ..base
             },
             Scenario::Cold | Scenario::Env1Kb => cold,
@@ -149,7 +162,7 @@ pub enum Stop {
 }
 
 /// What a scenario runs with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Params {
     /// Mounts in flight at once.
     pub concurrency: usize,
@@ -172,6 +185,8 @@ pub struct Params {
     pub baseline: bool,
     /// Startup: how many times the daemon is started.
     pub starts: usize,
+    /// Mounts offered per second (open loop); `None` sends as fast as answers come back.
+    pub rate: Option<f64>,
 }
 
 /// Flags given on the command line, each replacing the preset's value.
@@ -185,6 +200,7 @@ pub struct Overrides {
     pub esc_latency: Option<Duration>,
     pub cache_ttl: Option<Duration>,
     pub pods: Option<usize>,
+    pub rate: Option<f64>,
 }
 
 impl Params {
@@ -203,6 +219,7 @@ impl Params {
         self.esc_latency = o.esc_latency.unwrap_or(self.esc_latency);
         self.cache_ttl = o.cache_ttl.unwrap_or(self.cache_ttl);
         self.pods = o.pods.unwrap_or(self.pods).max(1);
+        self.rate = o.rate.filter(|r| *r > 0.0).or(self.rate);
         self
     }
 }

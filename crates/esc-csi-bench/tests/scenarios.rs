@@ -110,7 +110,11 @@ async fn every_cold_mount_opens_and_reads_once_whatever_the_item_count() {
         };
         let report = bench(Scenario::Cold, params).await;
         assert_eq!(report.errors, 0, "{:?}", report.first_error);
-        assert_eq!((report.esc_opens, report.esc_reads), (6, 6), "{items} items");
+        assert_eq!(
+            (report.esc_opens, report.esc_reads),
+            (6, 6),
+            "{items} items"
+        );
         assert!(report.esc_round_trips.is_some(), "the bare calls are timed");
         assert!(passed(&report, "one open + one read per cold mount"));
     }
@@ -128,7 +132,10 @@ async fn a_storm_of_first_mounts_of_one_class_makes_one_open() {
     assert_eq!(report.errors, 0, "{:?}", report.first_error);
     assert_eq!(report.mounts, 60);
     assert_eq!((report.esc_opens, report.esc_reads), (1, 1));
-    assert!(passed(&report, "1,000 concurrent first mounts make one open"));
+    assert!(passed(
+        &report,
+        "1,000 concurrent first mounts make one open"
+    ));
 }
 
 #[tokio::test]
@@ -144,7 +151,11 @@ async fn a_rotation_wave_after_expiry_re_mounts_every_pod_with_one_open() {
     assert_eq!(report.errors, 0, "{:?}", report.first_error);
     assert_eq!(report.mounts, 20, "the re-mount wave is what is measured");
     assert_eq!((report.esc_opens, report.esc_reads), (1, 1));
-    assert!(report.notes[0].contains("ESC 1 open / 1 read"), "{:?}", report.notes);
+    assert!(
+        report.notes[0].contains("ESC 1 open / 1 read"),
+        "{:?}",
+        report.notes
+    );
 }
 
 #[tokio::test]
