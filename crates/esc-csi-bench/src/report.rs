@@ -167,7 +167,7 @@ pub fn checks(report: &Report) -> Vec<Check> {
                 out.push(check(
                     "p50 within 2 ms of two ESC round trips",
                     format!(
-                        "{:.2} ms vs {:.2} ms bare open+read (+{over:.2} ms)",
+                        "{:.2} ms vs {:.2} ms bare open+read ({over:+.2} ms)",
                         mount.p50_ms, bare.p50_ms
                     ),
                     over <= 2.0,
