@@ -3,8 +3,9 @@
 //! Items are read from a generic YAML tree rather than with a derived struct so that every
 //! item is checked and every problem reported, not just the first.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::{LazyLock, Mutex};
 
 use esc_path::{PropertyPath, closest};
 use serde_norway::Value as Yaml;
@@ -95,9 +96,43 @@ pub const KEYS: [&str; 6] = [
 const MAX_PATH_BYTES: usize = 4096;
 const MAX_NAME_BYTES: usize = 255;
 
+/// Lists parsed without a problem, by their text: every mount of a class sends the same
+/// `secrets`, and parsing its YAML was over a third of a cached mount's CPU time.
+static PARSED: LazyLock<Mutex<HashMap<String, Parsed>>> = LazyLock::new(Mutex::default);
+
+/// Items and warnings.
+type Parsed = (Vec<Item>, Vec<String>);
+
+/// Distinct lists remembered; past it the memo starts over (classes on a node are few).
+const PARSED_MAX: usize = 64;
+
 /// Parses the `secrets` parameter. Problems go to `problems`; item keys that are merely
-/// unknown (as the Go provider ignored them) go to `warnings`.
+/// unknown (as the Go provider ignored them) go to `warnings`. A list parsed once without a
+/// problem is not parsed again: parsing is a function of the text alone.
 pub fn parse_items(text: &str, problems: &mut Problems, warnings: &mut Vec<String>) -> Vec<Item> {
+    let memo = || PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((items, known)) = memo().get(text) {
+        warnings.extend(known.iter().cloned());
+        return items.clone();
+    }
+    let (before, mut own) = (problems.len(), Vec::new());
+    let items = parse_items_uncached(text, problems, &mut own);
+    if problems.len() == before {
+        let mut memo = memo();
+        if memo.len() >= PARSED_MAX {
+            memo.clear();
+        }
+        memo.insert(text.to_owned(), (items.clone(), own.clone()));
+    }
+    warnings.extend(own);
+    items
+}
+
+fn parse_items_uncached(
+    text: &str,
+    problems: &mut Problems,
+    warnings: &mut Vec<String>,
+) -> Vec<Item> {
     let subject = "parameter secrets";
     let list = match serde_norway::from_str::<Yaml>(text) {
         Ok(Yaml::Sequence(list)) => list,
@@ -382,6 +417,21 @@ mod tests {
         let mut warnings = Vec::new();
         let items = parse_items(yaml, &mut problems, &mut warnings);
         (items, problems, warnings)
+    }
+
+    #[test]
+    fn a_list_parsed_again_gives_the_same_items_and_warnings_and_a_bad_one_its_problems() {
+        let yaml =
+            "- {fileName: memo-a, secretKey: a, colour: blue}\n- {fileName: memo-b, secretKey: b}";
+        let first = parse(yaml);
+        let again = parse(yaml);
+        assert_eq!(first.0.len(), 2);
+        assert_eq!(first.0, again.0);
+        assert_eq!(first.2.len(), 1, "{:?}", first.2);
+        assert_eq!(first.2, again.2, "the warning is given on every parse");
+        let bad = "- {fileName: memo-c, secretKey: c, mode: '9999'}";
+        assert_eq!(parse(bad).1.len(), 1);
+        assert_eq!(parse(bad).1, parse(bad).1, "problems are found every time");
     }
 
     #[test]

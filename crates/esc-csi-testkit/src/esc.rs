@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -40,6 +41,8 @@ struct EscState {
     /// Session id → (environment key, version).
     sessions: HashMap<String, (String, String)>,
     next_session: u64,
+    /// Added to every answer, as a network round trip would be.
+    latency: Duration,
 }
 
 /// The ESC stand-in. Dropping it stops the server.
@@ -97,6 +100,12 @@ impl FakeEsc {
         self.0.shared.state().tokens.insert(token.to_owned());
     }
 
+    /// Every request from now on waits `latency` before it is answered (a network round trip);
+    /// unlike [`Fault::Delay`] it is not consumed.
+    pub fn set_latency(&self, latency: Duration) {
+        self.0.shared.state().latency = latency;
+    }
+
     /// The next request gets this fault.
     pub fn push_fault(&self, fault: Fault) {
         self.0.shared.push_fault(fault);
@@ -150,6 +159,10 @@ async fn handle(State(shared): State<Arc<Shared<EscState>>>, request: Request) -
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let token = authorization.and_then(|a| a.strip_prefix("token "));
+    let latency = shared.state().latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     {
         let state = shared.state();
         let accepted = match token {

@@ -1,0 +1,308 @@
+//! One scenario, start to finish: an ESC stand-in with the scenario's environment and
+//! latency, a provider from the launcher, the load, and the report.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use esc_api::{ClientOptions, EnvironmentRef, EscClient, RetryPolicy};
+use esc_csi_provider::proto::v1alpha1::{MountRequest, ObjectVersion};
+use esc_csi_testkit::FakeEsc;
+use indicatif::{ProgressBar, ProgressStyle};
+use secrecy::SecretString;
+use tokio::time::Instant;
+
+use crate::BenchError;
+use crate::launch::{Launcher, PeakSampler, ProviderConfig, cpu_time, memory};
+use crate::load::{self, Client, Inspect, Outcome, Requests};
+use crate::report::{Latency, Report};
+use crate::scenario::{Params, Scenario, Stop};
+use crate::workload::{ENVIRONMENT, TOKEN, Workload, environment};
+
+/// How a run shows itself.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// Bare open + read pairs timed for the cold scenarios' comparison.
+const BASELINE_SAMPLES: usize = 50;
+
+/// Runs `scenario` (not `all`) with `params`.
+pub async fn run<L: Launcher>(
+    scenario: Scenario,
+    params: &Params,
+    launcher: &mut L,
+    options: &RunOptions,
+) -> Result<Report, BenchError> {
+    match scenario {
+        Scenario::All => Err(BenchError::new("run each scenario of `all` on its own")),
+        Scenario::Startup => startup(params, launcher).await,
+        Scenario::Rotation => rotation(params, launcher, options).await,
+        _ => load_scenario(scenario, params, launcher, options).await,
+    }
+}
+
+/// The stand-in, serving the scenario's environment.
+async fn stand_in(params: &Params) -> FakeEsc {
+    let esc = FakeEsc::start().await;
+    esc.accept_token(TOKEN);
+    esc.set(ENVIRONMENT, environment(params.items, params.env_bytes));
+    esc.set_latency(params.esc_latency);
+    esc
+}
+
+/// One request per pod, made once so the load spends no time building them.
+fn requests(workload: &Workload, pods: usize, versions: Option<&[Vec<ObjectVersion>]>) -> Requests {
+    let prepared: Arc<Vec<MountRequest>> = Arc::new(
+        (0..pods)
+            .map(|p| {
+                let current = versions.and_then(|v| v.get(p)).cloned().unwrap_or_default();
+                workload.request(p, current)
+            })
+            .collect(),
+    );
+    Arc::new(move |i| prepared[(i % prepared.len() as u64) as usize].clone())
+}
+
+fn progress(stop: Stop, prefix: &str, options: &RunOptions) -> ProgressBar {
+    if options.quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = match stop {
+        Stop::Count(n) => ProgressBar::new(n).with_style(
+            ProgressStyle::with_template(
+                "{prefix:>10} [{bar:30}] {pos}/{len} {per_sec:>12} {elapsed}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> "),
+        ),
+        Stop::Duration(d) => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template(&format!(
+                "{{prefix:>10}} {{spinner}} {{pos}} mounts {{per_sec:>12}} {{elapsed}}/{}s",
+                d.as_secs()
+            ))
+            .expect("a valid template"),
+        ),
+    };
+    bar.set_prefix(prefix.to_owned());
+    bar.enable_steady_tick(Duration::from_millis(100));
+    bar
+}
+
+fn record(report: &mut Report, outcome: &Outcome) {
+    report.mounts = outcome.mounts;
+    report.errors = outcome.errors;
+    report.error_codes.clone_from(&outcome.error_codes);
+    report.first_error.clone_from(&outcome.first_error);
+    report.elapsed_s = outcome.elapsed.as_secs_f64();
+    report.throughput = outcome.throughput();
+    report.latency = Latency::of(&outcome.latency);
+}
+
+/// The daemon's CPU time over the phase, per mount.
+fn record_cpu(report: &mut Report, before: Option<Duration>, pid: Option<u32>) {
+    if let (Some(before), Some(after)) = (before, pid.and_then(cpu_time)) {
+        let used = after.saturating_sub(before);
+        report.daemon_cpu_us_per_mount =
+            Some(used.as_secs_f64() * 1e6 / report.mounts.max(1) as f64);
+    }
+}
+
+async fn phase(
+    client: &Client,
+    params: &Params,
+    requests: Requests,
+    inspect: Option<Inspect>,
+    prefix: &str,
+    options: &RunOptions,
+) -> Outcome {
+    let bar = progress(params.stop, prefix, options);
+    let outcome = load::fire(
+        client,
+        params.concurrency,
+        params.stop,
+        params.rate,
+        requests,
+        inspect,
+        &bar,
+    )
+    .await;
+    bar.finish_and_clear();
+    outcome
+}
+
+async fn load_scenario<L: Launcher>(
+    scenario: Scenario,
+    params: &Params,
+    launcher: &mut L,
+    options: &RunOptions,
+) -> Result<Report, BenchError> {
+    let mut report = Report::new(scenario, params.clone());
+    let esc = stand_in(params).await;
+    let workload = Workload::new(&esc.url(), params.items);
+    let provider = launcher
+        .launch(&ProviderConfig {
+            cache_ttl: params.cache_ttl,
+        })
+        .await?;
+    let client = provider.client().await?;
+    report.idle_rss_kib = provider.pid.and_then(memory).map(|m| m.rss_kib);
+    if params.warm_up {
+        let mut c = client.clone();
+        c.mount(workload.request(0, Vec::new()))
+            .await
+            .map_err(|s| BenchError::new(format!("the warm-up mount failed: {}", s.message())))?;
+    }
+    let sampler = provider.pid.map(PeakSampler::start);
+    let cpu_before = provider.pid.and_then(cpu_time);
+    let requests = requests(&workload, params.pods, None);
+    let outcome = phase(&client, params, requests, None, scenario.name(), options).await;
+    report.peak_rss_kib = sampler.map(PeakSampler::stop);
+    record(&mut report, &outcome);
+    record_cpu(&mut report, cpu_before, provider.pid);
+    (report.esc_opens, report.esc_reads) = (esc.opens(), esc.reads());
+    if params.baseline {
+        report.esc_round_trips = Some(baseline(&esc).await?);
+    }
+    Ok(report)
+}
+
+/// Times bare open + read pairs from this process: what two ESC round trips cost here.
+async fn baseline(esc: &FakeEsc) -> Result<Latency, BenchError> {
+    let client = EscClient::new(ClientOptions {
+        retry: RetryPolicy::none(),
+        ..ClientOptions::default()
+    })
+    .map_err(BenchError::new)?;
+    let api: url::Url = esc.url().parse().map_err(BenchError::new)?;
+    let mut parts = ENVIRONMENT.split('/').map(str::to_owned);
+    let env = EnvironmentRef {
+        organization: parts.next().unwrap_or_default(),
+        project: parts.next().unwrap_or_default(),
+        environment: parts.next().unwrap_or_default(),
+        version: None,
+    };
+    let token = SecretString::from(TOKEN);
+    let mut histogram = load::histogram();
+    // The first pair also connects, as the daemon's first mount did.
+    for i in 0..=BASELINE_SAMPLES {
+        let sent = Instant::now();
+        client
+            .open_and_read(&api, &env, &token, sent + Duration::from_secs(30))
+            .await
+            .map_err(|e| BenchError::new(format!("a bare open + read failed: {e}")))?;
+        if i > 0 {
+            let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+            histogram.saturating_record(micros.max(1));
+        }
+    }
+    Latency::of(&histogram).ok_or_else(|| BenchError::new("no baseline samples"))
+}
+
+async fn startup<L: Launcher>(params: &Params, launcher: &mut L) -> Result<Report, BenchError> {
+    let mut report = Report::new(Scenario::Startup, params.clone());
+    if !launcher.starts_processes() {
+        report
+            .notes
+            .push("not measured: the provider was already running (--socket)".into());
+        return Ok(report);
+    }
+    for _ in 0..params.starts.max(1) {
+        let provider = launcher
+            .launch(&ProviderConfig {
+                cache_ttl: params.cache_ttl,
+            })
+            .await?;
+        if let Some(ready) = provider.ready {
+            report.ready_ms.push(ready.as_secs_f64() * 1000.0);
+        }
+        // Idle: ready, and left alone for a second.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Some(m) = provider.pid.and_then(memory) {
+            report.idle_rss_kib = Some(report.idle_rss_kib.unwrap_or(0).max(m.rss_kib));
+            report.peak_rss_kib = Some(report.peak_rss_kib.unwrap_or(0).max(m.hwm_kib));
+        }
+    }
+    report.notes.push(format!(
+        "ready per start (ms): {}",
+        report
+            .ready_ms
+            .iter()
+            .map(|ms| format!("{ms:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    Ok(report)
+}
+
+/// Every pod mounted once, then, after the cache has expired, every pod re-mounted with the
+/// object versions it holds, as the driver's rotation does. The second wave is measured.
+async fn rotation<L: Launcher>(
+    params: &Params,
+    launcher: &mut L,
+    options: &RunOptions,
+) -> Result<Report, BenchError> {
+    let mut report = Report::new(Scenario::Rotation, params.clone());
+    let pods = params.pods;
+    let wave = Params {
+        stop: Stop::Count(pods as u64),
+        ..params.clone()
+    };
+    let esc = stand_in(params).await;
+    let workload = Workload::new(&esc.url(), params.items);
+    let provider = launcher
+        .launch(&ProviderConfig {
+            cache_ttl: params.cache_ttl,
+        })
+        .await?;
+    let client = provider.client().await?;
+    report.idle_rss_kib = provider.pid.and_then(memory).map(|m| m.rss_kib);
+    let held: Arc<Mutex<Vec<Vec<ObjectVersion>>>> = Arc::new(Mutex::new(vec![Vec::new(); pods]));
+    let keep = held.clone();
+    let inspect: Inspect = Arc::new(move |i, response| {
+        let mut held = keep.lock().unwrap_or_else(|e| e.into_inner());
+        held[(i as usize) % pods].clone_from(&response.object_version);
+    });
+    let first = phase(
+        &client,
+        &wave,
+        requests(&workload, pods, None),
+        Some(inspect),
+        "mount",
+        options,
+    )
+    .await;
+    let (opens, reads) = (esc.opens(), esc.reads());
+    report.notes.push(format!(
+        "first wave: {} mounts in {:.2} s ({:.0}/s), {} errors, ESC {opens} open / {reads} read",
+        first.mounts,
+        first.elapsed.as_secs_f64(),
+        first.throughput(),
+        first.errors
+    ));
+    // Rotation comes after the cache entry has expired.
+    tokio::time::sleep(params.cache_ttl + Duration::from_millis(200)).await;
+    let versions = held.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let sampler = provider.pid.map(PeakSampler::start);
+    let cpu_before = provider.pid.and_then(cpu_time);
+    let second = phase(
+        &client,
+        &wave,
+        requests(&workload, pods, Some(&versions)),
+        None,
+        "re-mount",
+        options,
+    )
+    .await;
+    report.peak_rss_kib = sampler.map(PeakSampler::stop);
+    record(&mut report, &second);
+    record_cpu(&mut report, cpu_before, provider.pid);
+    report.errors += first.errors;
+    if report.first_error.is_none() {
+        report.first_error.clone_from(&first.first_error);
+    }
+    report.esc_opens = esc.opens() - opens;
+    report.esc_reads = esc.reads() - reads;
+    Ok(report)
+}

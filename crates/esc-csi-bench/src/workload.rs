@@ -1,0 +1,127 @@
+//! What the mounts carry: an environment of a chosen size with the class's items in it, and
+//! the Mount requests the driver would send for a class over it, one per pod.
+
+use std::collections::BTreeMap;
+
+use esc_csi_provider::auth::TOKEN_KEY;
+use esc_csi_provider::class::keys;
+use esc_csi_provider::proto::v1alpha1::{MountRequest, ObjectVersion};
+use serde_json::{Map, Value, json};
+
+/// The environment the stand-in serves, `org/project/env`.
+pub const ENVIRONMENT: &str = "acme/bench/load";
+/// The token the stand-in accepts, sent as the volume's nodePublishSecretRef.
+pub const TOKEN: &str = "pul-bench-0123456789abcdef0123456789abcdef";
+
+/// The name of item `i`, both its key in the environment and its file name.
+fn item(i: usize) -> String {
+    format!("item{i:03}")
+}
+
+/// An environment holding `items` string values (64 bytes each) under `item000`.. and, if
+/// `bytes` asks for more, a `filler` object of 100-byte strings up to about `bytes` of plain
+/// JSON.
+pub fn environment(items: usize, bytes: usize) -> Value {
+    let mut top = Map::new();
+    for i in 0..items {
+        top.insert(item(i), json!(format!("{:064}", i)));
+    }
+    let used = Value::Object(top.clone()).to_string().len();
+    // One filler entry is `"f000000":"<100 chars>",` = 113 bytes.
+    let fillers = bytes.saturating_sub(used + 12) / 113;
+    if fillers > 0 {
+        let filler: Map<String, Value> = (0..fillers)
+            .map(|i| (format!("f{i:06}"), json!("x".repeat(100))))
+            .collect();
+        top.insert("filler".into(), Value::Object(filler));
+    }
+    Value::Object(top)
+}
+
+/// Mount requests for one class of `items` over [`ENVIRONMENT`] at `api_url`.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    parameters: BTreeMap<String, String>,
+}
+
+impl Workload {
+    pub fn new(api_url: &str, items: usize) -> Workload {
+        let (org, rest) = ENVIRONMENT.split_once('/').expect("org/project/env");
+        let (project, env) = rest.split_once('/').expect("org/project/env");
+        let secrets: String = (0..items)
+            .map(|i| format!("- {{fileName: {0}, secretKey: {0}}}\n", item(i)))
+            .collect();
+        let parameters = BTreeMap::from([
+            (keys::API_URL.to_owned(), api_url.to_owned()),
+            (keys::ORGANIZATION.to_owned(), org.to_owned()),
+            (keys::PROJECT.to_owned(), project.to_owned()),
+            (keys::ENVIRONMENT.to_owned(), env.to_owned()),
+            (keys::SECRETS.to_owned(), secrets),
+            (keys::CLASS_NAME.to_owned(), "bench".to_owned()),
+        ]);
+        Workload { parameters }
+    }
+
+    /// The Mount of pod number `pod`, with the object versions it last received.
+    pub fn request(&self, pod: usize, current: Vec<ObjectVersion>) -> MountRequest {
+        let mut attributes = self.parameters.clone();
+        for (key, value) in [
+            (keys::POD_NAME, format!("bench-{pod}")),
+            (keys::POD_NAMESPACE, "bench".to_owned()),
+            (keys::POD_UID, pod_uid(pod)),
+            (keys::SERVICE_ACCOUNT, "default".to_owned()),
+            ("csi.storage.k8s.io/ephemeral", "false".to_owned()),
+        ] {
+            attributes.insert(key.to_owned(), value);
+        }
+        MountRequest {
+            attributes: serde_json::to_string(&attributes).expect("strings serialize"),
+            secrets: json!({ TOKEN_KEY: TOKEN }).to_string(),
+            target_path: format!(
+                "/var/lib/kubelet/pods/{}/volumes/kubernetes.io~csi/secrets/mount",
+                pod_uid(pod)
+            ),
+            permission: "420".to_owned(),
+            current_object_version: current,
+        }
+    }
+}
+
+/// A UUID-shaped uid, distinct per pod.
+fn pod_uid(pod: usize) -> String {
+    format!("00000000-0000-4000-8000-{pod:012}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_has_every_item_and_about_the_size_asked() {
+        let env = environment(10, 1 << 20);
+        assert_eq!(env["item009"].as_str().map(str::len), Some(64));
+        let size = env.to_string().len();
+        assert!((1 << 20) - 200 < size && size <= 1 << 20, "{size}");
+        let small = environment(50, 1024);
+        assert!(
+            small.get("filler").is_none(),
+            "50 items already exceed 1 KB"
+        );
+    }
+
+    #[test]
+    fn each_pod_has_its_own_uid_and_the_same_class() {
+        let w = Workload::new("http://127.0.0.1:1/api/esc", 2);
+        let (a, b) = (w.request(1, vec![]), w.request(2, vec![]));
+        assert_ne!(a.attributes, b.attributes);
+        let attributes: BTreeMap<String, String> = serde_json::from_str(&a.attributes).unwrap();
+        assert_eq!(
+            attributes[keys::POD_UID],
+            "00000000-0000-4000-8000-000000000001"
+        );
+        assert_eq!(
+            attributes[keys::SECRETS],
+            "- {fileName: item000, secretKey: item000}\n- {fileName: item001, secretKey: item001}\n"
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! The bench's scenarios against an in-process provider on a real unix socket: what they make
+//! of ESC calls and errors. Behaviour only; speed is what the tool itself prints.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use esc_csi_bench::BenchError;
+use esc_csi_bench::launch::{Launcher, Provider, ProviderConfig};
+use esc_csi_bench::report::{Report, checks};
+use esc_csi_bench::run::{RunOptions, run};
+use esc_csi_bench::scenario::{Params, Scenario, Stop};
+use esc_csi_provider::Mounter;
+use esc_csi_provider::cache::{CacheOptions, CachedSource};
+use esc_csi_provider::class::Settings;
+use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
+use esc_csi_provider::kube_secrets::KubeSecrets;
+use esc_csi_provider::metrics::Metrics;
+use esc_csi_provider::server;
+use esc_csi_provider::version::VersionKey;
+
+/// The provider wired as `esc-csi serve` wires it, served in this process.
+struct InProcess;
+
+struct Serving {
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Launcher for InProcess {
+    async fn launch(&mut self, config: &ProviderConfig) -> Result<Provider, BenchError> {
+        let client = esc_api::EscClient::new(esc_api::ClientOptions::default()).unwrap();
+        let cache = CacheOptions {
+            ttl: config.cache_ttl,
+            ..CacheOptions::environments()
+        };
+        let source = CachedSource::new(client, cache, Arc::new(Metrics::default()));
+        let secrets = KubeSecrets::unavailable("tokens come with each request");
+        let key = VersionKey::random().unwrap();
+        let mounter = Mounter::new(source, secrets, Settings::default(), key);
+        let service = ProviderService::new(Arc::new(mounter), ServiceOptions::default());
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("pulumi.sock");
+        let listener = server::bind(&socket).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = server::serve(listener, service, async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        let serving = Serving {
+            _dir: dir,
+            _stop: stop,
+            task,
+        };
+        Ok(Provider::new(socket, None, None, serving))
+    }
+
+    fn starts_processes(&self) -> bool {
+        false
+    }
+}
+
+async fn bench(scenario: Scenario, params: Params) -> Report {
+    let options = RunOptions { quiet: true };
+    run(scenario, &params, &mut InProcess, &options)
+        .await
+        .unwrap()
+}
+
+fn passed(report: &Report, target: &str) -> bool {
+    checks(report)
+        .iter()
+        .find(|c| c.target.starts_with(target))
+        .unwrap_or_else(|| panic!("no check {target:?}"))
+        .pass
+}
+
+#[tokio::test]
+async fn a_warm_run_makes_one_open_and_one_read_in_all() {
+    let params = Params {
+        concurrency: 4,
+        stop: Stop::Count(40),
+        esc_latency: Duration::from_millis(2),
+        ..Scenario::Warm.preset()
+    };
+    let report = bench(Scenario::Warm, params).await;
+    assert_eq!(report.errors, 0, "{:?}", report.first_error);
+    assert_eq!(report.mounts, 40);
+    assert_eq!((report.esc_opens, report.esc_reads), (1, 1));
+    assert!(report.latency.is_some());
+    assert!(passed(&report, "no errors"));
+}
+
+#[tokio::test]
+async fn every_cold_mount_opens_and_reads_once_whatever_the_item_count() {
+    for items in [1, 50] {
+        let params = Params {
+            stop: Stop::Count(6),
+            items,
+            esc_latency: Duration::from_millis(1),
+            ..Scenario::Cold.preset()
+        };
+        let report = bench(Scenario::Cold, params).await;
+        assert_eq!(report.errors, 0, "{:?}", report.first_error);
+        assert_eq!(
+            (report.esc_opens, report.esc_reads),
+            (6, 6),
+            "{items} items"
+        );
+        assert!(report.esc_round_trips.is_some(), "the bare calls are timed");
+        assert!(passed(&report, "one open + one read per cold mount"));
+    }
+}
+
+#[tokio::test]
+async fn a_storm_of_first_mounts_of_one_class_makes_one_open() {
+    let params = Params {
+        concurrency: 60,
+        stop: Stop::Count(60),
+        pods: 60,
+        ..Scenario::Storm.preset()
+    };
+    let report = bench(Scenario::Storm, params).await;
+    assert_eq!(report.errors, 0, "{:?}", report.first_error);
+    assert_eq!(report.mounts, 60);
+    assert_eq!((report.esc_opens, report.esc_reads), (1, 1));
+    assert!(passed(
+        &report,
+        "1,000 concurrent first mounts make one open"
+    ));
+}
+
+#[tokio::test]
+async fn a_rotation_wave_after_expiry_re_mounts_every_pod_with_one_open() {
+    let params = Params {
+        stop: Stop::Count(20),
+        pods: 20,
+        cache_ttl: Duration::from_millis(300),
+        esc_latency: Duration::from_millis(2),
+        ..Scenario::Rotation.preset()
+    };
+    let report = bench(Scenario::Rotation, params).await;
+    assert_eq!(report.errors, 0, "{:?}", report.first_error);
+    assert_eq!(report.mounts, 20, "the re-mount wave is what is measured");
+    assert_eq!((report.esc_opens, report.esc_reads), (1, 1));
+    assert!(
+        report.notes[0].contains("ESC 1 open / 1 read"),
+        "{:?}",
+        report.notes
+    );
+}
+
+#[tokio::test]
+async fn a_provider_that_was_already_running_has_no_startup_numbers() {
+    let report = bench(Scenario::Startup, Scenario::Startup.preset()).await;
+    assert!(report.ready_ms.is_empty());
+    assert!(report.notes[0].starts_with("not measured"));
+    assert!(checks(&report).is_empty());
+}
