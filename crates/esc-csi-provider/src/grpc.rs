@@ -190,7 +190,23 @@ impl<S: EnvironmentSource, R: SecretReader> CsiDriverProvider for ProviderServic
 
 /// The gRPC status for a mount error: the single mapping from the domain to the wire.
 pub fn status_of(error: &MountError) -> Status {
-    Status::new(code_of(error), error.to_string())
+    Status::new(code_of(error), bounded_message(error.to_string()))
+}
+
+/// The most bytes of a status message. The message travels in an HTTP/2 header, and one over
+/// the peer's header limit (16 KiB by default) turns into a bare protocol error instead.
+const MAX_MESSAGE_BYTES: usize = 8 << 10;
+
+fn bounded_message(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut end = MAX_MESSAGE_BYTES;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+        message.push('…');
+    }
+    message
 }
 
 fn code_of(error: &MountError) -> Code {
@@ -268,6 +284,20 @@ fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_messages_are_cut_to_fit_in_a_header() {
+        let short = MountError::Request("bad".into());
+        assert_eq!(status_of(&short).message(), "bad");
+        let long = MountError::Request("é".repeat(MAX_MESSAGE_BYTES));
+        let message = status_of(&long).message().to_owned();
+        assert!(message.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8());
+        assert!(
+            message.ends_with("é…"),
+            "{}",
+            &message[message.len() - 10..]
+        );
+    }
 
     #[test]
     fn grpc_timeouts_in_every_unit_are_understood() {

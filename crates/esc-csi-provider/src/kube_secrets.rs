@@ -89,29 +89,75 @@ impl SecretReader for KubeSecrets {
     }
 }
 
-/// Only the API server's status message is quoted; a decode error's text could quote the
-/// Secret itself.
+/// Only the API server's status message is quoted, and only its first few hundred characters
+/// on one line: a proxy's error page can be megabytes of HTML, which would not fit in a gRPC
+/// status (the driver would see an HTTP/2 error instead). A decode error's text is never
+/// quoted: it could quote the Secret itself.
 fn classify(namespace: &str, name: &str, error: &kube::Error) -> AuthError {
     let message = match error {
         kube::Error::Api(status) if status.code == 403 || status.code == 401 => {
             return AuthError::Forbidden {
                 namespace: namespace.to_owned(),
                 name: name.to_owned(),
-                message: status.message.clone(),
+                message: bounded(&status.message),
             };
         }
         kube::Error::Api(status) => format!(
             "the API server answered {}: {}",
-            status.code, status.message
+            status.code,
+            bounded(&status.message)
         ),
         kube::Error::SerdeError(_) => "the API server's reply could not be decoded".to_owned(),
-        kube::Error::HyperError(e) => format!("cannot reach the API server: {e}"),
-        kube::Error::Service(e) => format!("cannot reach the API server: {e}"),
+        kube::Error::HyperError(e) => format!("cannot reach the API server: {}", cause(e)),
+        kube::Error::Service(e) => {
+            format!("cannot reach the API server: {}", cause(e.as_ref()))
+        }
         _ => "the request to the API server failed".to_owned(),
     };
     AuthError::Unavailable {
         namespace: namespace.to_owned(),
         name: name.to_owned(),
         message,
+    }
+}
+
+/// The innermost cause says what failed ("connection closed before message completed");
+/// the outer ones only that a client call did ("client error (SendRequest)").
+fn cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut innermost = error;
+    while let Some(source) = innermost.source() {
+        innermost = source;
+    }
+    bounded(&innermost.to_string())
+}
+
+/// At most [`QUOTED_CHARS`] characters, control characters as spaces, `…` if cut.
+fn bounded(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(QUOTED_CHARS)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if text.chars().nth(QUOTED_CHARS).is_some() {
+        out.push('…');
+    }
+    out.trim().to_owned()
+}
+
+const QUOTED_CHARS: usize = 300;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_server_text_is_one_bounded_line() {
+        assert_eq!(bounded("  not found\n"), "not found");
+        assert_eq!(bounded("a\nb\tc"), "a b c");
+        let page = "é".repeat(10_000);
+        let quoted = bounded(&page);
+        assert_eq!(quoted.chars().count(), QUOTED_CHARS + 1);
+        assert!(quoted.ends_with('…'));
+        assert_eq!(bounded(&"x".repeat(QUOTED_CHARS)), "x".repeat(QUOTED_CHARS));
     }
 }

@@ -109,3 +109,22 @@ async fn a_chaos_schedule_is_the_same_for_the_same_seed() {
     let kinds = draw(7);
     assert!(kinds.contains(&"reset") && kinds.contains(&"malformed") && kinds.contains(&"none"));
 }
+
+#[tokio::test]
+async fn a_huge_error_page_from_the_kubernetes_api_is_not_quoted_whole() {
+    let h = Harness::start().await;
+    h.set_env(json!({"a": "alpha", "b": "bravo"}));
+    let page = format!("<html>{}</html>", "x".repeat(1 << 20));
+    h.kube.push_fault(Fault::status(500, &page));
+    let status = h.mount(h.class(CLASS)).await.unwrap_err();
+    let message = status.message();
+    let head = &message[..message.len().min(300)];
+    assert_eq!(status.code(), Code::Unavailable, "{head}");
+    assert!(
+        message.starts_with(
+            "cannot read Kubernetes Secret default/pulumi-creds: the API server answered 500: <html>xxx"
+        ),
+        "{head}"
+    );
+    assert!(message.len() < 1000, "{} bytes", message.len());
+}
