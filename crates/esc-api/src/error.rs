@@ -87,12 +87,12 @@ impl EscError {
         }
     }
 
-    /// A failure that may pass if the same call is made again: no connection, 408, 429 or any
-    /// 5xx. Everything else (other 4xx, undecodable or oversized replies, a bad URL, the
+    /// A failure that may pass if the same call is made again: no connection, one call that
+    /// took too long, 408, 429 or any 5xx. Everything else (other 4xx, undecodable or oversized replies, a bad URL, the
     /// deadline) would fail the same way again.
     pub fn is_transient(&self) -> bool {
         match &self.0.kind {
-            ErrorKind::Connect { .. } => true,
+            ErrorKind::Connect { .. } | ErrorKind::Slow { .. } => true,
             ErrorKind::Status { status, .. } => {
                 matches!(status.as_u16(), 408 | 429) || status.is_server_error()
             }
@@ -100,10 +100,15 @@ impl EscError {
         }
     }
 
-    /// ESC could not be reached or did not answer usefully in time: a transient failure or the
-    /// deadline. Not a refusal (401, 403, 404, 400), which says something about the request.
+    /// ESC could not be reached or did not answer usefully in time: a transient failure, the
+    /// deadline, or a reply that is not the API's (a proxy's page, a body cut short). Not a
+    /// refusal (401, 403, 404, 400), which says something about the request.
     pub fn is_unreachable(&self) -> bool {
-        self.is_transient() || matches!(self.0.kind, ErrorKind::Timeout { .. })
+        self.is_transient()
+            || matches!(
+                self.0.kind,
+                ErrorKind::Timeout { .. } | ErrorKind::Decode { .. }
+            )
     }
 
     /// How long the server asked us to wait (`Retry-After`), if it did.
@@ -140,6 +145,10 @@ pub enum ErrorKind {
     /// The caller's deadline passed before the answer did.
     #[error("no answer from the ESC API at {api} before the deadline")]
     Timeout { api: String },
+    /// One call took longer than the client's per-call limit (retried while the deadline
+    /// allows; this is the error when no retry fits).
+    #[error("no answer from the ESC API at {api} within {}s", .after.as_secs_f32())]
+    Slow { api: String, after: Duration },
     /// An answer arrived but is not what the API promises.
     #[error("the ESC API's reply could not be decoded ({detail})")]
     Decode { detail: String },
@@ -184,8 +193,9 @@ impl fmt::Display for RequestId<'_> {
     }
 }
 
-/// Server text goes into pod events: keep it short, on one line, and printable.
-pub(crate) fn sanitize(text: &str, max_chars: usize) -> String {
+/// Server text goes into pod events: at most `max_chars` characters (then `…`), control
+/// characters as spaces, trimmed. Other servers' error text (the Kubernetes API's) gets the same.
+pub fn sanitize(text: &str, max_chars: usize) -> String {
     let mut out: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -195,4 +205,19 @@ pub(crate) fn sanitize(text: &str, max_chars: usize) -> String {
         out.push('…');
     }
     out.trim().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_server_text_is_one_trimmed_line_cut_at_the_limit() {
+        assert_eq!(sanitize("  not found\n", 300), "not found");
+        assert_eq!(sanitize("a\nb\tc", 300), "a b c");
+        let quoted = sanitize(&"é".repeat(10_000), 300);
+        assert_eq!(quoted.chars().count(), 301);
+        assert!(quoted.ends_with("é…"));
+        assert_eq!(sanitize(&"x".repeat(300), 300), "x".repeat(300));
+    }
 }

@@ -16,7 +16,7 @@ pub mod wire;
 use std::fmt;
 
 pub use client::{ClientOptions, EscClient};
-pub use error::{ErrorKind, EscError, Step};
+pub use error::{ErrorKind, EscError, Step, sanitize};
 pub use oauth::{ExchangedToken, TokenExchange, TokenType};
 pub use observe::Observer;
 pub use retry::RetryPolicy;

@@ -131,33 +131,9 @@ fn cause(error: &(dyn std::error::Error + 'static)) -> String {
     bounded(&innermost.to_string())
 }
 
-/// At most [`QUOTED_CHARS`] characters, control characters as spaces, `…` if cut.
+/// Error text from the API server, quoted short and on one line.
 fn bounded(text: &str) -> String {
-    let mut out: String = text
-        .chars()
-        .take(QUOTED_CHARS)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if text.chars().nth(QUOTED_CHARS).is_some() {
-        out.push('…');
-    }
-    out.trim().to_owned()
+    esc_api::sanitize(text, QUOTED_CHARS)
 }
 
 const QUOTED_CHARS: usize = 300;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoted_server_text_is_one_bounded_line() {
-        assert_eq!(bounded("  not found\n"), "not found");
-        assert_eq!(bounded("a\nb\tc"), "a b c");
-        let page = "é".repeat(10_000);
-        let quoted = bounded(&page);
-        assert_eq!(quoted.chars().count(), QUOTED_CHARS + 1);
-        assert!(quoted.ends_with('…'));
-        assert_eq!(bounded(&"x".repeat(QUOTED_CHARS)), "x".repeat(QUOTED_CHARS));
-    }
-}
