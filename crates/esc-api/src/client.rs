@@ -32,6 +32,9 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// Calls in flight at once per API origin (scheme, host, port); 0 for no limit.
     pub max_concurrent_requests: usize,
+    /// The longest one HTTP call may take before it is abandoned and, if the deadline allows,
+    /// tried again: a connection that went silent must not hold a mount until its deadline.
+    pub attempt_timeout: Duration,
 }
 
 impl Default for ClientOptions {
@@ -42,6 +45,7 @@ impl Default for ClientOptions {
             open_duration: None,
             retry: RetryPolicy::default(),
             max_concurrent_requests: 32,
+            attempt_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -69,6 +73,12 @@ impl EscClient {
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(90))
             .connect_timeout(Duration::from_secs(10))
+            // A pooled connection whose peer vanished (a NAT or load balancer dropped it
+            // without a reset) is found out by a ping and closed, not reused.
+            .tcp_keepalive(Duration::from_secs(30))
+            .http2_keep_alive_interval(Duration::from_secs(10))
+            .http2_keep_alive_timeout(Duration::from_secs(5))
+            .http2_keep_alive_while_idle(true)
             .build()?;
         let limiter = Arc::new(Limiter::new(options.max_concurrent_requests));
         Ok(EscClient {
@@ -252,7 +262,9 @@ impl EscClient {
             return Err(EscError::deadline(step, env, api));
         };
         let started = Instant::now();
-        let result = self.exchange(step, api, env, request, deadline).await;
+        let result = self
+            .exchange(step, api, env, request, started, deadline)
+            .await;
         let result = result.and_then(|body| decode(step, env, &body));
         if let Some(observer) = &self.observer {
             let status = match &result {
@@ -260,7 +272,7 @@ impl EscClient {
                 Err(error) => match error.kind() {
                     ErrorKind::Status { status, .. } => status.as_u16().to_string(),
                     ErrorKind::Connect { .. } => "connect".to_owned(),
-                    ErrorKind::Timeout { .. } => "timeout".to_owned(),
+                    ErrorKind::Timeout { .. } | ErrorKind::Slow { .. } => "timeout".to_owned(),
                     ErrorKind::Decode { .. } => "decode".to_owned(),
                     ErrorKind::TooLarge { .. } => "too_large".to_owned(),
                     ErrorKind::BadApiUrl { .. } => "bad_url".to_owned(),
@@ -277,9 +289,12 @@ impl EscClient {
         api: &Url,
         env: &EnvironmentRef,
         request: reqwest::RequestBuilder,
+        started: Instant,
         deadline: Instant,
     ) -> Result<Vec<u8>, EscError> {
         let limit = self.options.max_response_bytes;
+        let patience = self.options.attempt_timeout;
+        let give_up = deadline.min(started + patience);
         let exchange = async {
             let response = request
                 .send()
@@ -293,11 +308,17 @@ impl EscClient {
             Ok::<_, EscError>((status, headers, body))
         };
         let (status, headers, body) =
-            tokio::time::timeout_at(deadline, exchange)
+            tokio::time::timeout_at(give_up, exchange)
                 .await
                 .map_err(|_| {
-                    let kind = ErrorKind::Timeout {
-                        api: api.to_string(),
+                    let api = api.to_string();
+                    let kind = if give_up < deadline {
+                        ErrorKind::Slow {
+                            api,
+                            after: patience,
+                        }
+                    } else {
+                        ErrorKind::Timeout { api }
                     };
                     EscError::new(step, env, kind)
                 })??;

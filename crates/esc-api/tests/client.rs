@@ -234,6 +234,53 @@ async fn the_deadline_bounds_every_call() {
     );
 }
 
+fn impatient(max_attempts: u32) -> EscClient {
+    EscClient::new(ClientOptions {
+        attempt_timeout: Duration::from_millis(200),
+        retry: esc_api::RetryPolicy {
+            max_attempts,
+            base: Duration::from_millis(10),
+            cap: Duration::from_millis(10),
+        },
+        ..ClientOptions::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_call_that_hangs_is_abandoned_after_the_attempt_timeout_and_tried_again() {
+    let (esc, url) = esc().await;
+    esc.push_fault(Fault::Delay(Duration::from_secs(30)));
+    let started = std::time::Instant::now();
+    let value = impatient(3)
+        .open_and_read(&url, &env(None), &token(), soon())
+        .await
+        .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(
+        serde_json::to_value(&value).unwrap()["app"]["hello"],
+        "world"
+    );
+    assert_eq!(esc.opens(), 2, "the hung open, then one that answered");
+}
+
+#[tokio::test]
+async fn a_call_that_hangs_every_time_fails_as_slow_not_as_the_deadline() {
+    let (esc, url) = esc().await;
+    esc.push_fault(Fault::Delay(Duration::from_secs(30)));
+    let err = impatient(1)
+        .open_and_read(&url, &env(None), &token(), soon())
+        .await
+        .unwrap_err();
+    assert!(err.is_transient());
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "opening ESC environment acme/app/prod: no answer from the ESC API at {url} within 0.2s"
+        )
+    );
+}
+
 #[tokio::test]
 async fn an_unreachable_api_is_a_connect_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

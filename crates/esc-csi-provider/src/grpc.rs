@@ -249,6 +249,7 @@ fn code_of(error: &MountError) -> Code {
             },
             EscErrorKind::Connect { .. } | EscErrorKind::Decode { .. } => Code::Unavailable,
             EscErrorKind::Timeout { .. } => Code::DeadlineExceeded,
+            EscErrorKind::Slow { .. } => Code::Unavailable,
             EscErrorKind::TooLarge { .. } => Code::ResourceExhausted,
             EscErrorKind::BadApiUrl { .. } => Code::InvalidArgument,
         },

@@ -236,6 +236,8 @@ async fn a_remount_gets_the_pods_last_good_content_while_esc_is_unreachable() {
         Fault::status(429, "slow down"),
         Fault::status(500, "boom"),
         Fault::Delay(Duration::from_secs(60)),
+        Fault::Truncate,
+        Fault::Malformed,
     ] {
         h.esc.push_fault(fault);
         let again = h.mount(h.class_for_pod(POD)).await.unwrap();
@@ -243,7 +245,7 @@ async fn a_remount_gets_the_pods_last_good_content_while_esc_is_unreachable() {
         assert_eq!(versions(&again), versions(&good));
     }
     let text = h.metrics_text();
-    assert!(text.contains("esc_csi_stale_serves_total 4"), "{text}");
+    assert!(text.contains("esc_csi_stale_serves_total 6"), "{text}");
 }
 
 #[tokio::test]
