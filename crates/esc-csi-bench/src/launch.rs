@@ -200,6 +200,9 @@ pub struct Memory {
     pub rss_kib: u64,
     /// `VmHWM`: the most resident since start or the last [`reset_peak`].
     pub hwm_kib: u64,
+    /// `RssAnon`: the part of `VmRSS` that is the process's own (heap, stacks, relocated
+    /// data); the rest is file pages (code) shared with the page cache.
+    pub anon_kib: u64,
 }
 
 pub fn memory(pid: u32) -> Option<Memory> {
@@ -216,6 +219,7 @@ pub fn memory(pid: u32) -> Option<Memory> {
     Some(Memory {
         rss_kib: field("VmRSS:")?,
         hwm_kib: field("VmHWM:")?,
+        anon_kib: field("RssAnon:")?,
     })
 }
 

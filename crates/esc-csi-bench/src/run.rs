@@ -208,6 +208,7 @@ async fn startup<L: Launcher>(params: &Params, launcher: &mut L) -> Result<Repor
             .push("not measured: the provider was already running (--socket)".into());
         return Ok(report);
     }
+    let mut anon_kib = 0;
     for _ in 0..params.starts.max(1) {
         let provider = launcher
             .launch(&ProviderConfig {
@@ -222,7 +223,15 @@ async fn startup<L: Launcher>(params: &Params, launcher: &mut L) -> Result<Repor
         if let Some(m) = provider.pid.and_then(memory) {
             report.idle_rss_kib = Some(report.idle_rss_kib.unwrap_or(0).max(m.rss_kib));
             report.peak_rss_kib = Some(report.peak_rss_kib.unwrap_or(0).max(m.hwm_kib));
+            anon_kib = anon_kib.max(m.anon_kib);
         }
+    }
+    if anon_kib > 0 {
+        report.notes.push(format!(
+            "idle RSS of which anonymous (heap, stacks, relocated data): {:.1} MiB; the rest is \
+             code pages of the binary and libc",
+            anon_kib as f64 / 1024.0
+        ));
     }
     report.notes.push(format!(
         "ready per start (ms): {}",
