@@ -3,6 +3,7 @@
 //! else that serves the socket.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -21,6 +22,8 @@ use crate::load::Client;
 pub struct ProviderConfig {
     /// `--cache-ttl`; zero turns the environment cache off.
     pub cache_ttl: Duration,
+    /// The Kubernetes API the daemon reads auth Secrets from; none: no Kubernetes access.
+    pub kube_url: Option<String>,
 }
 
 /// A provider serving on `socket`; stopped when dropped, if this process started it.
@@ -30,6 +33,8 @@ pub struct Provider {
     pub pid: Option<u32>,
     /// From start to the first answered `Version` call, when this process started it.
     pub ready: Option<Duration>,
+    /// Where the daemon serves metrics and health, when this process started it.
+    pub admin: Option<SocketAddr>,
     _guard: Box<dyn Send>,
 }
 
@@ -39,6 +44,7 @@ impl std::fmt::Debug for Provider {
             .field("socket", &self.socket)
             .field("pid", &self.pid)
             .field("ready", &self.ready)
+            .field("admin", &self.admin)
             .finish_non_exhaustive()
     }
 }
@@ -55,8 +61,35 @@ impl Provider {
             socket,
             pid,
             ready,
+            admin: None,
             _guard: Box::new(guard),
         }
+    }
+
+    /// The daemon's metrics and health endpoint.
+    #[must_use]
+    pub fn with_admin(mut self, addr: SocketAddr) -> Provider {
+        self.admin = Some(addr);
+        self
+    }
+
+    /// What a cluster asks of a new daemon within seconds: the kubelet's readiness and
+    /// liveness probes and a Prometheus scrape. Fails unless each answers 200.
+    pub async fn probe_and_scrape(&self) -> Result<(), BenchError> {
+        let Some(addr) = self.admin else {
+            return Ok(());
+        };
+        for path in ["/readyz", "/healthz", "/metrics"] {
+            let status = http_get_status(addr, path)
+                .await
+                .map_err(|e| BenchError::new(format!("GET {path} on the daemon: {e}")))?;
+            if status != 200 {
+                return Err(BenchError::new(format!(
+                    "GET {path} on the daemon answered {status}"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// A client over the socket, as the driver connects.
@@ -78,15 +111,22 @@ pub trait Launcher {
     fn starts_processes(&self) -> bool;
 }
 
-/// Starts `esc-csi serve` as a child process.
+/// Starts `esc-csi serve` as a child process, with metrics and health served on loopback as
+/// the chart serves them.
 #[derive(Debug, Clone)]
 pub struct ChildLauncher {
     pub binary: PathBuf,
     /// The daemon's `--log-level`; its logs are discarded.
     pub log_level: String,
-    /// Run the daemon under `taskset -c CPUS`.
-    pub cpus: Option<String>,
+    /// A command the daemon runs under, e.g. `["taskset", "-c", "0"]` or a profiler; empty:
+    /// none.
+    pub wrapper: Vec<String>,
 }
+
+/// How long a stopped daemon (or the profiler it runs under) has to exit after SIGTERM.
+const STOP_GRACE: Duration = Duration::from_secs(60);
+/// How long a starting daemon has to answer `Version`: generous, for one run under a profiler.
+const READY_WITHIN: Duration = Duration::from_secs(60);
 
 struct Running {
     child: Child,
@@ -94,7 +134,24 @@ struct Running {
 }
 
 impl Drop for Running {
+    /// SIGTERM first, as the kubelet stops a pod, so the daemon (and a profiler around it)
+    /// can finish; SIGKILL if it has not exited within [`STOP_GRACE`].
     fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let asked = Command::new("kill")
+            .args(["-TERM", &pid])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if asked {
+            let since = std::time::Instant::now();
+            while since.elapsed() < STOP_GRACE {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -104,10 +161,11 @@ impl Launcher for ChildLauncher {
     async fn launch(&mut self, config: &ProviderConfig) -> Result<Provider, BenchError> {
         let dir = tempfile::tempdir().map_err(BenchError::new)?;
         let socket = dir.path().join("pulumi.sock");
-        let mut command = match &self.cpus {
-            Some(cpus) => {
-                let mut c = Command::new("taskset");
-                c.args(["-c", cpus]).arg(&self.binary);
+        let admin = free_loopback_port()?;
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&self.binary);
                 c
             }
             None => Command::new(&self.binary),
@@ -120,10 +178,16 @@ impl Launcher for ChildLauncher {
             .arg(format!("{}ms", config.cache_ttl.as_millis()))
             .arg("--log-level")
             .arg(&self.log_level)
-            // Tokens come with each request: no Kubernetes access is wanted.
+            .arg("--metrics-addr")
+            .arg(admin.to_string())
+            // Only the stand-in, if any: never the cluster of whoever runs the bench.
             .env_remove("KUBECONFIG")
             .env_remove("KUBERNETES_SERVICE_HOST")
-            .env_remove("KUBERNETES_SERVICE_PORT")
+            .env_remove("KUBERNETES_SERVICE_PORT");
+        if let Some(url) = &config.kube_url {
+            command.env("KUBECONFIG", kubeconfig(dir.path(), url)?);
+        }
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -143,12 +207,15 @@ impl Launcher for ChildLauncher {
                     self.binary.display()
                 )));
             }
-            if started.elapsed() > Duration::from_secs(10) {
-                return Err(BenchError::new("the daemon was not ready within 10 s"));
+            if started.elapsed() > READY_WITHIN {
+                return Err(BenchError::new(format!(
+                    "the daemon was not ready within {} s",
+                    READY_WITHIN.as_secs()
+                )));
             }
             tokio::time::sleep(Duration::from_micros(500)).await;
         };
-        Ok(Provider::new(socket, Some(pid), Some(ready), running))
+        Ok(Provider::new(socket, Some(pid), Some(ready), running).with_admin(admin))
     }
 
     fn starts_processes(&self) -> bool {
@@ -178,6 +245,40 @@ impl Launcher for ExistingLauncher {
     fn starts_processes(&self) -> bool {
         false
     }
+}
+
+/// A loopback address nothing listens on now, for the daemon's metrics and health.
+fn free_loopback_port() -> Result<SocketAddr, BenchError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(BenchError::new)?;
+    listener.local_addr().map_err(BenchError::new)
+}
+
+/// A kubeconfig in `dir` for the Kubernetes stand-in at `server` (plain HTTP, no user).
+fn kubeconfig(dir: &Path, server: &str) -> Result<PathBuf, BenchError> {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    server: {server}\n\
+         contexts:\n- name: bench\n  context:\n    cluster: bench\n    user: bench\n\
+         current-context: bench\nusers:\n- name: bench\n  user: {{}}\n"
+    );
+    std::fs::write(&path, text).map_err(BenchError::new)?;
+    Ok(path)
+}
+
+/// The status code of a plain HTTP/1.1 `GET path` (a probe: nothing else is read).
+async fn http_get_status(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).await?;
+    // "HTTP/1.1 200 OK"
+    std::str::from_utf8(&reply)
+        .ok()
+        .and_then(|text| text.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .ok_or_else(|| std::io::Error::other("not an HTTP answer"))
 }
 
 /// Whether a `Version` call on `socket` succeeds.

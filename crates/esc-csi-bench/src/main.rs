@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use esc_csi_bench::launch::{ChildLauncher, ExistingLauncher, Launcher};
 use esc_csi_bench::report::{self, Report};
 use esc_csi_bench::run::{RunOptions, run};
-use esc_csi_bench::scenario::{Overrides, Scenario};
+use esc_csi_bench::scenario::{Auth, Overrides, Scenario};
 use esc_csi_bench::{BenchError, parse_duration};
 
 /// Load tool for the esc-csi provider: Mount calls over its unix socket against an ESC
@@ -78,9 +78,20 @@ struct RunArgs {
     #[arg(long, default_value = "info")]
     daemon_log_level: String,
 
+    /// Where the daemon gets the token: the request's nodePublishSecretRef, or the class's
+    /// authSecretName read through a Kubernetes API stand-in.
+    #[arg(long, value_enum)]
+    auth: Option<Auth>,
+
     /// Pin the daemon to these CPUs (taskset -c LIST, e.g. 0 or 0-1).
     #[arg(long, value_name = "LIST")]
     daemon_cpus: Option<String>,
+
+    /// Run the daemon under this command (split at spaces), e.g. a profiler:
+    /// "valgrind --tool=callgrind". The daemon is stopped with SIGTERM, so it can write its
+    /// output.
+    #[arg(long, value_name = "COMMAND", conflicts_with = "socket")]
+    daemon_wrapper: Option<String>,
 
     /// Load a provider already serving on this socket instead of starting one (its own
     /// settings apply: --cache-ttl is not).
@@ -108,6 +119,12 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&BenchError::new(e)),
     };
+    if args.socket.is_some() && args.auth == Some(Auth::AuthSecret) {
+        return fail(&BenchError::new(
+            "--auth auth-secret needs a daemon the bench starts (it points the daemon at its \
+             Kubernetes stand-in), not --socket",
+        ));
+    }
     let result = match (&args.socket, launcher(&args)) {
         (Some(socket), _) => runtime.block_on(run_all(
             &args,
@@ -144,10 +161,17 @@ fn launcher(args: &RunArgs) -> Result<ChildLauncher, BenchError> {
             binary.display()
         )));
     }
+    let mut wrapper: Vec<String> = Vec::new();
+    if let Some(cpus) = &args.daemon_cpus {
+        wrapper.extend(["taskset".into(), "-c".into(), cpus.clone()]);
+    }
+    if let Some(command) = &args.daemon_wrapper {
+        wrapper.extend(command.split_whitespace().map(str::to_owned));
+    }
     Ok(ChildLauncher {
         binary,
         log_level: args.daemon_log_level.clone(),
-        cpus: args.daemon_cpus.clone(),
+        wrapper,
     })
 }
 
@@ -163,6 +187,7 @@ async fn run_all<L: Launcher>(args: &RunArgs, launcher: &mut L) -> Result<bool, 
         cache_ttl: args.cache_ttl,
         pods: args.pods,
         rate: args.rate,
+        auth: args.auth,
     };
     let scenarios = match args.scenario {
         Scenario::All => Scenario::EVERY.to_vec(),

@@ -51,6 +51,9 @@ pub struct Report {
     /// Opens and reads the ESC stand-in answered for the measured mounts (and warm-up).
     pub esc_opens: usize,
     pub esc_reads: usize,
+    /// Secret reads the Kubernetes stand-in answered (auth Secret runs only), warm-up and
+    /// first waves included.
+    pub kube_reads: Option<usize>,
     /// Bare open + read calls from this process to the stand-in, for comparison.
     pub esc_round_trips: Option<Latency>,
     /// The daemon's RSS before the load, in KiB.
@@ -78,6 +81,7 @@ impl Report {
             latency: None,
             esc_opens: 0,
             esc_reads: 0,
+            kube_reads: None,
             esc_round_trips: None,
             idle_rss_kib: None,
             peak_rss_kib: None,
@@ -290,6 +294,13 @@ pub fn results_table(reports: &[Report]) -> String {
     }
     let mut text = table(&rows, true);
     for r in reports {
+        if let Some(reads) = r.kube_reads {
+            let _ = writeln!(
+                text,
+                "{}: auth Secret GETs at the Kubernetes stand-in: {reads}",
+                r.scenario.name()
+            );
+        }
         for note in &r.notes {
             let _ = writeln!(text, "{}: {note}", r.scenario.name());
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use esc_api::{ClientOptions, EnvironmentRef, EscClient, RetryPolicy};
 use esc_csi_provider::proto::v1alpha1::{MountRequest, ObjectVersion};
-use esc_csi_testkit::FakeEsc;
+use esc_csi_testkit::{FakeEsc, FakeKube};
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::SecretString;
 use tokio::time::Instant;
@@ -15,8 +15,8 @@ use crate::BenchError;
 use crate::launch::{Launcher, PeakSampler, ProviderConfig, cpu_time, memory};
 use crate::load::{self, Client, Inspect, Outcome, Requests};
 use crate::report::{Latency, Report};
-use crate::scenario::{Params, Scenario, Stop};
-use crate::workload::{ENVIRONMENT, TOKEN, Workload, environment};
+use crate::scenario::{Auth, Params, Scenario, Stop};
+use crate::workload::{AUTH_SECRET, ENVIRONMENT, NAMESPACE, TOKEN, Workload, environment};
 
 /// How a run shows itself.
 #[derive(Debug, Clone, Default)]
@@ -43,13 +43,49 @@ pub async fn run<L: Launcher>(
     }
 }
 
-/// The stand-in, serving the scenario's environment.
-async fn stand_in(params: &Params) -> FakeEsc {
-    let esc = FakeEsc::start().await;
-    esc.accept_token(TOKEN);
-    esc.set(ENVIRONMENT, environment(params.items, params.env_bytes));
-    esc.set_latency(params.esc_latency);
-    esc
+/// The stand-ins: ESC serving the scenario's environment and, when the token comes from an
+/// auth Secret, Kubernetes holding that Secret.
+struct StandIns {
+    esc: FakeEsc,
+    kube: Option<FakeKube>,
+}
+
+impl StandIns {
+    async fn start(params: &Params) -> StandIns {
+        let esc = FakeEsc::start().await;
+        esc.accept_token(TOKEN);
+        esc.set(ENVIRONMENT, environment(params.items, params.env_bytes));
+        esc.set_latency(params.esc_latency);
+        let kube = match params.auth {
+            Auth::NodePublish => None,
+            Auth::AuthSecret => {
+                let kube = FakeKube::start().await;
+                kube.put_secret(
+                    NAMESPACE,
+                    AUTH_SECRET,
+                    &[(esc_csi_provider::auth::TOKEN_KEY, TOKEN)],
+                );
+                Some(kube)
+            }
+        };
+        StandIns { esc, kube }
+    }
+
+    fn provider_config(&self, params: &Params) -> ProviderConfig {
+        ProviderConfig {
+            cache_ttl: params.cache_ttl,
+            kube_url: self.kube.as_ref().map(FakeKube::url),
+        }
+    }
+
+    fn workload(&self, params: &Params) -> Workload {
+        Workload::new(&self.esc.url(), params.items, params.auth)
+    }
+
+    /// Secret reads the Kubernetes stand-in answered.
+    fn kube_reads(&self) -> Option<usize> {
+        self.kube.as_ref().map(|k| k.calls().len())
+    }
 }
 
 /// One request per pod, made once so the load spends no time building them.
@@ -139,13 +175,10 @@ async fn load_scenario<L: Launcher>(
     options: &RunOptions,
 ) -> Result<Report, BenchError> {
     let mut report = Report::new(scenario, params.clone());
-    let esc = stand_in(params).await;
-    let workload = Workload::new(&esc.url(), params.items);
-    let provider = launcher
-        .launch(&ProviderConfig {
-            cache_ttl: params.cache_ttl,
-        })
-        .await?;
+    let stand_ins = StandIns::start(params).await;
+    let esc = &stand_ins.esc;
+    let workload = stand_ins.workload(params);
+    let provider = launcher.launch(&stand_ins.provider_config(params)).await?;
     let client = provider.client().await?;
     report.idle_rss_kib = provider.pid.and_then(memory).map(|m| m.rss_kib);
     if params.warm_up {
@@ -162,8 +195,9 @@ async fn load_scenario<L: Launcher>(
     record(&mut report, &outcome);
     record_cpu(&mut report, cpu_before, provider.pid);
     (report.esc_opens, report.esc_reads) = (esc.opens(), esc.reads());
+    report.kube_reads = stand_ins.kube_reads();
     if params.baseline {
-        report.esc_round_trips = Some(baseline(&esc).await?);
+        report.esc_round_trips = Some(baseline(esc).await?);
     }
     Ok(report)
 }
@@ -209,16 +243,15 @@ async fn startup<L: Launcher>(params: &Params, launcher: &mut L) -> Result<Repor
         return Ok(report);
     }
     let mut anon_kib = 0;
+    // Kubernetes access, if asked for, changes what the daemon builds at start.
+    let stand_ins = StandIns::start(params).await;
     for _ in 0..params.starts.max(1) {
-        let provider = launcher
-            .launch(&ProviderConfig {
-                cache_ttl: params.cache_ttl,
-            })
-            .await?;
+        let provider = launcher.launch(&stand_ins.provider_config(params)).await?;
         if let Some(ready) = provider.ready {
             report.ready_ms.push(ready.as_secs_f64() * 1000.0);
         }
-        // Idle: ready, and left alone for a second.
+        // Idle as in a cluster: probed, scraped once, then left alone for a second.
+        provider.probe_and_scrape().await?;
         tokio::time::sleep(Duration::from_secs(1)).await;
         if let Some(m) = provider.pid.and_then(memory) {
             report.idle_rss_kib = Some(report.idle_rss_kib.unwrap_or(0).max(m.rss_kib));
@@ -258,13 +291,10 @@ async fn rotation<L: Launcher>(
         stop: Stop::Count(pods as u64),
         ..params.clone()
     };
-    let esc = stand_in(params).await;
-    let workload = Workload::new(&esc.url(), params.items);
-    let provider = launcher
-        .launch(&ProviderConfig {
-            cache_ttl: params.cache_ttl,
-        })
-        .await?;
+    let stand_ins = StandIns::start(params).await;
+    let esc = &stand_ins.esc;
+    let workload = stand_ins.workload(params);
+    let provider = launcher.launch(&stand_ins.provider_config(params)).await?;
     let client = provider.client().await?;
     report.idle_rss_kib = provider.pid.and_then(memory).map(|m| m.rss_kib);
     let held: Arc<Mutex<Vec<Vec<ObjectVersion>>>> = Arc::new(Mutex::new(vec![Vec::new(); pods]));
@@ -313,5 +343,6 @@ async fn rotation<L: Launcher>(
     }
     report.esc_opens = esc.opens() - opens;
     report.esc_reads = esc.reads() - reads;
+    report.kube_reads = stand_ins.kube_reads();
     Ok(report)
 }

@@ -100,6 +100,7 @@ impl Scenario {
             baseline: false,
             starts: 5,
             rate: None,
+            auth: Auth::NodePublish,
         };
         let cold = Params {
             concurrency: 1,
@@ -150,6 +151,27 @@ impl Scenario {
     }
 }
 
+/// Where the daemon gets each mount's Pulumi access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Auth {
+    /// In the request, from the pod volume's `nodePublishSecretRef`: no Kubernetes involved.
+    #[default]
+    NodePublish,
+    /// From the class's `authSecretName`, read through a Kubernetes API stand-in (the Go
+    /// provider's way): the daemon builds its Kubernetes client and caches the Secret.
+    AuthSecret,
+}
+
+impl Auth {
+    pub fn name(self) -> &'static str {
+        match self {
+            Auth::NodePublish => "node-publish",
+            Auth::AuthSecret => "auth-secret",
+        }
+    }
+}
+
 /// When a load phase ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -187,6 +209,7 @@ pub struct Params {
     pub starts: usize,
     /// Mounts offered per second (open loop); `None` sends as fast as answers come back.
     pub rate: Option<f64>,
+    pub auth: Auth,
 }
 
 /// Flags given on the command line, each replacing the preset's value.
@@ -201,6 +224,7 @@ pub struct Overrides {
     pub cache_ttl: Option<Duration>,
     pub pods: Option<usize>,
     pub rate: Option<f64>,
+    pub auth: Option<Auth>,
 }
 
 impl Params {
@@ -220,6 +244,7 @@ impl Params {
         self.cache_ttl = o.cache_ttl.unwrap_or(self.cache_ttl);
         self.pods = o.pods.unwrap_or(self.pods).max(1);
         self.rate = o.rate.filter(|r| *r > 0.0).or(self.rate);
+        self.auth = o.auth.unwrap_or(self.auth);
         self
     }
 }

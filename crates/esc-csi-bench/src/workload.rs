@@ -8,10 +8,17 @@ use esc_csi_provider::class::keys;
 use esc_csi_provider::proto::v1alpha1::{MountRequest, ObjectVersion};
 use serde_json::{Map, Value, json};
 
+use crate::scenario::Auth;
+
 /// The environment the stand-in serves, `org/project/env`.
 pub const ENVIRONMENT: &str = "acme/bench/load";
-/// The token the stand-in accepts, sent as the volume's nodePublishSecretRef.
+/// The token the stand-in accepts, sent as the volume's nodePublishSecretRef or kept in the
+/// [`AUTH_SECRET`].
 pub const TOKEN: &str = "pul-bench-0123456789abcdef0123456789abcdef";
+/// The pods' namespace.
+pub const NAMESPACE: &str = "bench";
+/// With [`Auth::AuthSecret`]: the class's `authSecretName`, a Secret in [`NAMESPACE`].
+pub const AUTH_SECRET: &str = "bench-pulumi-token";
 
 /// The name of item `i`, both its key in the environment and its file name.
 fn item(i: usize) -> String {
@@ -42,16 +49,18 @@ pub fn environment(items: usize, bytes: usize) -> Value {
 #[derive(Debug, Clone)]
 pub struct Workload {
     parameters: BTreeMap<String, String>,
+    /// The request's `secrets`: the volume's nodePublishSecretRef, or `{}` without one.
+    secrets: String,
 }
 
 impl Workload {
-    pub fn new(api_url: &str, items: usize) -> Workload {
+    pub fn new(api_url: &str, items: usize, auth: Auth) -> Workload {
         let (org, rest) = ENVIRONMENT.split_once('/').expect("org/project/env");
         let (project, env) = rest.split_once('/').expect("org/project/env");
         let secrets: String = (0..items)
             .map(|i| format!("- {{fileName: {0}, secretKey: {0}}}\n", item(i)))
             .collect();
-        let parameters = BTreeMap::from([
+        let mut parameters = BTreeMap::from([
             (keys::API_URL.to_owned(), api_url.to_owned()),
             (keys::ORGANIZATION.to_owned(), org.to_owned()),
             (keys::PROJECT.to_owned(), project.to_owned()),
@@ -59,7 +68,17 @@ impl Workload {
             (keys::SECRETS.to_owned(), secrets),
             (keys::CLASS_NAME.to_owned(), "bench".to_owned()),
         ]);
-        Workload { parameters }
+        let secrets = match auth {
+            Auth::NodePublish => json!({ TOKEN_KEY: TOKEN }).to_string(),
+            Auth::AuthSecret => {
+                parameters.insert(keys::AUTH_SECRET_NAME.to_owned(), AUTH_SECRET.to_owned());
+                "{}".to_owned()
+            }
+        };
+        Workload {
+            parameters,
+            secrets,
+        }
     }
 
     /// The Mount of pod number `pod`, with the object versions it last received.
@@ -67,7 +86,7 @@ impl Workload {
         let mut attributes = self.parameters.clone();
         for (key, value) in [
             (keys::POD_NAME, format!("bench-{pod}")),
-            (keys::POD_NAMESPACE, "bench".to_owned()),
+            (keys::POD_NAMESPACE, NAMESPACE.to_owned()),
             (keys::POD_UID, pod_uid(pod)),
             (keys::SERVICE_ACCOUNT, "default".to_owned()),
             ("csi.storage.k8s.io/ephemeral", "false".to_owned()),
@@ -76,7 +95,7 @@ impl Workload {
         }
         MountRequest {
             attributes: serde_json::to_string(&attributes).expect("strings serialize"),
-            secrets: json!({ TOKEN_KEY: TOKEN }).to_string(),
+            secrets: self.secrets.clone(),
             target_path: format!(
                 "/var/lib/kubelet/pods/{}/volumes/kubernetes.io~csi/secrets/mount",
                 pod_uid(pod)
@@ -111,7 +130,7 @@ mod tests {
 
     #[test]
     fn each_pod_has_its_own_uid_and_the_same_class() {
-        let w = Workload::new("http://127.0.0.1:1/api/esc", 2);
+        let w = Workload::new("http://127.0.0.1:1/api/esc", 2, Auth::NodePublish);
         let (a, b) = (w.request(1, vec![]), w.request(2, vec![]));
         assert_ne!(a.attributes, b.attributes);
         let attributes: BTreeMap<String, String> = serde_json::from_str(&a.attributes).unwrap();
@@ -123,5 +142,18 @@ mod tests {
             attributes[keys::SECRETS],
             "- {fileName: item000, secretKey: item000}\n- {fileName: item001, secretKey: item001}\n"
         );
+        assert!(!attributes.contains_key(keys::AUTH_SECRET_NAME));
+        assert!(a.secrets.contains(TOKEN));
+    }
+
+    #[test]
+    fn with_an_auth_secret_the_class_names_it_and_the_request_carries_no_token() {
+        let w = Workload::new("http://127.0.0.1:1/api/esc", 1, Auth::AuthSecret);
+        let request = w.request(0, vec![]);
+        let attributes: BTreeMap<String, String> =
+            serde_json::from_str(&request.attributes).unwrap();
+        assert_eq!(attributes[keys::AUTH_SECRET_NAME], AUTH_SECRET);
+        assert_eq!(attributes[keys::POD_NAMESPACE], NAMESPACE);
+        assert_eq!(request.secrets, "{}");
     }
 }

@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use esc_csi_bench::BenchError;
 use esc_csi_bench::launch::{Launcher, Provider, ProviderConfig};
-use esc_csi_bench::report::{Report, checks};
+use esc_csi_bench::report::{self, Report, checks};
 use esc_csi_bench::run::{RunOptions, run};
-use esc_csi_bench::scenario::{Params, Scenario, Stop};
+use esc_csi_bench::scenario::{Auth, Params, Scenario, Stop};
 use esc_csi_provider::Mounter;
-use esc_csi_provider::cache::{CacheOptions, CachedSource};
+use esc_csi_provider::cache::{CacheOptions, CachedSecrets, CachedSource};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
 use esc_csi_provider::kube_secrets::KubeSecrets;
@@ -40,8 +40,16 @@ impl Launcher for InProcess {
             ttl: config.cache_ttl,
             ..CacheOptions::environments()
         };
-        let source = CachedSource::new(client, cache, Arc::new(Metrics::default()));
-        let secrets = KubeSecrets::unavailable("tokens come with each request");
+        let metrics = Arc::new(Metrics::default());
+        let source = CachedSource::new(client, cache, metrics.clone());
+        let secrets = match &config.kube_url {
+            Some(url) => {
+                let config = kube::Config::new(url.parse().unwrap());
+                KubeSecrets::new(kube::Client::try_from(config).unwrap())
+            }
+            None => KubeSecrets::unavailable("tokens come with each request"),
+        };
+        let secrets = CachedSecrets::new(secrets, CacheOptions::auth_secrets(), metrics);
         let key = VersionKey::random().unwrap();
         let mounter = Mounter::new(source, secrets, Settings::default(), key);
         let service = ProviderService::new(Arc::new(mounter), ServiceOptions::default());
@@ -97,6 +105,38 @@ async fn a_warm_run_makes_one_open_and_one_read_in_all() {
     assert_eq!((report.esc_opens, report.esc_reads), (1, 1));
     assert!(report.latency.is_some());
     assert!(passed(&report, "no errors"));
+}
+
+#[tokio::test]
+async fn a_warm_run_with_an_auth_secret_reads_the_secret_once_and_mounts_without_errors() {
+    let params = Params {
+        concurrency: 4,
+        stop: Stop::Count(40),
+        esc_latency: Duration::from_millis(2),
+        auth: Auth::AuthSecret,
+        ..Scenario::Warm.preset()
+    };
+    let report = bench(Scenario::Warm, params).await;
+    assert_eq!(report.errors, 0, "{:?}", report.first_error);
+    assert_eq!(report.mounts, 40);
+    assert_eq!((report.esc_opens, report.esc_reads), (1, 1));
+    assert_eq!(report.kube_reads, Some(1), "the auth Secret is cached");
+    assert!(
+        report::results_table(&[report]).contains("auth Secret GETs at the Kubernetes stand-in: 1")
+    );
+}
+
+#[tokio::test]
+async fn a_token_from_the_request_needs_no_kubernetes() {
+    let params = Params {
+        concurrency: 2,
+        stop: Stop::Count(4),
+        esc_latency: Duration::from_millis(1),
+        ..Scenario::Warm.preset()
+    };
+    let report = bench(Scenario::Warm, params).await;
+    assert_eq!(report.errors, 0, "{:?}", report.first_error);
+    assert_eq!(report.kube_reads, None);
 }
 
 #[tokio::test]
