@@ -12,7 +12,9 @@ ARG RUST_VERSION=1.95
 FROM rust:${RUST_VERSION}-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p esc-csi \
+# ESC_CSI_RELEASE_LINK: packed relocations and the daemon's hot code laid out together
+# (crates/esc-csi/build.rs), ~4 MiB less resident memory; the runtime's glibc 2.36 has DT_RELR.
+RUN ESC_CSI_RELEASE_LINK=1 cargo build --release --locked -p esc-csi \
  && cp target/release/esc-csi /esc-csi
 
 # The nonroot user (65532) suits `esc-csi mount` and `esc-server`; the chart runs the daemon as
