@@ -247,9 +247,14 @@ impl<K: Eq + Hash + Clone, V: Clone, E: Clone> Store<K, V, E> {
 
     /// Keeps `value` for `key` (replacing any), evicting expired then least recently used
     /// entries to stay within bounds; a value larger than the whole byte bound is not kept.
+    /// Whether anything is ever kept (a zero TTL or no entries: a store that only coalesces).
+    fn keeps_anything(&self) -> bool {
+        !self.options.ttl.is_zero() && self.options.max_entries > 0
+    }
+
     pub fn insert(&self, key: K, value: V, bytes: usize) {
         let options = &self.options;
-        if options.ttl.is_zero() || options.max_entries == 0 || bytes > options.max_bytes {
+        if !self.keeps_anything() || bytes > options.max_bytes {
             return;
         }
         let mut state = self.lock();
@@ -340,7 +345,10 @@ impl<K: Eq + Hash + Clone, V: Clone, E: Clone> Store<K, V, E> {
                         unreachable!("a caller leads at most once: it returns after");
                     };
                     let result = fetch().await;
-                    if let Ok(value) = &result {
+                    // Weighing walks the whole value: not for one that will not be kept.
+                    if let Ok(value) = &result
+                        && self.keeps_anything()
+                    {
                         self.insert(key.clone(), value.clone(), weigh(value));
                     }
                     leading.sender.send_replace(Some(result.clone()));
@@ -519,6 +527,29 @@ mod tests {
         let store: Store<u32, u32, ()> = Store::new(options(0, 10, 100));
         store.insert(1, 1, 1);
         assert!(store.get(&1).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_store_that_keeps_nothing_never_weighs_what_it_fetched() {
+        let weighed = std::sync::atomic::AtomicUsize::new(0);
+        let weigh = |_: &u32| {
+            weighed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            1
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        for (ttl_ms, max_entries, weighs) in [(0, 10, 0), (60_000, 0, 0), (60_000, 10, 1)] {
+            weighed.store(0, std::sync::atomic::Ordering::Relaxed);
+            let store: Store<u32, u32, ()> = Store::new(options(ttl_ms, max_entries, 100));
+            let (result, _) = store
+                .get_or_fetch(&1, deadline, weigh, || async { Ok(7) }, || ())
+                .await;
+            assert_eq!(result, Ok(7));
+            assert_eq!(
+                weighed.load(std::sync::atomic::Ordering::Relaxed),
+                weighs,
+                "ttl {ttl_ms} ms, {max_entries} entries"
+            );
+        }
     }
 
     #[test]
