@@ -41,7 +41,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn empty() -> Outcome {
+    pub fn empty() -> Outcome {
         Outcome {
             mounts: 0,
             errors: 0,
@@ -52,8 +52,10 @@ impl Outcome {
         }
     }
 
-    fn merge(&mut self, other: Outcome) {
+    /// Adds `other`'s mounts, errors, latencies and time.
+    pub fn merge(&mut self, other: Outcome) {
         self.mounts += other.mounts;
+        self.elapsed += other.elapsed;
         self.errors += other.errors;
         for (code, n) in other.error_codes {
             *self.error_codes.entry(code).or_default() += n;
@@ -162,6 +164,7 @@ pub async fn fire(
     while let Some(outcome) = workers.join_next().await {
         total.merge(outcome.expect("a worker does not panic"));
     }
+    // The workers ran side by side: the phase took as long as it took, not their sum.
     total.elapsed = started.elapsed();
     total
 }

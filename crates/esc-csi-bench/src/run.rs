@@ -26,7 +26,10 @@ pub struct RunOptions {
 }
 
 /// Bare open + read pairs timed for the cold scenarios' comparison.
-const BASELINE_SAMPLES: usize = 50;
+const BASELINE_SAMPLES: u64 = 50;
+/// Cold scenarios alternate mounts and bare pairs in this many rounds, so that whatever else
+/// the machine is doing weighs on both alike.
+const BASELINE_ROUNDS: u64 = 10;
 
 /// Runs `scenario` (not `all`) with `params`.
 pub async fn run<L: Launcher>(
@@ -190,48 +193,122 @@ async fn load_scenario<L: Launcher>(
     let sampler = provider.pid.map(PeakSampler::start);
     let cpu_before = provider.pid.and_then(cpu_time);
     let requests = requests(&workload, params.pods, None);
-    let outcome = phase(&client, params, requests, None, scenario.name(), options).await;
+    let mut bare = match params.baseline {
+        true => Some(Bare::connect(esc).await?),
+        false => None,
+    };
+    let outcome = match (&mut bare, params.stop) {
+        (Some(bare), Stop::Count(n)) if n >= BASELINE_ROUNDS => {
+            let mut total: Option<Outcome> = None;
+            for i in 0..BASELINE_ROUNDS {
+                let round = Params {
+                    stop: Stop::Count(n / BASELINE_ROUNDS + u64::from(i < n % BASELINE_ROUNDS)),
+                    ..params.clone()
+                };
+                let part = phase(
+                    &client,
+                    &round,
+                    requests.clone(),
+                    None,
+                    scenario.name(),
+                    options,
+                )
+                .await;
+                match &mut total {
+                    Some(total) => total.merge(part),
+                    None => total = Some(part),
+                }
+                bare.time(BASELINE_SAMPLES / BASELINE_ROUNDS).await?;
+            }
+            total.unwrap_or_else(Outcome::empty)
+        }
+        (bare, _) => {
+            let outcome = phase(&client, params, requests, None, scenario.name(), options).await;
+            if let Some(bare) = bare {
+                bare.time(BASELINE_SAMPLES).await?;
+            }
+            outcome
+        }
+    };
     report.peak_rss_kib = sampler.map(PeakSampler::stop);
     record(&mut report, &outcome);
     record_cpu(&mut report, cpu_before, provider.pid);
     (report.esc_opens, report.esc_reads) = (esc.opens(), esc.reads());
     report.kube_reads = stand_ins.kube_reads();
-    if params.baseline {
-        report.esc_round_trips = Some(baseline(esc).await?);
+    if let Some(bare) = bare {
+        report.esc_round_trips = Some(bare.latency()?);
+        // The bare pairs are the bench's own calls, not the daemon's.
+        report.esc_opens -= bare.pairs;
+        report.esc_reads -= bare.pairs;
     }
     Ok(report)
 }
 
-/// Times bare open + read pairs from this process: what two ESC round trips cost here.
-async fn baseline(esc: &FakeEsc) -> Result<Latency, BenchError> {
-    let client = EscClient::new(ClientOptions {
-        retry: RetryPolicy::none(),
-        ..ClientOptions::default()
-    })
-    .map_err(BenchError::new)?;
-    let api: url::Url = esc.url().parse().map_err(BenchError::new)?;
-    let mut parts = ENVIRONMENT.split('/').map(str::to_owned);
-    let env = EnvironmentRef {
-        organization: parts.next().unwrap_or_default(),
-        project: parts.next().unwrap_or_default(),
-        environment: parts.next().unwrap_or_default(),
-        version: None,
-    };
-    let token = SecretString::from(TOKEN);
-    let mut histogram = load::histogram();
-    // The first pair also connects, as the daemon's first mount did.
-    for i in 0..=BASELINE_SAMPLES {
+/// Bare open + read pairs from this process with the daemon's own client: what two ESC round
+/// trips cost here, to compare a cold mount with.
+struct Bare {
+    client: EscClient,
+    api: url::Url,
+    env: EnvironmentRef,
+    token: SecretString,
+    histogram: hdrhistogram::Histogram<u64>,
+    /// Pairs sent, the untimed first one included.
+    pairs: usize,
+}
+
+impl Bare {
+    /// The first pair also connects, as the daemon's first mount did; it is not timed.
+    async fn connect(esc: &FakeEsc) -> Result<Bare, BenchError> {
+        let client = EscClient::new(ClientOptions {
+            retry: RetryPolicy::none(),
+            ..ClientOptions::default()
+        })
+        .map_err(BenchError::new)?;
+        let mut parts = ENVIRONMENT.split('/').map(str::to_owned);
+        let mut bare = Bare {
+            client,
+            api: esc.url().parse().map_err(BenchError::new)?,
+            env: EnvironmentRef {
+                organization: parts.next().unwrap_or_default(),
+                project: parts.next().unwrap_or_default(),
+                environment: parts.next().unwrap_or_default(),
+                version: None,
+            },
+            token: SecretString::from(TOKEN),
+            histogram: load::histogram(),
+            pairs: 0,
+        };
+        bare.pair().await?;
+        Ok(bare)
+    }
+
+    async fn pair(&mut self) -> Result<Duration, BenchError> {
         let sent = Instant::now();
-        client
-            .open_and_read(&api, &env, &token, sent + Duration::from_secs(30))
+        self.pairs += 1;
+        self.client
+            .open_and_read(
+                &self.api,
+                &self.env,
+                &self.token,
+                sent + Duration::from_secs(30),
+            )
             .await
             .map_err(|e| BenchError::new(format!("a bare open + read failed: {e}")))?;
-        if i > 0 {
-            let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-            histogram.saturating_record(micros.max(1));
-        }
+        Ok(sent.elapsed())
     }
-    Latency::of(&histogram).ok_or_else(|| BenchError::new("no baseline samples"))
+
+    async fn time(&mut self, pairs: u64) -> Result<(), BenchError> {
+        for _ in 0..pairs {
+            let took = self.pair().await?;
+            let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+            self.histogram.saturating_record(micros.max(1));
+        }
+        Ok(())
+    }
+
+    fn latency(&self) -> Result<Latency, BenchError> {
+        Latency::of(&self.histogram).ok_or_else(|| BenchError::new("no baseline samples"))
+    }
 }
 
 async fn startup<L: Launcher>(params: &Params, launcher: &mut L) -> Result<Report, BenchError> {
