@@ -185,7 +185,9 @@ impl Launcher for ChildLauncher {
             .env_remove("KUBERNETES_SERVICE_HOST")
             .env_remove("KUBERNETES_SERVICE_PORT");
         if let Some(url) = &config.kube_url {
-            command.env("KUBECONFIG", kubeconfig(dir.path(), url)?);
+            let kubeconfig =
+                esc_csi_testkit::kubeconfig(dir.path(), url).map_err(BenchError::new)?;
+            command.env("KUBECONFIG", kubeconfig);
         }
         command
             .stdin(Stdio::null())
@@ -251,18 +253,6 @@ impl Launcher for ExistingLauncher {
 fn free_loopback_port() -> Result<SocketAddr, BenchError> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(BenchError::new)?;
     listener.local_addr().map_err(BenchError::new)
-}
-
-/// A kubeconfig in `dir` for the Kubernetes stand-in at `server` (plain HTTP, no user).
-fn kubeconfig(dir: &Path, server: &str) -> Result<PathBuf, BenchError> {
-    let path = dir.join("kubeconfig");
-    let text = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: bench\n  cluster:\n    server: {server}\n\
-         contexts:\n- name: bench\n  context:\n    cluster: bench\n    user: bench\n\
-         current-context: bench\nusers:\n- name: bench\n  user: {{}}\n"
-    );
-    std::fs::write(&path, text).map_err(BenchError::new)?;
-    Ok(path)
 }
 
 /// The status code of a plain HTTP/1.1 `GET path` (a probe: nothing else is read).

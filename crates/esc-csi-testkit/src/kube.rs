@@ -39,6 +39,12 @@ impl FakeKube {
         format!("http://{}", self.0.addr)
     }
 
+    /// Writes a kubeconfig for this stand-in (plain HTTP, no user) into `dir`, for a daemon
+    /// started with `KUBECONFIG`; returns its path.
+    pub fn write_kubeconfig(&self, dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+        kubeconfig(dir, &self.url())
+    }
+
     /// Creates or replaces a Secret with string data.
     pub fn put_secret(&self, namespace: &str, name: &str, data: &[(&str, &str)]) {
         let data = data
@@ -144,4 +150,16 @@ async fn handle(State(shared): State<Arc<Shared<KubeState>>>, request: Request) 
             "data": encoded,
         }),
     )
+}
+
+/// A kubeconfig in `dir` for a Kubernetes API at `server`; returns its path.
+pub fn kubeconfig(dir: &std::path::Path, server: &str) -> std::io::Result<std::path::PathBuf> {
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {server}\n\
+         contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n\
+         current-context: fake\nusers:\n- name: fake\n  user: {{}}\n"
+    );
+    std::fs::write(&path, text)?;
+    Ok(path)
 }

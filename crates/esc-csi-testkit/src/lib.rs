@@ -21,7 +21,7 @@ use axum::http::{Response, StatusCode};
 use axum::middleware::Next;
 
 pub use esc::{FakeEsc, secret, wrap};
-pub use kube::FakeKube;
+pub use kube::{FakeKube, kubeconfig};
 
 /// A scripted misbehaviour, consumed by the next request.
 #[derive(Debug, Clone)]

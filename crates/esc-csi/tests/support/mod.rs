@@ -181,18 +181,3 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
-
-/// Writes a kubeconfig for the Kubernetes stand-in at `server` into `dir`; returns its path.
-pub(crate) fn kubeconfig(dir: &Path, server: &str) -> std::path::PathBuf {
-    let path = dir.join("kubeconfig");
-    std::fs::write(
-        &path,
-        format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {server}\n\
-             contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n\
-             current-context: fake\nusers:\n- name: fake\n  user: {{}}\n"
-        ),
-    )
-    .unwrap();
-    path
-}
