@@ -193,13 +193,14 @@ async fn load_scenario<L: Launcher>(
     let sampler = provider.pid.map(PeakSampler::start);
     let cpu_before = provider.pid.and_then(cpu_time);
     let requests = requests(&workload, params.pods, None);
-    let mut bare = match params.baseline {
-        true => Some(Bare::connect(esc).await?),
-        false => None,
+    let mut bare = if params.baseline {
+        Some(Bare::connect(esc).await?)
+    } else {
+        None
     };
     let outcome = match (&mut bare, params.stop) {
         (Some(bare), Stop::Count(n)) if n >= BASELINE_ROUNDS => {
-            let mut total: Option<Outcome> = None;
+            let mut total = Outcome::empty();
             for i in 0..BASELINE_ROUNDS {
                 let round = Params {
                     stop: Stop::Count(n / BASELINE_ROUNDS + u64::from(i < n % BASELINE_ROUNDS)),
@@ -214,13 +215,10 @@ async fn load_scenario<L: Launcher>(
                     options,
                 )
                 .await;
-                match &mut total {
-                    Some(total) => total.merge(part),
-                    None => total = Some(part),
-                }
+                total.merge(part);
                 bare.time(BASELINE_SAMPLES / BASELINE_ROUNDS).await?;
             }
-            total.unwrap_or_else(Outcome::empty)
+            total
         }
         (bare, _) => {
             let outcome = phase(&client, params, requests, None, scenario.name(), options).await;

@@ -245,13 +245,13 @@ impl<K: Eq + Hash + Clone, V: Clone, E: Clone> Store<K, V, E> {
         }
     }
 
-    /// Keeps `value` for `key` (replacing any), evicting expired then least recently used
-    /// entries to stay within bounds; a value larger than the whole byte bound is not kept.
     /// Whether anything is ever kept (a zero TTL or no entries: a store that only coalesces).
     fn keeps_anything(&self) -> bool {
         !self.options.ttl.is_zero() && self.options.max_entries > 0
     }
 
+    /// Keeps `value` for `key` (replacing any), evicting expired then least recently used
+    /// entries to stay within bounds; a value larger than the whole byte bound is not kept.
     pub fn insert(&self, key: K, value: V, bytes: usize) {
         let options = &self.options;
         if !self.keeps_anything() || bytes > options.max_bytes {

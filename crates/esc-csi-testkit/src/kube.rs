@@ -39,12 +39,6 @@ impl FakeKube {
         format!("http://{}", self.0.addr)
     }
 
-    /// Writes a kubeconfig for this stand-in (plain HTTP, no user) into `dir`, for a daemon
-    /// started with `KUBECONFIG`; returns its path.
-    pub fn write_kubeconfig(&self, dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
-        kubeconfig(dir, &self.url())
-    }
-
     /// Creates or replaces a Secret with string data.
     pub fn put_secret(&self, namespace: &str, name: &str, data: &[(&str, &str)]) {
         let data = data
@@ -152,7 +146,8 @@ async fn handle(State(shared): State<Arc<Shared<KubeState>>>, request: Request) 
     )
 }
 
-/// A kubeconfig in `dir` for a Kubernetes API at `server`; returns its path.
+/// Writes a kubeconfig for a Kubernetes API at `server` (the stand-in's [`FakeKube::url`]:
+/// plain HTTP, no user) into `dir`, for a daemon started with `KUBECONFIG`; returns its path.
 pub fn kubeconfig(dir: &std::path::Path, server: &str) -> std::io::Result<std::path::PathBuf> {
     let path = dir.join("kubeconfig");
     let text = format!(

@@ -176,7 +176,7 @@ async fn the_daemon_mounts_with_a_token_read_through_the_kubeconfig() {
     kube.put_secret("team", "pulumi-creds", &[("pulumi-access-token", "t0k3n")]);
 
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = kube.write_kubeconfig(dir.path()).unwrap();
+    let kubeconfig = esc_csi_testkit::kubeconfig(dir.path(), &kube.url()).unwrap();
     let socket = dir.path().join("pulumi.sock");
     let daemon = Daemon::start(
         &socket,

@@ -238,7 +238,7 @@ async fn mounts_under_injected_faults_are_whole_or_clearly_refused_and_resources
     kube.put_secret("team", "pulumi", &[("pulumi-access-token", TOKEN)]);
 
     let dir = tempfile::tempdir().unwrap();
-    let kubeconfig = kube.write_kubeconfig(dir.path()).unwrap();
+    let kubeconfig = esc_csi_testkit::kubeconfig(dir.path(), &kube.url()).unwrap();
     let socket = dir.path().join("pulumi.sock");
     // Nothing cached, so the faults reach every mount's calls.
     let daemon = Daemon::start(
