@@ -511,7 +511,7 @@ async fn the_callers_grpc_deadline_is_honoured() {
     h.esc.push_fault(Fault::Delay(Duration::from_secs(20)));
     let mut request = tonic::Request::new(esc_csi_provider::proto::v1alpha1::MountRequest {
         attributes: h.class("- {fileName: a, secretKey: a}"),
-        secrets: "{}".into(),
+        secrets: "null".into(),
         target_path: "/t".into(),
         permission: "420".into(),
         current_object_version: vec![],

@@ -408,3 +408,45 @@ async fn unknown_values_are_refused_rather_than_written_empty() {
          contains unknown parts that ESC could not compute"
     );
 }
+
+#[tokio::test]
+async fn a_volume_without_node_publish_secret_ref_mounts_whether_the_driver_sends_null_empty_braces_or_nothing()
+ {
+    let h = Harness::start().await;
+    h.set_env(json!({"a": "x"}));
+    // The Go provider's way: the token in the class's authSecretName Secret, `authMethod` unset.
+    // Every driver release sends `null` here (json.Marshal of a nil map); `{}` and "" mean the same.
+    let class = h.class("- fileName: a\n  secretKey: a\n");
+    for secrets in ["null", " null\n", "{}", ""] {
+        let response = h
+            .mount_with(class.clone(), secrets, "420")
+            .await
+            .unwrap_or_else(|status| panic!("secrets {secrets:?}: {}", status.message()));
+        assert_eq!(files(&response), vec![("a".into(), 0o644, "x".into())]);
+    }
+}
+
+#[tokio::test]
+async fn a_class_with_no_auth_secret_and_no_service_account_token_says_no_token_for_a_null_secrets_field()
+ {
+    let h = Harness::start().await;
+    h.set_env(json!({"a": "x"}));
+    let class = h.attributes(&[
+        ("organization", "acme"),
+        ("project", "app"),
+        ("environment", "prod"),
+        ("secrets", "- fileName: a\n  secretKey: a\n"),
+    ]);
+    let status = h.mount_with(class, "null", "420").await.unwrap_err();
+    assert_eq!(
+        status.code(),
+        tonic::Code::Unauthenticated,
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.message().contains("no Pulumi access token"),
+        "{}",
+        status.message()
+    );
+}

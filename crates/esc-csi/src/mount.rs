@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use esc_api::{ClientOptions, EscClient};
 use esc_csi_local::writer::{self, Change, Payload};
-use esc_csi_provider::auth::TOKEN_KEY;
+use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
 use esc_csi_provider::kube_secrets::KubeSecrets;
@@ -118,13 +118,15 @@ async fn call_provider(
         let _ = stopped.await;
     }));
 
-    let mut secrets_json = BTreeMap::new();
-    if let Some(token) = token {
-        secrets_json.insert(TOKEN_KEY, token.expose_secret().to_owned());
-    }
+    // What the driver sends: the token as a nodePublishSecretRef's data, or `null` without one.
+    let secrets = match token {
+        Some(token) => serde_json::to_string(&BTreeMap::from([(TOKEN_KEY, token.expose_secret())]))
+            .expect("strings serialize"),
+        None => NO_NODE_PUBLISH_SECRET_REF.to_owned(),
+    };
     let request = MountRequest {
         attributes: serde_json::to_string(attributes).expect("strings serialize"),
-        secrets: serde_json::to_string(&secrets_json).expect("strings serialize"),
+        secrets,
         target_path: args.target.display().to_string(),
         permission: PERMISSION.to_owned(),
         current_object_version: Vec::new(),
