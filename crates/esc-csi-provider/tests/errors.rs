@@ -432,7 +432,7 @@ async fn esc_errors_map_to_codes_with_a_hint() {
             Fault::status(401, "Unauthorized: No credentials provided or are invalid."),
             Code::Unauthenticated,
             "opening ESC environment acme/app/prod: HTTP 401 Unauthorized: Unauthorized: No \
-             credentials provided or are invalid.. Check the token in Kubernetes Secret \
+             credentials provided or are invalid. Check the token in Kubernetes Secret \
              default/pulumi-creds (key pulumi-access-token): it may be wrong, expired or revoked",
         ),
         (
