@@ -137,7 +137,7 @@ impl Harness {
         let mut registry = prometheus_client::registry::Registry::default();
         let metrics = Arc::new(Metrics::register(&mut registry));
         let kube_config = kube::Config::new(kube.url().parse().unwrap());
-        let secrets = KubeSecrets::new(kube::Client::try_from(kube_config).unwrap());
+        let secrets = KubeSecrets::from_config(kube_config);
         let client = esc_api::EscClient::new(config.client)
             .unwrap()
             .with_observer(metrics.clone());
