@@ -450,3 +450,78 @@ async fn a_class_with_no_auth_secret_and_no_service_account_token_says_no_token_
         status.message()
     );
 }
+
+/// The client of driver v1.4/v1.5 (`peers/driver-v1.5-client`, built by `.ci/run`) found through
+/// `ESC_CSI_DRIVER_V15_CLIENT`, or `None` (after saying why) when the test should be skipped.
+/// `ESC_CSI_REQUIRE_PEERS=1` makes a missing client a failure.
+#[allow(clippy::print_stdout)]
+fn driver_v15_client() -> Option<String> {
+    let client = std::env::var("ESC_CSI_DRIVER_V15_CLIENT")
+        .ok()
+        .filter(|p| std::path::Path::new(p).is_file());
+    if client.is_none() {
+        assert!(
+            !std::env::var("ESC_CSI_REQUIRE_PEERS").is_ok_and(|v| v == "1"),
+            "ESC_CSI_REQUIRE_PEERS=1 but ESC_CSI_DRIVER_V15_CLIENT names no built client"
+        );
+        println!("skipped: set ESC_CSI_DRIVER_V15_CLIENT to a build of peers/driver-v1.5-client");
+    }
+    client
+}
+
+// Several threads: the client runs on a blocking one while the provider answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn driver_v1_5s_own_client_mounts_although_it_sends_the_socket_path_as_authority() {
+    let Some(client) = driver_v15_client() else {
+        return;
+    };
+    let h = Harness::start().await;
+    h.set_env(json!({"a": "x", "b": {"c": 1}}));
+    let request = json!({
+        "attributes": h.class("- {fileName: a, secretKey: a}\n- {fileName: b.json, secretKey: b, format: json}"),
+        "secrets": "null",
+        "targetPath": "/var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/secrets/mount",
+        "permission": "420",
+    });
+    let socket = h.socket.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new(client)
+            .arg(&socket)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(request.to_string().as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for version in &lines[..3] {
+        assert_eq!(
+            version,
+            &json!({"call": "Version", "code": "OK", "version": "v1alpha1", "runtime": "esc-csi"})
+        );
+    }
+    let mount = &lines[3];
+    assert_eq!(mount["code"], "OK", "{mount}");
+    assert_eq!(
+        mount["files"],
+        json!([
+            {"path": "a", "mode": 0o644, "contents": "x"},
+            {"path": "b.json", "mode": 0o644, "contents": "{\n  \"c\": 1\n}\n"},
+        ])
+    );
+    assert_eq!(mount["objects"].as_object().unwrap().len(), 2);
+}
