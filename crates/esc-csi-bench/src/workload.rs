@@ -90,7 +90,7 @@ impl Workload {
             (keys::POD_NAMESPACE, NAMESPACE.to_owned()),
             (keys::POD_UID, pod_uid(pod)),
             (keys::SERVICE_ACCOUNT, "default".to_owned()),
-            ("csi.storage.k8s.io/ephemeral", "false".to_owned()),
+            ("csi.storage.k8s.io/ephemeral", "true".to_owned()),
         ] {
             attributes.insert(key.to_owned(), value);
         }
