@@ -522,6 +522,7 @@ async fn the_callers_grpc_deadline_is_honoured() {
         .insert("grpc-timeout", "300m".parse().unwrap());
     let started = std::time::Instant::now();
     let status = h.client.clone().mount(request).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Well under the 20 s the stand-in waits (a loaded machine may be slow to answer at all).
+    assert!(started.elapsed() < Duration::from_secs(15));
     assert_eq!(status.code(), Code::DeadlineExceeded);
 }

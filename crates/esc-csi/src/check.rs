@@ -25,6 +25,8 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
     let (spc, attributes) = local::load(&args.class, args.name.as_deref(), &args.pod)?;
     let settings = Settings {
         allow_insecure_api_url: args.allow_insecure_api_url,
+        allowed_api_urls: args.token_policy.allowed_api_urls.clone(),
+        allowed_oidc_audiences: args.token_policy.allowed_oidc_audiences.clone(),
         ..Settings::default()
     };
     let class =

@@ -102,6 +102,8 @@ async fn call_provider(
         default_api_url: args.api_url.clone(),
         allow_cross_namespace_auth: true,
         allow_insecure_api_url: args.allow_insecure_api_url,
+        allowed_api_urls: args.token_policy.allowed_api_urls.clone(),
+        allowed_oidc_audiences: args.token_policy.allowed_oidc_audiences.clone(),
     };
     let service = ProviderService::new(
         Arc::new(Mounter::new(client, secrets, settings, key)),

@@ -214,6 +214,48 @@ fn check_prints_the_files_of_a_valid_class() {
 }
 
 #[test]
+fn check_applies_the_daemons_token_rules_given_as_flags_or_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = class("https://esc.example.com/api/esc", ITEMS).replace(
+        "    organization: acme\n",
+        "    organization: acme\n    oidcAudience: vault\n",
+    );
+    let spc = write_class(dir.path(), &text);
+    let output = run(
+        &[
+            "check",
+            &spc,
+            "--allowed-api-url",
+            "https://esc.internal/api/esc",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "esc-csi: error: SecretProviderClass \"app\" has 2 problems:\n\
+         \x20 - parameter apiUrl: \"https://esc.example.com/api/esc\" is not an ESC API this \
+         daemon sends tokens to (it allows https://api.pulumi.com/api/esc, \
+         https://esc.internal/api/esc); the operator can add it with --allowed-api-url\n\
+         \x20 - parameter oidcAudience: \"vault\" is not an audience esc-csi exchanges: only \
+         this organization's \"urn:pulumi:org:acme\" is, so that tokens the pod holds for other \
+         systems never leave the node; the operator can allow more with \
+         --allowed-oidc-audience\n"
+    );
+    let mut command = Command::new(BIN);
+    let output = command
+        .args(["check", &spc, "--allowed-oidc-audience", "vault"])
+        .env(
+            "ESC_CSI_ALLOWED_API_URLS",
+            "https://esc.internal/,https://esc.example.com/api",
+        )
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+#[test]
 fn check_lists_every_problem_and_exits_1() {
     let dir = tempfile::tempdir().unwrap();
     let text = class(
