@@ -48,7 +48,13 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
         } else {
             item.path.to_string()
         };
-        let _ = writeln!(out, "  {} <- {path} ({})", item.file_name, item.format);
+        // Without its own mode a file gets the driver's default, 0644.
+        let mode = item.mode.unwrap_or(0o644);
+        let _ = writeln!(
+            out,
+            "  {} <- {path} ({}, {mode:04o})",
+            item.file_name, item.format
+        );
     }
     for warning in &class.warnings {
         let _ = writeln!(out, "warning: {warning}");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use esc_api::{ClientOptions, EscClient};
 use esc_csi_local::writer::{self, Change, Payload};
-use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
+use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY, TokenOrigin};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
 use esc_csi_provider::kube_secrets::KubeSecrets;
@@ -53,6 +53,7 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
         .ok()
         .filter(|t| !t.is_empty())
         .map(SecretString::from);
+    let from_env = token.is_some();
     let _local_server = match &args.environments {
         Some(dir) => {
             let (server, url, local_token) = crate::esc_local::start(dir, token.as_ref()).await?;
@@ -62,7 +63,22 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
         }
         None => None,
     };
-    let response = call_provider(&args, &attributes, token.as_ref()).await?;
+    // The provider knows the token only as the request's nodePublishSecretRef; say where it
+    // really came from.
+    let origin = match (&token, from_env) {
+        (None, _) => None,
+        (Some(_), true) => Some(TOKEN_ENV),
+        (Some(_), false) => Some("the token made for the local ESC server"),
+    };
+    let response = call_provider(&args, &attributes, token.as_ref())
+        .await
+        .map_err(|error| match (error, origin) {
+            (MountCmdError::Refused { code, message }, Some(origin)) => MountCmdError::Refused {
+                code,
+                message: message.replace(&TokenOrigin::NodePublishSecretRef.to_string(), origin),
+            },
+            (error, _) => error,
+        })?;
     let versions: BTreeMap<String, String> = response
         .object_version
         .into_iter()

@@ -158,8 +158,8 @@ async fn mount_of_a_missing_environment_fails_with_the_providers_message() {
         stderr(&output),
         "esc-csi: error: mount failed (NotFound): opening ESC environment acme/app/dev: HTTP 404 \
          Not Found: Environment 'acme/app/dev' not found. Check organization, project and \
-         environment (and the version after '@'), and that the token in the volume's \
-         nodePublishSecretRef Secret (key pulumi-access-token) can see the environment\n"
+         environment (and the version after '@'), and that the token in PULUMI_ACCESS_TOKEN \
+         can see the environment\n"
     );
     assert!(!target.exists(), "nothing is written when the mount fails");
 }
@@ -209,7 +209,7 @@ fn check_prints_the_files_of_a_valid_class() {
     assert_eq!(
         stdout(&output),
         "SecretProviderClass \"app\" is valid: 2 files from ESC environment acme/app/dev\n  \
-         hello <- app.hello (plaintext)\n  conf/db.json <- app.db (json)\n"
+         hello <- app.hello (plaintext, 0644)\n  conf/db.json <- app.db (json, 0400)\n"
     );
 }
 
