@@ -143,7 +143,7 @@ impl<S: EnvironmentSource, R: SecretReader> CsiDriverProvider for ProviderServic
             t.saturating_sub((t / 10).min(Duration::from_millis(200)))
                 .min(self.options.mount_timeout)
         });
-        let deadline = started + budget;
+        let deadline = started.checked_add(budget).unwrap_or(started);
         let request = request.into_inner();
         let span = tracing::info_span!(
             "mount",
@@ -250,7 +250,12 @@ fn code_of(error: &MountError) -> Code {
             EscErrorKind::Connect { .. } | EscErrorKind::Decode { .. } => Code::Unavailable,
             EscErrorKind::Timeout { .. } => Code::DeadlineExceeded,
             EscErrorKind::Slow { .. } => Code::Unavailable,
-            EscErrorKind::TooLarge { .. } => Code::ResourceExhausted,
+            EscErrorKind::TooLarge { .. }
+            | EscErrorKind::TooManyValues { .. }
+            | EscErrorKind::Memory(esc_api::MemoryError::TooLarge { .. }) => {
+                Code::ResourceExhausted
+            }
+            EscErrorKind::Memory(esc_api::MemoryError::Busy { .. }) => Code::Unavailable,
             EscErrorKind::BadApiUrl { .. } => Code::InvalidArgument,
         },
         MountError::Items { problems, .. } => match problems.first().map(|p| &p.kind) {
