@@ -14,6 +14,7 @@ use esc_path::closest;
 use secrecy::SecretString;
 use url::{Host, Url};
 
+use crate::budget::ClassLimits;
 use crate::items::{Item, parse_items};
 use crate::problems::Problems;
 
@@ -67,6 +68,8 @@ pub struct Settings {
     pub allow_cross_namespace_auth: bool,
     /// Accept `http://` API URLs to non-loopback hosts (the token then travels in clear).
     pub allow_insecure_api_url: bool,
+    /// How much of `secrets` is read (see [`crate::budget`]).
+    pub limits: ClassLimits,
 }
 
 impl Default for Settings {
@@ -75,6 +78,7 @@ impl Default for Settings {
             default_api_url: Url::parse(esc_api::DEFAULT_API_URL).expect("the default URL parses"),
             allow_cross_namespace_auth: false,
             allow_insecure_api_url: false,
+            limits: ClassLimits::default(),
         }
     }
 }
@@ -133,7 +137,8 @@ pub struct Class {
     pub service_account_tokens: Option<SecretString>,
     pub items: Vec<Item>,
     pub pod: PodInfo,
-    /// Harmless oddities worth a log line (unknown item keys).
+    /// Harmless oddities worth a log line (unknown item keys), given the first time a class's
+    /// `secrets` is read only.
     pub warnings: Vec<String>,
 }
 
@@ -265,7 +270,7 @@ impl Class {
 
         let items = match attributes.get(keys::SECRETS) {
             Some(text) if !text.trim().is_empty() => {
-                parse_items(text, &mut problems, &mut warnings)
+                parse_items(text, &settings.limits, &mut problems, &mut warnings)
             }
             _ => {
                 required(keys::SECRETS, &mut problems);

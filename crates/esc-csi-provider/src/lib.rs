@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod budget;
 pub mod cache;
 pub mod class;
 pub mod client;
@@ -25,6 +26,7 @@ pub mod server;
 pub mod source;
 pub mod stale;
 pub mod version;
+pub mod yaml;
 
 pub use error::MountError;
 pub use mount::Mounter;

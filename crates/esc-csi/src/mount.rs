@@ -102,6 +102,7 @@ async fn call_provider(
         default_api_url: args.api_url.clone(),
         allow_cross_namespace_auth: true,
         allow_insecure_api_url: args.allow_insecure_api_url,
+        ..Settings::default()
     };
     let service = ProviderService::new(
         Arc::new(Mounter::new(client, secrets, settings, key)),

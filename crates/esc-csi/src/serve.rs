@@ -66,6 +66,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         default_api_url: args.api_url,
         allow_cross_namespace_auth: args.allow_cross_namespace_auth,
         allow_insecure_api_url: args.allow_insecure_api_url,
+        ..Settings::default()
     };
     let cache = CacheOptions {
         ttl: args.cache_ttl,
