@@ -16,7 +16,8 @@ use tokio::time::Instant;
 #[derive(Debug)]
 pub struct MemoryBudget {
     limit: usize,
-    used: Mutex<usize>,
+    /// Bytes reserved now, and the most ever reserved at once.
+    used: Mutex<(usize, usize)>,
     freed: Notify,
 }
 
@@ -42,7 +43,7 @@ impl MemoryBudget {
     pub fn new(limit: usize) -> Arc<Self> {
         Arc::new(MemoryBudget {
             limit,
-            used: Mutex::new(0),
+            used: Mutex::new((0, 0)),
             freed: Notify::new(),
         })
     }
@@ -53,10 +54,15 @@ impl MemoryBudget {
 
     /// Bytes reserved now.
     pub fn used(&self) -> usize {
-        *self.lock()
+        self.lock().0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, usize> {
+    /// The most bytes ever reserved at once.
+    pub fn peak(&self) -> usize {
+        self.lock().1
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, usize)> {
         self.used.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -91,9 +97,9 @@ impl MemoryBudget {
             });
         }
         let mut used = self.lock();
-        match used.checked_add(bytes).filter(|n| *n <= self.limit) {
+        match used.0.checked_add(bytes).filter(|n| *n <= self.limit) {
             Some(n) => {
-                *used = n;
+                *used = (n, used.1.max(n));
                 Ok(true)
             }
             None => Ok(false),
@@ -105,7 +111,7 @@ impl MemoryBudget {
             return;
         }
         let mut used = self.lock();
-        *used = used.saturating_sub(bytes);
+        used.0 = used.0.saturating_sub(bytes);
         drop(used);
         self.freed.notify_waiters();
     }
@@ -179,6 +185,7 @@ mod tests {
         assert_eq!(budget.used(), 100);
         r.shrink_to(10);
         assert_eq!(budget.used(), 10);
+        assert_eq!(budget.peak(), 100);
     }
 
     #[tokio::test]

@@ -33,3 +33,78 @@ pub const MAX_PROBLEMS: usize = 20;
 
 /// Warnings logged for one class; past it, one line says how many more.
 pub const MAX_WARNINGS: usize = 20;
+
+/// What a mount's response may still take: rendered files count against
+/// `--max-response-bytes` as they are rendered, so that rendering stops at the first file that
+/// does not fit instead of finishing every file of a response that is then refused. Each
+/// file's bytes are also held (twice: the file and its copy in the encoded response) against
+/// the node-wide memory budget until the mount returns.
+#[derive(Debug)]
+pub struct ResponseBudget {
+    limit: usize,
+    used: usize,
+    memory: Option<esc_api::Reservation>,
+}
+
+/// Bytes a file takes in the response beyond its contents, path and version: field tags,
+/// lengths and the mode.
+pub const FILE_FRAMING: usize = 32;
+
+impl ResponseBudget {
+    pub fn new(limit: usize, memory: Option<esc_api::Reservation>) -> Self {
+        ResponseBudget {
+            limit,
+            used: 0,
+            memory,
+        }
+    }
+
+    /// No limit and no memory accounting.
+    pub fn unlimited() -> Self {
+        ResponseBudget::new(usize::MAX, None)
+    }
+
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes counted so far.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// What the next file's contents may take.
+    pub fn remaining(&self) -> usize {
+        self.limit.saturating_sub(self.used)
+    }
+
+    /// Counts `bytes` more: `Err` with the total when they do not fit in the response, or
+    /// when the node's memory budget cannot hold them by `deadline`.
+    pub async fn charge(
+        &mut self,
+        bytes: usize,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), Overflow> {
+        self.used = self.used.saturating_add(bytes);
+        if self.used > self.limit {
+            return Err(Overflow::Response {
+                bytes: self.used,
+                limit: self.limit,
+            });
+        }
+        if let Some(memory) = &mut self.memory {
+            memory
+                .grow(bytes.saturating_mul(2), deadline)
+                .await
+                .map_err(Overflow::Memory)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a response could not grow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overflow {
+    Response { bytes: usize, limit: usize },
+    Memory(esc_api::MemoryError),
+}

@@ -1,20 +1,23 @@
 //! The gRPC adapter: `v1alpha1.CSIDriverProvider` over the domain [`Mounter`], and the one
 //! place where mount errors become gRPC status codes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use esc_api::{ErrorKind as EscErrorKind, Step as EscStep};
+use esc_api::{ErrorKind as EscErrorKind, MemoryBudget, MemoryError, Step as EscStep};
 use esc_path::ResolveError;
 use prost::Message;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
 use tracing::{Instrument, field};
 
 use crate::auth::{AuthError, SecretReader};
-use crate::class::{keys, parse_attributes};
+use crate::budget::ResponseBudget;
+use crate::class::{Class, keys, parse_attributes};
 use crate::error::{ItemProblemKind, MountError};
 use crate::mount::{MountedFile, Mounter};
 use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
@@ -33,8 +36,15 @@ pub const RUNTIME_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct ServiceOptions {
     /// A mount's time budget when the caller sets no shorter deadline.
     pub mount_timeout: Duration,
-    /// The largest response, encoded; the driver accepts 4 MiB by default.
+    /// The largest response, encoded; the driver accepts 4 MiB by default. Files count
+    /// against it as they render.
     pub max_response_bytes: usize,
+    /// The largest request, encoded (`--max-request-bytes`); larger ones are refused before
+    /// they are decoded.
+    pub max_request_bytes: usize,
+    /// The node-wide bound on memory held by mounts (`--max-memory-in-flight`), shared with
+    /// the ESC client; `None` for no bound.
+    pub memory: Option<Arc<MemoryBudget>>,
 }
 
 impl Default for ServiceOptions {
@@ -42,9 +52,21 @@ impl Default for ServiceOptions {
         ServiceOptions {
             mount_timeout: Duration::from_secs(30),
             max_response_bytes: 4 << 20,
+            max_request_bytes: 2 << 20,
+            memory: None,
         }
     }
 }
+
+/// Attributes longer than this are parsed, with the class, on a blocking thread.
+const INLINE_PARSE_BYTES: usize = 16 << 10;
+
+/// Classes parsed at once on blocking threads; others wait, within their deadline.
+static PARSERS: Semaphore = Semaphore::const_new(2);
+
+/// What a request is taken to hold in memory while it is read (the request, its attributes
+/// as a map, the YAML parser's events), per byte of request.
+const REQUEST_MEMORY_FACTOR: usize = 4;
 
 /// The provider service.
 #[derive(Debug)]
@@ -67,25 +89,50 @@ impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
         ProviderService { mounter, options }
     }
 
+    pub fn options(&self) -> &ServiceOptions {
+        &self.options
+    }
+
     async fn mount_inner(
         &self,
         request: &MountRequest,
         deadline: Instant,
         span: &tracing::Span,
     ) -> Result<MountResponse, MountError> {
-        let attributes = parse_attributes(&request.attributes).map_err(MountError::Request)?;
+        let reserved =
+            match &self.options.memory {
+                Some(memory) => {
+                    let bytes = request.encoded_len().saturating_mul(REQUEST_MEMORY_FACTOR);
+                    let reserved = memory.reserve(bytes, deadline).await.map_err(|error| {
+                        MountError::Memory {
+                            item: "this request".to_owned(),
+                            error,
+                        }
+                    })?;
+                    Some(reserved)
+                }
+                None => None,
+            };
+        let (attributes, class) = self.plan(&request.attributes, deadline).await?;
         let label = |key: &str| field::display(attributes.get(key).map_or("-", String::as_str));
         span.record("namespace", label(keys::POD_NAMESPACE));
         span.record("pod", label(keys::POD_NAME));
         span.record("class", label(keys::CLASS_NAME));
-        let class = self.mounter.plan(&attributes)?;
+        let class = class?;
         span.record("environment", field::display(&class.environment));
         for warning in &class.warnings {
             tracing::warn!("{warning}");
         }
+        let mut budget = ResponseBudget::new(self.options.max_response_bytes, reserved);
         let files = self
             .mounter
-            .mount(&class, &request.secrets, &request.permission, deadline)
+            .mount(
+                &class,
+                &request.secrets,
+                &request.permission,
+                deadline,
+                &mut budget,
+            )
             .await?;
         let response = response(files);
         let bytes = response.encoded_len();
@@ -96,6 +143,36 @@ impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
             });
         }
         Ok(response)
+    }
+
+    /// Reads the attributes and checks the class: inline when small, otherwise on a blocking
+    /// thread (at most [`PARSERS`] at once), so a large class never stalls the runtime that
+    /// answers `Version` and other mounts.
+    async fn plan(
+        &self,
+        attributes: &str,
+        deadline: Instant,
+    ) -> Result<(BTreeMap<String, String>, Result<Class, MountError>), MountError> {
+        let work = |mounter: &Mounter<S, R>, text: &str| {
+            let attributes = parse_attributes(text).map_err(MountError::Request)?;
+            let class = mounter.plan(&attributes);
+            Ok::<_, MountError>((attributes, class))
+        };
+        if attributes.len() <= INLINE_PARSE_BYTES {
+            return work(&self.mounter, attributes);
+        }
+        let budget = self.options.mount_timeout;
+        let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, PARSERS.acquire()).await else {
+            return Err(MountError::Deadline(budget));
+        };
+        let (mounter, text) = (Arc::clone(&self.mounter), attributes.to_owned());
+        tokio::task::spawn_blocking(move || work(&mounter, &text))
+            .await
+            .unwrap_or_else(|_| {
+                Err(MountError::Request(
+                    "the class could not be read (its parser stopped)".to_owned(),
+                ))
+            })
     }
 }
 
@@ -252,10 +329,8 @@ fn code_of(error: &MountError) -> Code {
             EscErrorKind::Slow { .. } => Code::Unavailable,
             EscErrorKind::TooLarge { .. }
             | EscErrorKind::TooManyValues { .. }
-            | EscErrorKind::Memory(esc_api::MemoryError::TooLarge { .. }) => {
-                Code::ResourceExhausted
-            }
-            EscErrorKind::Memory(esc_api::MemoryError::Busy { .. }) => Code::Unavailable,
+            | EscErrorKind::Memory(MemoryError::TooLarge { .. }) => Code::ResourceExhausted,
+            EscErrorKind::Memory(MemoryError::Busy { .. }) => Code::Unavailable,
             EscErrorKind::BadApiUrl { .. } => Code::InvalidArgument,
         },
         MountError::Items { problems, .. } => match problems.first().map(|p| &p.kind) {
@@ -264,9 +339,14 @@ fn code_of(error: &MountError) -> Code {
             Some(ItemProblemKind::Resolve(_)) => Code::NotFound,
             Some(ItemProblemKind::Render(RenderError::NotAString { .. }))
             | Some(ItemProblemKind::Render(RenderError::Decode { .. })) => Code::InvalidArgument,
+            Some(ItemProblemKind::Render(RenderError::TooLarge { .. })) => Code::ResourceExhausted,
             Some(ItemProblemKind::Render(RenderError::Yaml(_))) | None => Code::Internal,
         },
         MountError::TooLarge { .. } => Code::ResourceExhausted,
+        MountError::Memory { error, .. } => match error {
+            MemoryError::TooLarge { .. } => Code::ResourceExhausted,
+            MemoryError::Busy { .. } => Code::Unavailable,
+        },
         MountError::Deadline(_) => Code::DeadlineExceeded,
     }
 }

@@ -120,7 +120,10 @@ fn deceptive(c: char) -> bool {
 
 /// Characters that look like `.`: a component made of them reads as `.` or `..`.
 fn dot_like(c: char) -> bool {
-    matches!(c, '.' | '\u{2024}' | '\u{2025}' | '\u{fe52}' | '\u{ff0e}' | '\u{2e33}')
+    matches!(
+        c,
+        '.' | '\u{2024}' | '\u{2025}' | '\u{fe52}' | '\u{ff0e}' | '\u{2e33}'
+    )
 }
 
 /// The keys an item may have, as the Go provider defined them.
@@ -554,7 +557,11 @@ mod tests {
         assert_eq!(first.0.len(), 2);
         assert_eq!(first.0, again.0);
         assert_eq!(first.2.len(), 1, "{:?}", first.2);
-        assert!(again.2.is_empty(), "the warning is given once: {:?}", again.2);
+        assert!(
+            again.2.is_empty(),
+            "the warning is given once: {:?}",
+            again.2
+        );
         let bad = "- {fileName: memo-c, secretKey: c, mode: '9999'}";
         assert_eq!(parse(bad).1.len(), 1);
         assert_eq!(parse(bad).1, parse(bad).1, "problems are found every time");
@@ -565,7 +572,10 @@ mod tests {
         let (_, problems, _) =
             parse("- {fileName: \"a\\u202Etxt.exe\", secretKey: a}\n- {fileName: \"b\\nc\"}\n");
         let text = problems.to_string();
-        assert!(!text.contains('\u{202e}') && !text.contains('\n'), "{text:?}");
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\n'),
+            "{text:?}"
+        );
         assert!(
             text.contains(
                 "secrets[0] (\"a\\u{202e}txt.exe\"): fileName \"a\\u{202e}txt.exe\" contains \
@@ -573,9 +583,15 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("secrets[1] (\"b\\u{a}c\"): fileName \"b\\u{a}c\" contains U+000A"), "{text}");
+        assert!(
+            text.contains("secrets[1] (\"b\\u{a}c\"): fileName \"b\\u{a}c\" contains U+000A"),
+            "{text}"
+        );
         assert!(check_file_name("caf\u{e9}/\u{65e5}\u{672c}.txt").is_ok());
-        assert!(check_file_name("a\u{2024}b").is_ok(), "a look-alike dot inside a name is fine");
+        assert!(
+            check_file_name("a\u{2024}b").is_ok(),
+            "a look-alike dot inside a name is fine"
+        );
     }
 
     #[test]
@@ -596,9 +612,24 @@ mod tests {
         assert_eq!(check_file_name(".hidden"), Ok(()));
         assert_eq!(check_file_name("a..b"), Ok(()));
         for bad in [
-            "", "/a", "../a", "..a", "a/..", "./a", "a//b", "a/", "a\0b", "a\nb", "a\rb",
-            "evil\u{202e}txt.exe", "a\u{2066}b", "a\u{200b}b", "a\u{2028}b", "a\u{feff}",
-            "\u{2024}\u{2024}/x", "a/\u{ff0e}",
+            "",
+            "/a",
+            "../a",
+            "..a",
+            "a/..",
+            "./a",
+            "a//b",
+            "a/",
+            "a\0b",
+            "a\nb",
+            "a\rb",
+            "evil\u{202e}txt.exe",
+            "a\u{2066}b",
+            "a\u{200b}b",
+            "a\u{2028}b",
+            "a\u{feff}",
+            "\u{2024}\u{2024}/x",
+            "a/\u{ff0e}",
         ] {
             assert!(check_file_name(bad).is_err(), "{bad:?} must be refused");
         }

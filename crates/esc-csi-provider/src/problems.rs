@@ -100,7 +100,11 @@ mod tests {
         assert_eq!(problems.len(), MAX_PROBLEMS + 5000);
         assert_eq!(problems.iter().count(), MAX_PROBLEMS);
         let text = problems.to_string();
-        assert!(text.ends_with("; … and 5000 more"), "{}", &text[text.len() - 40..]);
+        assert!(
+            text.ends_with("; … and 5000 more"),
+            "{}",
+            &text[text.len() - 40..]
+        );
         assert!(text.len() < (MAX_PROBLEMS + 1) * 4200);
     }
 }

@@ -48,8 +48,11 @@ pub async fn serve<S: EnvironmentSource, R: SecretReader>(
         .local_addr()
         .ok()
         .and_then(|a| a.as_pathname().map(Path::to_path_buf));
+    let max_request_bytes = service.options().max_request_bytes;
     let result = tonic::transport::Server::builder()
-        .add_service(CsiDriverProviderServer::new(service))
+        .add_service(
+            CsiDriverProviderServer::new(service).max_decoding_message_size(max_request_bytes),
+        )
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await;
     if let Some(path) = path {

@@ -13,7 +13,9 @@
 use std::cell::Cell;
 use std::fmt;
 
-use serde::de::{DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
+use serde::de::{
+    DeserializeSeed, Deserializer, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor,
+};
 use serde_norway::Value as Yaml;
 use serde_norway::value::{Tag, TaggedValue};
 
@@ -25,13 +27,9 @@ const NODE_BYTES: usize = 16;
 /// Why the text was not read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum YamlError {
-    #[error(
-        "is {bytes} bytes, over the limit of {limit} (raise esc-csi's --max-secrets-bytes)"
-    )]
+    #[error("is {bytes} bytes, over the limit of {limit} (raise esc-csi's --max-secrets-bytes)")]
     TooLarge { bytes: usize, limit: usize },
-    #[error(
-        "nests collections more than {limit} deep (raise esc-csi's --max-secrets-depth)"
-    )]
+    #[error("nests collections more than {limit} deep (raise esc-csi's --max-secrets-depth)")]
     TooDeep { limit: usize },
     #[error(
         "expands to more than {limit} bytes once YAML aliases (*name) are replaced by their \
@@ -119,7 +117,8 @@ pub fn check_shape(text: &str, limits: &ClassLimits) -> Result<(), YamlError> {
 
 /// Whether a quote after `previous` (and whitespace, if `spaced`) starts a quoted scalar.
 fn starts_token(previous: u8, spaced: bool) -> bool {
-    matches!(previous, b'\n' | b'[' | b'{' | b',' | b'?') || (spaced && matches!(previous, b':' | b'-'))
+    matches!(previous, b'\n' | b'[' | b'{' | b',' | b'?')
+        || (spaced && matches!(previous, b':' | b'-'))
 }
 
 /// Parses `text` (already through [`check_shape`]) into a tree, refusing once the expanded
@@ -160,7 +159,11 @@ struct State {
 
 impl State {
     fn charge<E: serde::de::Error>(&self, bytes: usize) -> Result<(), E> {
-        match self.left.get().checked_sub(NODE_BYTES.saturating_add(bytes)) {
+        match self
+            .left
+            .get()
+            .checked_sub(NODE_BYTES.saturating_add(bytes))
+        {
             Some(left) => {
                 self.left.set(left);
                 Ok(())

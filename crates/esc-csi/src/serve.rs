@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use esc_api::{ClientOptions, EscClient};
+use esc_api::{ClientOptions, EscClient, MemoryBudget};
 use esc_csi_provider::cache::{CacheOptions, CachedSecrets, CachedSource};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
@@ -48,8 +48,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     // Recorded by the caches and the ESC client as well as the mounts.
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
+    let memory = (args.budgets.max_memory_in_flight > 0)
+        .then(|| MemoryBudget::new(args.budgets.max_memory_in_flight));
     let client = EscClient::new(ClientOptions {
         max_concurrent_requests: args.max_concurrent_requests,
+        max_response_bytes: args.budgets.max_esc_reply_bytes,
+        max_reply_values: args.budgets.max_esc_reply_values,
+        memory: memory.clone(),
         ..ClientOptions::default()
     })
     .map_err(|e| ServeError::Http(e.to_string()))?
@@ -66,6 +71,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         default_api_url: args.api_url,
         allow_cross_namespace_auth: args.allow_cross_namespace_auth,
         allow_insecure_api_url: args.allow_insecure_api_url,
+        limits: args.budgets.class_limits(),
         ..Settings::default()
     };
     let cache = CacheOptions {
@@ -98,6 +104,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         ServiceOptions {
             mount_timeout: args.mount_timeout,
             max_response_bytes: args.max_response_bytes,
+            max_request_bytes: args.budgets.max_request_bytes,
+            memory,
         },
     );
     let admin = admin::router(Arc::new(registry), args.endpoint.clone());
