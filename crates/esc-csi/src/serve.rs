@@ -108,7 +108,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
             memory,
         },
     );
-    let admin = admin::router(Arc::new(registry), args.endpoint.clone());
+    let owned = Arc::new(std::sync::OnceLock::new());
+    let admin = admin::router_owning(Arc::new(registry), args.endpoint.clone(), owned.clone());
     let mut admin_addrs: Vec<SocketAddr> = Vec::new();
     for addr in [args.metrics_addr, args.health_addr].into_iter().flatten() {
         if !admin_addrs.contains(&addr) {
@@ -132,6 +133,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         path: args.endpoint.clone(),
         source,
     })?;
+    let socket = listener.socket().clone();
+    let _ = owned.set(socket.clone());
     tracing::info!(
         endpoint = %args.endpoint.display(),
         version = esc_csi_provider::grpc::RUNTIME_VERSION,
@@ -167,8 +170,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     for task in admin_tasks {
         task.abort();
     }
-    // An aborted server never reached its own cleanup.
-    let _ = std::fs::remove_file(&args.endpoint);
+    // An aborted server never reached its own cleanup; another daemon's socket stays.
+    socket.remove_if_ours();
     match result {
         Ok(Ok(())) => {
             tracing::info!("esc-csi provider stopped");
