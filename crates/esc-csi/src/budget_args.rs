@@ -42,8 +42,8 @@ pub(crate) struct BudgetArgs {
 
     /// Node-wide bound on the memory mounts hold at once, in bytes: requests, ESC replies and
     /// their decoding, rendered files. A mount waits (within its deadline) while others hold
-    /// it; one that could never fit is refused. Keep it well under the pod's memory limit,
-    /// less --cache-max-bytes; 0 for no bound.
+    /// it; one that could never fit is refused. Keep it well under the pod's memory limit
+    /// less the cache's (--cache-max-bytes); 0 for no bound.
     #[arg(long, env = "ESC_CSI_MAX_MEMORY_IN_FLIGHT", default_value_t = 48 << 20)]
     pub(crate) max_memory_in_flight: usize,
 }
