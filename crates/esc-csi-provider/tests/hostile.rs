@@ -194,3 +194,47 @@ async fn a_request_over_the_request_limit_is_refused_before_it_is_decoded() {
     let status = h.mount(attributes).await.unwrap_err();
     assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
 }
+
+#[tokio::test]
+async fn no_auth_secret_is_read_when_the_pods_namespace_is_missing_or_empty() {
+    let h = Harness::start().await;
+    h.set_env(json!({"a": "x"}));
+    h.kube.put_secret(
+        "payments",
+        "shared",
+        &[("pulumi-access-token", support::TOKEN)],
+    );
+    let with = |namespace: Option<&str>| {
+        let text = h.attributes(&[
+            ("organization", "acme"),
+            ("project", "app"),
+            ("environment", "prod"),
+            ("authSecretName", "shared"),
+            ("authSecretNamespace", "payments"),
+            ("secrets", "- {fileName: a, secretKey: a}\n"),
+            ("csi.storage.k8s.io/pod.namespace", namespace.unwrap_or("")),
+        ]);
+        let mut map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&text).unwrap();
+        if namespace.is_none() {
+            map.remove("csi.storage.k8s.io/pod.namespace");
+        }
+        serde_json::Value::Object(map).to_string()
+    };
+    for namespace in [None, Some(""), Some("  ")] {
+        let status = h.mount(with(namespace)).await.unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{namespace:?}: {status:?}"
+        );
+        assert!(
+            status
+                .message()
+                .contains("the request does not say the pod's namespace"),
+            "{}",
+            status.message()
+        );
+    }
+    assert!(h.kube.calls().is_empty(), "{:?}", h.kube.calls());
+}
