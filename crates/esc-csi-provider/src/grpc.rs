@@ -270,19 +270,37 @@ pub fn status_of(error: &MountError) -> Status {
     Status::new(code_of(error), bounded_message(error.to_string()))
 }
 
-/// The most bytes of a status message. The message travels in an HTTP/2 header, and one over
-/// the peer's header limit (16 KiB by default) turns into a bare protocol error instead.
+/// The most bytes of a status message once gRPC has percent-encoded it for its header (every
+/// byte outside printable ASCII, and `%`, becomes three). One over the peer's header limit (8
+/// KiB in some clients) turns into a bare protocol error instead.
 const MAX_MESSAGE_BYTES: usize = 8 << 10;
 
-fn bounded_message(mut message: String) -> String {
-    if message.len() > MAX_MESSAGE_BYTES {
-        let mut end = MAX_MESSAGE_BYTES;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push('…');
+/// What `c` takes in the `grpc-message` header.
+fn encoded_len(c: char) -> usize {
+    match c {
+        '%' => 3,
+        ' '..='~' => 1,
+        c => 3 * c.len_utf8(),
     }
+}
+
+/// The message, cut (with `…`) so that its percent-encoded form fits [`MAX_MESSAGE_BYTES`].
+fn bounded_message(mut message: String) -> String {
+    let total: usize = message.chars().map(encoded_len).sum();
+    if total <= MAX_MESSAGE_BYTES {
+        return message;
+    }
+    let room = MAX_MESSAGE_BYTES - encoded_len('…');
+    let (mut used, mut end) = (0, 0);
+    for (i, c) in message.char_indices() {
+        if used + encoded_len(c) > room {
+            break;
+        }
+        used += encoded_len(c);
+        end = i + c.len_utf8();
+    }
+    message.truncate(end);
+    message.push('…');
     message
 }
 
@@ -371,18 +389,33 @@ fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    /// The `grpc-message` header as tonic writes it.
+    fn on_the_wire(message: &str) -> usize {
+        let status = Status::new(Code::Internal, message);
+        let mut headers = http::HeaderMap::new();
+        status.add_header(&mut headers).unwrap();
+        headers["grpc-message"].len()
+    }
+
     #[test]
-    fn status_messages_are_cut_to_fit_in_a_header() {
+    fn status_messages_are_cut_to_fit_in_a_header_once_percent_encoded() {
         let short = MountError::Request("bad".into());
         assert_eq!(status_of(&short).message(), "bad");
-        let long = MountError::Request("é".repeat(MAX_MESSAGE_BYTES));
-        let message = status_of(&long).message().to_owned();
-        assert!(message.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8());
-        assert!(
-            message.ends_with("é…"),
-            "{}",
-            &message[message.len() - 10..]
-        );
+        for long in [
+            "é".repeat(MAX_MESSAGE_BYTES),
+            "%".repeat(MAX_MESSAGE_BYTES),
+            "x".repeat(3 * MAX_MESSAGE_BYTES),
+            format!("{}\u{202e}{}", "a".repeat(5000), "日本".repeat(3000)),
+        ] {
+            let message = status_of(&MountError::Request(long)).message().to_owned();
+            assert!(message.ends_with('…'));
+            let wire = on_the_wire(&message);
+            assert!(wire <= MAX_MESSAGE_BYTES, "{wire}");
+            assert!(
+                wire > MAX_MESSAGE_BYTES - 16,
+                "{wire}: cut no more than needed"
+            );
+        }
     }
 
     #[test]
