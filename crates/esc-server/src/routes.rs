@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Extension;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -16,7 +17,7 @@ use esc_path::PropertyPath;
 use serde::Deserialize;
 
 use crate::Inner;
-use crate::auth::{Auth, require_token};
+use crate::auth::{Auth, Caller, require_token};
 use crate::error::ApiError;
 use crate::evaluate::{self, Mode};
 use crate::names;
@@ -194,18 +195,27 @@ struct OpenQuery {
     duration: Option<String>,
 }
 
+/// The user definitions see: an exchanged personal token's, else the configured one.
+fn user_of(inner: &Inner, caller: Option<Extension<Caller>>) -> String {
+    caller
+        .and_then(|Extension(c)| c.user)
+        .unwrap_or_else(|| inner.config.user.clone())
+}
+
 async fn open(
     State(inner): Shared,
+    caller: Option<Extension<Caller>>,
     path: Result<Path<Params>, PathRejection>,
     query: Result<Query<OpenQuery>, QueryRejection>,
 ) -> Reply<Response> {
+    let user = user_of(&inner, caller);
     let params = params(&inner, path)?;
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let duration = open_duration(&inner, query.duration.as_deref())?;
     let id = blocking(move || {
         let revision = revision(&inner, &params)?;
         let name = format!("{}/{}", params.project(), params.env());
-        let user = &inner.config.user;
+        let user = &user;
         let evaluation = evaluate::run(
             &inner.store,
             user,
@@ -295,12 +305,14 @@ async fn read(
 
 async fn check(
     State(inner): Shared,
+    caller: Option<Extension<Caller>>,
     path: Result<Path<Params>, PathRejection>,
     body: Bytes,
 ) -> Reply<Response> {
     let params = params(&inner, path)?;
+    let user = user_of(&inner, caller);
     blocking(move || {
-        let user = &inner.config.user;
+        let user = &user;
         let evaluation = evaluate::run(
             &inner.store,
             user,
