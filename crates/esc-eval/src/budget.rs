@@ -16,7 +16,7 @@ use std::cell::RefCell;
 
 /// The budgets of one evaluation. The defaults leave ample room for real environments (the
 /// largest conformance definition uses a small fraction of each) and keep a hostile one
-/// within tens of MiB, a few seconds and a 2 MiB thread stack.
+/// within about a hundred MiB, a few seconds and a 2 MiB thread stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Deepest nesting of YAML collections, values and references, counted together.
@@ -30,7 +30,8 @@ pub struct Limits {
     /// The longest string one value may hold, in bytes.
     pub max_value_bytes: usize,
     /// Text produced by the whole evaluation (interpolations, builtins, exported strings,
-    /// imported definitions), in bytes: the interpolation-growth budget.
+    /// imported definitions) and the values it exports or splits into, by their size in
+    /// memory, in bytes: the interpolation-growth budget.
     pub max_total_bytes: usize,
 }
 

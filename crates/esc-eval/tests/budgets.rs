@@ -104,7 +104,7 @@ fn a_string_doubled_over_34_levels_stops_at_the_value_size_budget() {
 }
 
 #[test]
-fn a_value_used_twice_per_level_stops_at_the_steps_budget_not_after_2_to_the_40_copies() {
+fn a_value_used_twice_per_level_stops_at_the_growth_budget_not_after_2_to_the_40_copies() {
     // References keep values shared; exporting them copies every path.
     let mut yaml = String::from("values:\n  a00: leaf\n");
     for i in 1..=40 {
@@ -115,7 +115,7 @@ fn a_value_used_twice_per_level_stops_at_the_steps_budget_not_after_2_to_the_40_
             i - 1
         );
     }
-    assert_stopped_by(&run(yaml), "evaluation-steps budget");
+    assert_stopped_by(&run(yaml), "(the interpolation-growth budget)");
 }
 
 #[test]
@@ -260,5 +260,41 @@ fn joins_splits_and_base64_are_sized_before_they_are_made() {
         "values:\n  s: {}\n  parts:\n    fn::split: [\"\", \"${{s}}\"]\n",
         "x".repeat(900_000)
     ));
-    assert_stopped_by(&e, "evaluation-steps budget");
+    assert_stopped_by(&e, "(the interpolation-growth budget)");
+}
+
+#[test]
+fn a_large_realistic_environment_stays_within_every_budget() {
+    // The benchmark's environment (benches/eval.rs): an import of 500 databases, 1,000
+    // services interpolating and referencing them, and 20 copies of a 1,000-member object.
+    let mut base = String::from("values:\n");
+    for i in 0..500 {
+        let _ = write!(
+            base,
+            "  db{i}:\n    host: db{i}.internal\n    port: 5432\n    user: app{i}\n    \
+             password:\n      fn::secret: pw-{i}-Zm9vYmFy\n"
+        );
+    }
+    let mut root = String::from("imports:\n  - shared/base\nvalues:\n  services:\n");
+    for i in 0..1000 {
+        let d = i % 500;
+        let _ = write!(
+            root,
+            "    svc{i}:\n      name: svc{i}\n      \
+             url: postgres://${{db{d}.user}}:${{db{d}.password}}@${{db{d}.host}}:${{db{d}.port}}/app\n      \
+             database: ${{db{d}}}\n      json:\n        fn::toJSON: ${{db{d}.host}}\n"
+        );
+    }
+    root.push_str("  catalog:\n");
+    for i in 0..1000 {
+        let _ = writeln!(root, "    entry{i}: value-{i}");
+    }
+    root.push_str("  copies:\n");
+    for i in 0..20 {
+        let _ = writeln!(root, "    copy{i}: ${{catalog}}");
+    }
+    let folder = HashMap::from([("shared/base".to_owned(), base)]);
+    let e = run_with(root, folder, false);
+    assert!(!e.has_errors(), "{:?}", errors(&e));
+    assert_eq!(e.properties.unwrap().len(), 503);
 }

@@ -36,9 +36,8 @@ async fn a_682_byte_doubling_check_body_is_refused_at_the_value_size_budget() {
         .await;
     let summaries = summaries(&reply);
     assert!(
-        summaries.iter().any(|s| s.contains(
-            "a value would be 2097152 bytes, over the 1048576-byte value-size budget"
-        )),
+        summaries.iter().any(|s| s
+            .contains("a value would be 2097152 bytes, over the 1048576-byte value-size budget")),
         "{summaries:?}"
     );
     still_serving(&fixture).await;

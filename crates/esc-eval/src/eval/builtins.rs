@@ -77,7 +77,8 @@ impl Run<'_> {
             } else {
                 text.matches(sep.as_str()).count() + 1
             };
-            if !budget::bytes(text.len()) || !budget::steps(count as u64) {
+            let made = count.saturating_mul(std::mem::size_of::<super::Val>());
+            if !budget::bytes(text.len()) || !budget::steps(count as u64) || !budget::total(made) {
                 return self.over_budget(x);
             }
             let parts: Vec<V> = go_split(&text, &sep)

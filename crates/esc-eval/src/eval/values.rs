@@ -251,7 +251,10 @@ pub(super) fn unexport(v: &Value, x: XId, secret: bool) -> V {
 /// Converts an evaluation value to a public one.
 pub(super) fn export(xs: &[XNode], v: &V) -> Value {
     // A value shared by reference is exported once per use: steps and bytes bound the copies.
-    let Some(_depth) = budget::descend().filter(|_| budget::step()) else {
+    // Each node out is charged its size, so the copies stay within the text budget too.
+    let Some(_depth) =
+        budget::descend().filter(|_| budget::step() && budget::total(std::mem::size_of::<Value>()))
+    else {
         return Value::new(Data::Null);
     };
     let (repr, secret, unknown, def, base) = {
