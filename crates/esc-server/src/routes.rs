@@ -282,25 +282,30 @@ async fn read(
             params.full_name()
         )));
     };
-    let Some(property) = query.property else {
-        let environment = wire::Environment {
-            properties: &opened.properties,
-            execution_context: wire::ExecutionContext {
-                properties: &opened.execution_context,
-            },
-            diagnostics: None,
+    // An opened environment may be tens of MiB (see esc-eval's budgets): copying and
+    // encoding it is work for a blocking thread, not the async runtime.
+    blocking(move || {
+        let Some(property) = query.property else {
+            let environment = wire::Environment {
+                properties: &opened.properties,
+                execution_context: wire::ExecutionContext {
+                    properties: &opened.execution_context,
+                },
+                diagnostics: None,
+            };
+            return Ok(Json(environment).into_response());
         };
-        return Ok(Json(environment).into_response());
-    };
-    let path = PropertyPath::parse(&property)
-        .map_err(|e| ApiError::bad_request(format!("invalid property path: {e}")))?;
-    let root = Value::new(Data::Object(opened.properties.clone()));
-    let resolved = path
-        .resolve(&root)
-        .map_err(|e| ApiError::not_found(format!("property {property:?} not found: {e}")))?;
-    let mut node = resolved.value.into_owned();
-    node.secret |= resolved.under_secret;
-    Ok(Json(node).into_response())
+        let path = PropertyPath::parse(&property)
+            .map_err(|e| ApiError::bad_request(format!("invalid property path: {e}")))?;
+        let root = Value::new(Data::Object(opened.properties.clone()));
+        let resolved = path
+            .resolve(&root)
+            .map_err(|e| ApiError::not_found(format!("property {property:?} not found: {e}")))?;
+        let mut node = resolved.value.into_owned();
+        node.secret |= resolved.under_secret;
+        Ok(Json(node).into_response())
+    })
+    .await
 }
 
 async fn check(

@@ -453,3 +453,18 @@ async fn a_ps256_token_is_refused_by_a_key_published_for_rs256() {
     .await;
     assert_eq!(exchange(&fixture, &token).await.status, 200);
 }
+
+#[test]
+fn a_key_whose_alg_does_not_fit_its_type_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut jwk = Key::rs256("rsa").jwk;
+    jwk.common.key_algorithm = Some(jsonwebtoken::jwk::KeyAlgorithm::ES256);
+    let mut config = esc_server::Config::new(dir.path());
+    config.oidc = Some(OidcConfig::new(ISSUER, JwkSet { keys: vec![jwk] }));
+    let err = esc_server::EscServer::new(config).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "key 0 of the JWKS names no signature algorithm its key type can verify (alg must be \
+         RS*, PS*, ES256, ES384 or EdDSA, matching the key)"
+    );
+}
