@@ -298,3 +298,32 @@ fn a_large_realistic_environment_stays_within_every_budget() {
     assert!(!e.has_errors(), "{:?}", errors(&e));
     assert_eq!(e.properties.unwrap().len(), 503);
 }
+
+#[test]
+fn deep_json_in_from_json_stops_at_a_budget_or_at_the_json_reader() {
+    for depth in [127, 10_000] {
+        let json = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let e = run(format!("values:\n  x:\n    fn::fromJSON: '{json}'\n"));
+        let errors = errors(&e);
+        assert!(
+            errors.iter().any(|s| s.contains("(the depth budget)"))
+                || errors
+                    .iter()
+                    .any(|s| s.contains("recursion limit exceeded")),
+            "{depth}: {errors:?}"
+        );
+    }
+}
+
+#[test]
+fn many_misses_against_many_long_keys_are_charged_to_the_steps_budget() {
+    let key = "k".repeat(200);
+    let mut yaml = String::from("values:\n  o:\n");
+    for i in 0..2_000 {
+        let _ = writeln!(yaml, "    {key}{i}: x");
+    }
+    for i in 0..2_000 {
+        let _ = writeln!(yaml, "  m{i}: ${{o.{key}missing{i}}}");
+    }
+    assert_stopped_by(&run(yaml), "(the evaluation-steps budget)");
+}
