@@ -72,7 +72,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         allow_cross_namespace_auth: args.allow_cross_namespace_auth,
         allow_insecure_api_url: args.allow_insecure_api_url,
         limits: args.budgets.class_limits(),
-        ..Settings::default()
     };
     let cache = CacheOptions {
         ttl: args.cache_ttl,
