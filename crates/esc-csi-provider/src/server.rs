@@ -11,9 +11,11 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use tokio::net::UnixListener;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::auth::SecretReader;
+use crate::authority::AuthorityFix;
 use crate::grpc::ProviderService;
 use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProviderServer;
 use crate::source::EnvironmentSource;
@@ -138,7 +140,10 @@ pub async fn serve<S: EnvironmentSource, R: SecretReader>(
         .add_service(
             CsiDriverProviderServer::new(service).max_decoding_message_size(max_request_bytes),
         )
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            UnixListenerStream::new(listener).map(|stream| stream.map(AuthorityFix::new)),
+            shutdown,
+        )
         .await;
     socket.remove_if_ours();
     result
