@@ -13,7 +13,9 @@ pub mod budget;
 pub mod cache;
 pub mod class;
 pub mod client;
+pub mod dotenv;
 pub mod error;
+pub mod folder;
 pub mod grpc;
 pub mod items;
 pub mod kube_secrets;
@@ -26,6 +28,7 @@ pub mod render;
 pub mod server;
 pub mod source;
 pub mod stale;
+pub mod template;
 pub mod version;
 pub mod yaml;
 
