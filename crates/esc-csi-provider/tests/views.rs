@@ -289,3 +289,64 @@ async fn malformed_new_items_are_class_problems_listed_together_before_any_call(
     );
     assert_eq!(h.esc.opens(), 0);
 }
+
+#[tokio::test]
+async fn folder_and_files_names_follow_the_file_name_rules_and_messages_name_their_key() {
+    let h = Harness::start().await;
+    let status = h
+        .mount(h.class(
+            "- {folderName: '../up', secretKey: db}\n\
+             - {files: 'a//b'}\n\
+             - {folderName: same, secretKey: db}\n\
+             - {files: same}\n",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.message(),
+        "invalid SecretProviderClass \"app-secrets\": secrets[0] (\"../up\"): folderName \
+         \"../up\" must not start with \"..\" (the driver keeps its own files there); secrets[1] \
+         (\"a//b\"): files \"a//b\" has an empty path component; write it without \"//\" or a \
+         trailing \"/\"; secrets[3] (\"same\"): files is already used by secrets[2] (\"same\")"
+    );
+}
+
+#[tokio::test]
+async fn a_template_with_an_empty_or_unparsable_reference_is_a_class_problem() {
+    let h = Harness::start().await;
+    let status = h
+        .mount(h.class(
+            "- {fileName: a, template: 'x ${}'}\n\
+             - fileName: b\n  template: |\n    line one\n    at ${db.}\n",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        "invalid SecretProviderClass \"app-secrets\": secrets[0] (\"a\"): template reference at \
+         line 1, column 3 is empty; write a property path such as ${app.db.host}; secrets[1] \
+         (\"b\"): template reference ${db.} at line 2, column 4 does not parse: expected property \
+         path to end with a name or index, not '.'"
+    );
+}
+
+#[tokio::test]
+async fn a_template_of_a_secret_value_never_shows_it_in_an_error() {
+    let h = Harness::start().await;
+    h.set_env(json!({"db": {"password": "hunter2", "host": {"name": "h"}}}));
+    let status = h
+        .mount(h.class("- {fileName: t, template: '${db.password}${db.host.name.first}'}\n"))
+        .await
+        .unwrap_err();
+    assert!(
+        !status.message().contains("hunter2"),
+        "{}",
+        status.message()
+    );
+    assert_eq!(
+        status.message(),
+        "cannot mount from ESC environment acme/app/prod: secrets[0] (\"t\"): `db.host.name` is \
+         a string, so it has no key \"first\""
+    );
+}
