@@ -27,7 +27,7 @@ pub fn render_env(value: &Value, shell: bool, limit: usize) -> Result<Vec<u8>, R
     for (key, member) in members {
         if let Some(why) = bad_name(key) {
             return Err(RenderError::BadKey {
-                key: crate::items::shown(key),
+                key: crate::names::shown(key),
                 what: "a variable",
                 why: why.to_owned(),
             });
@@ -39,7 +39,7 @@ pub fn render_env(value: &Value, shell: bool, limit: usize) -> Result<Vec<u8>, R
             Data::Null => "".into(),
             Data::Array(_) | Data::Object(_) => {
                 return Err(RenderError::Nested {
-                    key: crate::items::shown(key),
+                    key: crate::names::shown(key),
                     found: kind(member),
                 });
             }

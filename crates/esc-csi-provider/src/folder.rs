@@ -7,7 +7,7 @@
 
 use esc_api::{Data, Value};
 
-use crate::items::{MAX_NAME_BYTES, deceptive, dot_like, shown};
+use crate::names::{MAX_NAME_BYTES, deceptive, dot_like, shown};
 use crate::render::{RenderError, kind};
 
 /// One file of a folder: its path under the folder, its value, and whether a container on the

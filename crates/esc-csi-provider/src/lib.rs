@@ -21,6 +21,7 @@ pub mod items;
 pub mod kube_secrets;
 pub mod metrics;
 pub mod mount;
+pub mod names;
 pub mod oidc;
 pub mod problems;
 pub mod proto;

@@ -16,6 +16,7 @@ const SOURCES: &[&str] = &[
     "crates/esc-csi-provider/src/oidc.rs",
     "crates/esc-csi-provider/src/class.rs",
     "crates/esc-csi-provider/src/items.rs",
+    "crates/esc-csi-provider/src/names.rs",
     "crates/esc-csi-provider/src/yaml.rs",
     "crates/esc-csi-provider/src/render.rs",
     "crates/esc-csi-provider/src/dotenv.rs",
