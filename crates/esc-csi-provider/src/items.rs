@@ -105,11 +105,7 @@ impl Item {
 
     /// The key that names what this item writes.
     pub fn name_key(&self) -> &'static str {
-        match self.shape {
-            Shape::File => "fileName",
-            Shape::Folder => "folderName",
-            Shape::Files => "files",
-        }
+        Named::key(self.shape)
     }
 }
 
@@ -278,8 +274,60 @@ fn parse_items_uncached(
             "parameter secrets: … and {extra} more unknown keys are ignored"
         ));
     }
-    check_collisions(&items, problems);
+    // Every item with a usable name takes part, whatever its other problems, so that one
+    // check lists every problem at once.
+    let named: Vec<Named> = list
+        .iter()
+        .enumerate()
+        .filter_map(|(index, entry)| Named::of(index, entry))
+        .collect();
+    check_collisions(&named, problems);
     items
+}
+
+/// What an item writes, where: all that collisions need.
+struct Named {
+    index: usize,
+    name: String,
+    shape: Shape,
+}
+
+impl Named {
+    /// The item's name, when it has exactly one name key and the name is a valid path.
+    fn of(index: usize, entry: &Yaml) -> Option<Named> {
+        let Yaml::Mapping(mapping) = entry else {
+            return None;
+        };
+        let mut given = NAMES
+            .iter()
+            .filter_map(|key| Some((*key, mapping.get(*key).and_then(scalar_text)?)));
+        let (key, name) = given.next()?;
+        if given.next().is_some() || check_name(&name, key).is_err() {
+            return None;
+        }
+        let shape = match key {
+            "folderName" => Shape::Folder,
+            "files" => Shape::Files,
+            _ => Shape::File,
+        };
+        Some(Named { index, name, shape })
+    }
+
+    fn label(&self) -> String {
+        label(self.index, Some(&self.name))
+    }
+
+    fn name_key(&self) -> &'static str {
+        Named::key(self.shape)
+    }
+
+    fn key(shape: Shape) -> &'static str {
+        match shape {
+            Shape::File => "fileName",
+            Shape::Folder => "folderName",
+            Shape::Files => "files",
+        }
+    }
 }
 
 fn parse_item(
@@ -518,20 +566,20 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
 /// Two items writing the same file or folder, a file where another item needs a folder, or
 /// anything inside the folder that a folder item fills from an object (its keys are known only
 /// at mount time, so the folder is all its own).
-fn check_collisions(items: &[Item], problems: &mut Problems) {
-    let mut files: BTreeMap<&str, &Item> = BTreeMap::new();
+fn check_collisions(items: &[Named], problems: &mut Problems) {
+    let mut files: BTreeMap<&str, &Named> = BTreeMap::new();
     for item in items {
-        if let Some(first) = files.get(item.file_name.as_str()) {
+        if let Some(first) = files.get(item.name.as_str()) {
             problems.push(
                 item.label(),
                 format!("{} is already used by {}", item.name_key(), first.label()),
             );
             continue;
         }
-        files.insert(&item.file_name, item);
+        files.insert(&item.name, item);
     }
     for item in items {
-        let mut folder = item.file_name.as_str();
+        let mut folder = item.name.as_str();
         while let Some((parent, _)) = folder.rsplit_once('/') {
             match files.get(parent) {
                 Some(other) if other.shape == Shape::File => problems.push(

@@ -350,3 +350,21 @@ async fn a_template_of_a_secret_value_never_shows_it_in_an_error() {
          a string, so it has no key \"first\""
     );
 }
+
+#[tokio::test]
+async fn a_collision_is_listed_even_when_the_colliding_item_has_another_problem() {
+    let h = Harness::start().await;
+    let status = h
+        .mount(h.class(
+            "- {fileName: a, secretKey: x}\n\
+             - {fileName: a, secretKey: y, mode: '0999'}\n",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.message(),
+        "invalid SecretProviderClass \"app-secrets\": secrets[1] (\"a\"): mode \"0999\" is not an \
+         octal file mode such as \"0400\" or \"0644\"; secrets[1] (\"a\"): fileName is already \
+         used by secrets[0] (\"a\")"
+    );
+}
