@@ -20,10 +20,12 @@ async fn with_memory(
     options: ServiceOptions,
 ) -> (Harness, std::sync::Arc<MemoryBudget>) {
     let memory = MemoryBudget::new(limit);
-    let mut config = Config::default();
-    config.options = ServiceOptions {
-        memory: Some(memory.clone()),
-        ..options
+    let mut config = Config {
+        options: ServiceOptions {
+            memory: Some(memory.clone()),
+            ..options
+        },
+        ..Config::default()
     };
     config.client.memory = Some(memory.clone());
     (Harness::configured(config).await, memory)
