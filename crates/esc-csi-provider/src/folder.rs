@@ -15,6 +15,8 @@ use crate::render::{RenderError, kind};
 #[derive(Debug)]
 pub struct Leaf<'a> {
     pub path: String,
+    /// The keys from the folder's object down to the value, for messages.
+    pub keys: Vec<&'a str>,
     pub value: &'a Value,
     pub under_secret: bool,
 }
@@ -36,13 +38,14 @@ pub fn leaves(value: &Value, flat: bool) -> Result<Vec<Leaf<'_>>, RenderError> {
         return Err(RenderError::EmptyFolder);
     }
     let mut out = Vec::new();
-    walk(value, "", value.secret, flat, &mut out)?;
+    walk(value, "", &[], value.secret, flat, &mut out)?;
     Ok(out)
 }
 
 fn walk<'a>(
     value: &'a Value,
     at: &str,
+    keys: &[&'a str],
     secret: bool,
     flat: bool,
     out: &mut Vec<Leaf<'a>>,
@@ -64,9 +67,11 @@ fn walk<'a>(
             });
         }
         let secret = secret || member.secret;
+        let mut keys = keys.to_vec();
+        keys.push(key);
         match &member.data {
             Data::Object(inner) if !flat && !inner.is_empty() => {
-                walk(member, &path, secret, flat, out)?;
+                walk(member, &path, &keys, secret, flat, out)?;
             }
             Data::Object(_) if !flat => {
                 return Err(RenderError::BadKey {
@@ -83,6 +88,7 @@ fn walk<'a>(
             }
             _ => out.push(Leaf {
                 path,
+                keys,
                 value: member,
                 under_secret: secret,
             }),

@@ -20,6 +20,7 @@ use crate::render::{RenderError, render};
 use crate::source::EnvironmentSource;
 use crate::stale::{StaleOptions, StaleStore};
 use crate::version::{VersionInput, VersionKey};
+use esc_path::{PropertyPath, Segment};
 
 /// The driver's default file mode, 0644, used when the request has no permission.
 pub const DEFAULT_PERMISSION: u32 = 0o644;
@@ -232,7 +233,7 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         default_mode: u32,
         limit: usize,
     ) -> Result<Vec<MountedFile>, ItemProblem> {
-        let problem = |path: &esc_path::PropertyPath, kind| ItemProblem {
+        let problem = |path: &PropertyPath, kind| ItemProblem {
             item: item.label(),
             path: path.clone(),
             kind,
@@ -296,8 +297,13 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
             left = left
                 .checked_sub(framing)
                 .ok_or_else(|| render_error(RenderError::TooLarge { limit }))?;
-            let contents =
-                render(leaf.value, item.format, item.encoding, left).map_err(render_error)?;
+            let contents = render(leaf.value, item.format, item.encoding, left).map_err(|e| {
+                let keys = leaf.keys.iter().map(|k| Segment::Key((*k).to_owned()));
+                let at = item
+                    .path
+                    .join(&PropertyPath::from(keys.collect::<Vec<_>>()));
+                problem(&at, ItemProblemKind::Render(e))
+            })?;
             left -= contents.len();
             let secret = resolved.under_secret || leaf.under_secret || leaf.value.contains_secret();
             files.push(file(path, contents, secret, &config));

@@ -368,3 +368,18 @@ async fn a_collision_is_listed_even_when_the_colliding_item_has_another_problem(
          used by secrets[0] (\"a\")"
     );
 }
+
+#[tokio::test]
+async fn a_folder_file_that_does_not_render_is_named_by_its_own_path() {
+    let h = Harness::start().await;
+    h.set_env(json!({"certs": {"ok": "AAEC", "bad": {"der": 5}}}));
+    let status = h
+        .mount(h.class("- {folderName: certs, secretKey: certs, encoding: base64}\n"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        status.message(),
+        "cannot mount from ESC environment acme/app/prod: secrets[0] (\"certs\"): \
+         `certs.bad.der`: encoding base64 needs a string value, but the value is a number"
+    );
+}
