@@ -9,7 +9,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use esc_api::Value;
 use esc_csi_provider::items::{Encoding, Format};
 use esc_csi_provider::render::render;
+use esc_csi_provider::template::Template;
 use esc_csi_provider::version::{VersionInput, VersionKey};
+use esc_path::PropertyPath;
 use serde_json::json;
 
 /// An object of 100 services with a few fields each: about 8 KB as compact JSON.
@@ -40,6 +42,15 @@ fn rendering(c: &mut Criterion) {
     let base64_text = Value::from_json(json!(pem_like));
     let hex_text = Value::from_json(json!(hex::encode(&certificate)));
     let json_text = Value::from_json(json!(serde_json::to_string(&object).unwrap()));
+    let variables: serde_json::Map<_, _> = (0..100)
+        .map(|i| {
+            (
+                format!("VAR_{i}"),
+                json!(format!("value {i} with \"quotes\"\n")),
+            )
+        })
+        .collect();
+    let variables = Value::from_json(variables.into());
 
     let mut group = c.benchmark_group("render");
     let cases = [
@@ -70,12 +81,31 @@ fn rendering(c: &mut Criterion) {
             Encoding::Base64,
         ),
         ("hex/4KB", &hex_text, Format::Plaintext, Encoding::Hex),
+        (
+            "dotenv/100-variables",
+            &variables,
+            Format::Dotenv,
+            Encoding::Utf8,
+        ),
     ];
     for (name, value, format, encoding) in cases {
         group.bench_function(name, |b| {
             b.iter(|| render(black_box(value), format, encoding, usize::MAX).unwrap());
         });
     }
+    // A config file of 10 references, written over the 100-service object.
+    let text: String = (0..10)
+        .map(|i| format!("service{i} = ${{service{i}.host}}:${{service{i}.port}}\n"))
+        .collect();
+    let template = Template::parse(&text).unwrap();
+    let root = PropertyPath::root();
+    group.bench_function("template/20-references", |b| {
+        b.iter(|| {
+            template
+                .render(black_box(&object), &root, usize::MAX)
+                .unwrap()
+        });
+    });
     group.finish();
 }
 

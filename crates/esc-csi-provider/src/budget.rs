@@ -108,3 +108,10 @@ pub enum Overflow {
     Response { bytes: usize, limit: usize },
     Memory(esc_api::MemoryError),
 }
+
+/// A `template`'s text: far above a config file, far below what would make every mount of the
+/// class slow. (Its class's whole `secrets` text is bounded by `--max-secrets-bytes` too.)
+pub const MAX_TEMPLATE_BYTES: usize = 64 << 10;
+
+/// `${...}` references in one `template`: each is a path resolved on every mount.
+pub const MAX_TEMPLATE_REFERENCES: usize = 500;

@@ -356,7 +356,14 @@ fn code_of(error: &MountError) -> Code {
             | Some(ItemProblemKind::Render(RenderError::Unknown)) => Code::FailedPrecondition,
             Some(ItemProblemKind::Resolve(_)) => Code::NotFound,
             Some(ItemProblemKind::Render(RenderError::NotAString { .. }))
-            | Some(ItemProblemKind::Render(RenderError::Decode { .. })) => Code::InvalidArgument,
+            | Some(ItemProblemKind::Render(
+                RenderError::Decode { .. }
+                | RenderError::NotAnObject { .. }
+                | RenderError::BadKey { .. }
+                | RenderError::Nested { .. }
+                | RenderError::NestedFile { .. }
+                | RenderError::EmptyFolder,
+            )) => Code::InvalidArgument,
             Some(ItemProblemKind::Render(RenderError::TooLarge { .. })) => Code::ResourceExhausted,
             Some(ItemProblemKind::Render(RenderError::Yaml(_))) | None => Code::Internal,
         },

@@ -11,7 +11,11 @@ use esc_path::{PropertyPath, closest};
 use serde_norway::Value as Yaml;
 
 use crate::budget::{ClassLimits, MAX_WARNINGS};
+use crate::names::{check_name, shown};
 use crate::problems::Problems;
+
+pub use crate::names::check_file_name;
+use crate::template::Template;
 use crate::yaml::{self, check_shape};
 
 /// How a value becomes file content.
@@ -25,6 +29,23 @@ pub enum Format {
     Json,
     /// YAML.
     Yaml,
+    /// An object's keys as `KEY="value"` lines, as `esc open --format dotenv` writes them.
+    Dotenv,
+    /// The same as `export KEY="value"` lines, as `esc open --format shell` writes them.
+    Shell,
+}
+
+/// What an item writes: one file, or a folder of files from an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shape {
+    /// `fileName`: one file.
+    #[default]
+    File,
+    /// `folderName`: an object as a folder, one file per key, nested objects as nested folders.
+    Folder,
+    /// `files`: the environment's top-level `files` property as a folder, one file per key,
+    /// as `esc run` writes them to temporary files.
+    Files,
 }
 
 /// How a string value is decoded into the file's bytes.
@@ -42,6 +63,8 @@ impl fmt::Display for Format {
             Format::Plaintext => "plaintext",
             Format::Json => "json",
             Format::Yaml => "yaml",
+            Format::Dotenv => "dotenv",
+            Format::Shell => "shell",
         })
     }
 }
@@ -61,7 +84,11 @@ impl fmt::Display for Encoding {
 pub struct Item {
     /// Position in the list, for messages.
     pub index: usize,
+    /// The file's path, or the folder's for a folder.
     pub file_name: String,
+    pub shape: Shape,
+    /// `template`: the file's content, with `${path}` references resolved under `secretPath`.
+    pub template: Option<Template>,
     /// `secretPath` joined with `secretKey`: where the value is in the environment.
     pub path: PropertyPath,
     pub format: Format,
@@ -75,6 +102,11 @@ impl Item {
     pub fn label(&self) -> String {
         label(self.index, Some(&self.file_name))
     }
+
+    /// The key that names what this item writes.
+    pub fn name_key(&self) -> &'static str {
+        Named::key(self.shape)
+    }
 }
 
 fn label(index: usize, file_name: Option<&str>) -> String {
@@ -84,61 +116,18 @@ fn label(index: usize, file_name: Option<&str>) -> String {
     }
 }
 
-/// A name as messages quote it: escaped like `{:?}`, and every character
-/// [`check_file_name`] refuses as `\u{..}`, so that a message cannot be reordered by a bidi
-/// override or split by a line break.
-fn shown(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
-        match c {
-            '\'' => out.push(c),
-            c if deceptive(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
-            c => out.extend(c.escape_debug()),
-        }
-    }
-    out
-}
-
-/// Characters that change how a name displays rather than what it is: controls (line breaks
-/// included), bidi embeddings, overrides and isolates, zero-width and other invisible
-/// characters, line and paragraph separators.
-fn deceptive(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00ad}'
-                | '\u{061c}'
-                | '\u{180e}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{2069}'
-                | '\u{feff}'
-                | '\u{fff9}'..='\u{fffb}'
-        )
-}
-
-/// Characters that look like `.`: a component made of them reads as `.` or `..`.
-fn dot_like(c: char) -> bool {
-    matches!(
-        c,
-        '.' | '\u{2024}' | '\u{2025}' | '\u{fe52}' | '\u{ff0e}' | '\u{2e33}'
-    )
-}
-
 /// The keys an item may have, as the Go provider defined them.
-pub const KEYS: [&str; 6] = [
+pub const KEYS: [&str; 9] = [
     "fileName",
+    "folderName",
+    "files",
+    "template",
     "secretKey",
     "secretPath",
     "format",
     "encoding",
     "mode",
 ];
-
-/// The driver's limits on file paths.
-const MAX_PATH_BYTES: usize = 4096;
-const MAX_NAME_BYTES: usize = 255;
 
 /// Lists parsed, by a digest of their text and the limits they were read under: every mount
 /// of a class sends the same `secrets`, parsing its YAML was over a third of a cached mount's
@@ -167,7 +156,11 @@ fn estimate(entry: &Result<Vec<Item>, Problems>) -> usize {
     match entry {
         Ok(items) => items
             .iter()
-            .map(|i| 128 + i.file_name.len() + 2 * i.path.to_string().len())
+            .map(|i| {
+                128 + i.file_name.len()
+                    + 2 * i.path.to_string().len()
+                    + i.template.as_ref().map_or(0, Template::estimate)
+            })
             .sum(),
         Err(problems) => problems
             .iter()
@@ -281,8 +274,60 @@ fn parse_items_uncached(
             "parameter secrets: … and {extra} more unknown keys are ignored"
         ));
     }
-    check_collisions(&items, problems);
+    // Every item with a usable name takes part, whatever its other problems, so that one
+    // check lists every problem at once.
+    let named: Vec<Named> = list
+        .iter()
+        .enumerate()
+        .filter_map(|(index, entry)| Named::of(index, entry))
+        .collect();
+    check_collisions(&named, problems);
     items
+}
+
+/// What an item writes, where: all that collisions need.
+struct Named {
+    index: usize,
+    name: String,
+    shape: Shape,
+}
+
+impl Named {
+    /// The item's name, when it has exactly one name key and the name is a valid path.
+    fn of(index: usize, entry: &Yaml) -> Option<Named> {
+        let Yaml::Mapping(mapping) = entry else {
+            return None;
+        };
+        let mut given = NAMES
+            .iter()
+            .filter_map(|key| Some((*key, mapping.get(*key).and_then(scalar_text)?)));
+        let (key, name) = given.next()?;
+        if given.next().is_some() || check_name(&name, key).is_err() {
+            return None;
+        }
+        let shape = match key {
+            "folderName" => Shape::Folder,
+            "files" => Shape::Files,
+            _ => Shape::File,
+        };
+        Some(Named { index, name, shape })
+    }
+
+    fn label(&self) -> String {
+        label(self.index, Some(&self.name))
+    }
+
+    fn name_key(&self) -> &'static str {
+        Named::key(self.shape)
+    }
+
+    fn key(shape: Shape) -> &'static str {
+        match shape {
+            Shape::File => "fileName",
+            Shape::Folder => "folderName",
+            Shape::Files => "files",
+        }
+    }
 }
 
 fn parse_item(
@@ -301,8 +346,11 @@ fn parse_item(
     let mut fields: BTreeMap<&str, String> = BTreeMap::new();
     let mut subject = label(index, None);
     let before = problems.len();
-    // fileName first, so that every later message can name the file.
-    if let Some(name) = mapping.get("fileName").and_then(scalar_text) {
+    // The name first, so that every later message can name the file or folder.
+    if let Some(name) = NAMES
+        .iter()
+        .find_map(|key| mapping.get(*key).and_then(scalar_text))
+    {
         subject = label(index, Some(&name));
     }
     for (key, value) in mapping {
@@ -336,10 +384,49 @@ fn parse_item(
     }
     let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
 
-    let file_name = field("fileName");
-    if let Err(message) = check_file_name(&file_name) {
+    let given: Vec<&str> = NAMES
+        .into_iter()
+        .filter(|key| fields.contains_key(key))
+        .collect();
+    let (shape, name_key) = match given.as_slice() {
+        ["folderName"] => (Shape::Folder, "folderName"),
+        ["files"] => (Shape::Files, "files"),
+        [] | ["fileName"] => (Shape::File, "fileName"),
+        _ => {
+            problems.push(
+                &subject,
+                format!(
+                    "has {}; give one: fileName writes one file, folderName a folder with a file \
+                     per key of an object, files a folder of the environment's files",
+                    given.join(" and ")
+                ),
+            );
+            (Shape::File, given[0])
+        }
+    };
+    let file_name = field(name_key);
+    if let Err(message) = check_name(&file_name, name_key) {
         problems.push(&subject, message);
     }
+    if shape == Shape::Files {
+        let extra: Vec<&str> = fields
+            .keys()
+            .copied()
+            .filter(|key| !matches!(*key, "files" | "mode"))
+            .collect();
+        if !extra.is_empty() {
+            problems.push(
+                &subject,
+                format!(
+                    "files mounts the environment's files property as esc run writes it, so it \
+                     takes only mode, not {}; for another object use folderName",
+                    extra.join(", ")
+                ),
+            );
+        }
+        fields.insert("secretKey", "files".to_owned());
+    }
+    let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
     let prefix = match field("secretPath").as_str() {
         "" | "/" => Some(PropertyPath::root()),
         text => PropertyPath::parse(text)
@@ -348,6 +435,23 @@ fn parse_item(
             })
             .ok(),
     };
+    let template = fields.get("template").and_then(|text| {
+        // A files item has already said that it takes no template.
+        for key in ["secretKey", "format", "encoding", "folderName"] {
+            if shape != Shape::Files && fields.contains_key(key) {
+                problems.push(
+                    &subject,
+                    format!(
+                        "template writes its text with ${{...}} references resolved under \
+                         secretPath, so it takes no {key}"
+                    ),
+                );
+            }
+        }
+        Template::parse(text)
+            .map_err(|e| problems.push(&subject, e.to_string()))
+            .ok()
+    });
     let key_text = field("secretKey");
     let key = PropertyPath::parse(&key_text)
         .map_err(|e| {
@@ -361,10 +465,12 @@ fn parse_item(
         "" | "plaintext" | "text" => Format::Plaintext,
         "json" => Format::Json,
         "yaml" | "yml" => Format::Yaml,
+        "dotenv" => Format::Dotenv,
+        "shell" => Format::Shell,
         other => {
             problems.push(
                 &subject,
-                format!("format {other:?} is not one of plaintext, json, yaml"),
+                format!("format {other:?} is not one of plaintext, json, yaml, dotenv, shell"),
             );
             Format::Plaintext
         }
@@ -387,6 +493,15 @@ fn parse_item(
             format!("encoding {encoding} decodes a string into raw bytes, so format must be plaintext, not {format}"),
         );
     }
+    if shape == Shape::Folder && matches!(format, Format::Dotenv | Format::Shell) {
+        problems.push(
+            &subject,
+            format!(
+                "format {format} writes a whole object into one file, so it needs fileName, \
+                 not folderName"
+            ),
+        );
+    }
     let mode = fields.get("mode").and_then(|text| {
         parse_mode(text)
             .map_err(|message| problems.push(&subject, message))
@@ -398,6 +513,8 @@ fn parse_item(
     Some(Item {
         index,
         file_name,
+        shape,
+        template,
         path: prefix?.join(&key?),
         format,
         encoding,
@@ -427,69 +544,8 @@ fn prefix_of(key: &str) -> Option<&'static str> {
         .find(|known| known.to_ascii_lowercase().starts_with(&lower))
 }
 
-/// The driver's rules for file paths, plus "already clean" so what is mounted is what was
-/// written.
-pub fn check_file_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("fileName is required".into());
-    }
-    if name.starts_with('/') {
-        return Err(format!("fileName {name:?} must be a relative path"));
-    }
-    if name.contains('\0') {
-        return Err("fileName must not contain a NUL character".into());
-    }
-    if let Some(c) = name.chars().find(|c| deceptive(*c)) {
-        return Err(format!(
-            "fileName \"{}\" contains U+{:04X}, a control, invisible or bidi character that \
-             makes a name display as something it is not; use visible characters only",
-            shown(name),
-            u32::from(c)
-        ));
-    }
-    if name.len() > MAX_PATH_BYTES {
-        return Err(format!("fileName is longer than {MAX_PATH_BYTES} bytes"));
-    }
-    let components: Vec<&str> = name.split('/').collect();
-    if components[0].starts_with("..") {
-        return Err(format!(
-            "fileName {name:?} must not start with \"..\" (the driver keeps its own files there)"
-        ));
-    }
-    for component in &components {
-        match *component {
-            "" => {
-                return Err(format!(
-                    "fileName {name:?} has an empty path component; write it without \"//\" or a trailing \"/\""
-                ));
-            }
-            "." => {
-                return Err(format!(
-                    "fileName {name:?} must not contain \".\" components"
-                ));
-            }
-            ".." => {
-                return Err(format!(
-                    "fileName {name:?} must not contain \"..\" components"
-                ));
-            }
-            c if c.chars().all(dot_like) && c.len() > c.chars().count() => {
-                return Err(format!(
-                    "fileName \"{}\" has a component made of dot look-alikes, which reads as \
-                     \".\" or \"..\"; use plain characters",
-                    shown(name)
-                ));
-            }
-            c if c.len() > MAX_NAME_BYTES => {
-                return Err(format!(
-                    "fileName {name:?} has a component longer than {MAX_NAME_BYTES} bytes"
-                ));
-            }
-            _ => {}
-        }
-    }
-    Ok(())
-}
+/// The keys that name what an item writes; an item has one.
+const NAMES: [&str; 3] = ["fileName", "folderName", "files"];
 
 /// An octal mode such as `0400`, `400` or `0o400`, at most `0777`.
 pub fn parse_mode(text: &str) -> Result<u32, String> {
@@ -507,30 +563,41 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
     Ok(mode)
 }
 
-/// Two items writing the same file, or a file where another item needs a folder.
-fn check_collisions(items: &[Item], problems: &mut Problems) {
-    let mut files: BTreeMap<&str, &Item> = BTreeMap::new();
+/// Two items writing the same file or folder, a file where another item needs a folder, or
+/// anything inside the folder that a folder item fills from an object (its keys are known only
+/// at mount time, so the folder is all its own).
+fn check_collisions(items: &[Named], problems: &mut Problems) {
+    let mut files: BTreeMap<&str, &Named> = BTreeMap::new();
     for item in items {
-        if let Some(first) = files.get(item.file_name.as_str()) {
+        if let Some(first) = files.get(item.name.as_str()) {
             problems.push(
                 item.label(),
-                format!("fileName is already used by {}", first.label()),
+                format!("{} is already used by {}", item.name_key(), first.label()),
             );
             continue;
         }
-        files.insert(&item.file_name, item);
+        files.insert(&item.name, item);
     }
     for item in items {
-        let mut folder = item.file_name.as_str();
+        let mut folder = item.name.as_str();
         while let Some((parent, _)) = folder.rsplit_once('/') {
-            if let Some(other) = files.get(parent) {
-                problems.push(
+            match files.get(parent) {
+                Some(other) if other.shape == Shape::File => problems.push(
                     item.label(),
                     format!(
                         "needs a folder {parent:?}, but {} writes a file there",
                         other.label()
                     ),
-                );
+                ),
+                Some(other) => problems.push(
+                    item.label(),
+                    format!(
+                        "writes into the folder {parent:?}, which {} fills with a file per key; \
+                         choose a path outside it",
+                        other.label()
+                    ),
+                ),
+                None => {}
             }
             folder = parent;
         }
@@ -604,38 +671,6 @@ mod tests {
         assert!(parse_mode("0x1a4").is_err());
         assert!(parse_mode("rw-r--r--").is_err());
         assert!(parse_mode("1777").is_err());
-    }
-
-    #[test]
-    fn nested_file_names_are_fine_and_unclean_ones_are_not() {
-        assert_eq!(check_file_name("a/b/c.txt"), Ok(()));
-        assert_eq!(check_file_name(".hidden"), Ok(()));
-        assert_eq!(check_file_name("a..b"), Ok(()));
-        for bad in [
-            "",
-            "/a",
-            "../a",
-            "..a",
-            "a/..",
-            "./a",
-            "a//b",
-            "a/",
-            "a\0b",
-            "a\nb",
-            "a\rb",
-            "evil\u{202e}txt.exe",
-            "a\u{2066}b",
-            "a\u{200b}b",
-            "a\u{2028}b",
-            "a\u{feff}",
-            "\u{2024}\u{2024}/x",
-            "a/\u{ff0e}",
-        ] {
-            assert!(check_file_name(bad).is_err(), "{bad:?} must be refused");
-        }
-        assert!(check_file_name(&"x".repeat(255)).is_ok());
-        assert!(check_file_name(&"x".repeat(256)).is_err());
-        assert!(check_file_name(&format!("{}/x", "d/".repeat(2048))).is_err());
     }
 
     #[test]

@@ -12,13 +12,15 @@ use crate::auth::{SecretReader, credential};
 use crate::budget::{FILE_FRAMING, Overflow, ResponseBudget};
 use crate::class::{Class, Settings};
 use crate::error::{ItemProblem, ItemProblemKind, MountError};
-use crate::items::Item;
+use crate::folder;
+use crate::items::{Item, Shape};
 use crate::metrics::Metrics;
 use crate::oidc::TokenExchanger;
 use crate::render::{RenderError, render};
 use crate::source::EnvironmentSource;
 use crate::stale::{StaleOptions, StaleStore};
 use crate::version::{VersionInput, VersionKey};
+use esc_path::{PropertyPath, Segment};
 
 /// The driver's default file mode, 0644, used when the request has no permission.
 pub const DEFAULT_PERMISSION: u32 = 0o644;
@@ -180,15 +182,21 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         for item in &class.items {
             let overhead = FILE_FRAMING + 2 * item.file_name.len() + VERSION_BYTES;
             match self.render_item(class, item, root, default_mode, budget.remaining()) {
-                Ok(file) => {
-                    let bytes = overhead + file.contents.0.len();
+                Ok(rendered) => {
+                    let bytes = rendered
+                        .iter()
+                        .map(|file| file_bytes(&file.path, file.contents.0.len()))
+                        .sum();
                     budget
                         .charge(bytes, deadline)
                         .await
                         .map_err(|overflow| overflow_error(overflow, item))?;
-                    files.push(file);
+                    files.extend(rendered);
                 }
-                Err(ItemProblemKind::Render(RenderError::TooLarge { .. })) => {
+                Err(ItemProblem {
+                    kind: ItemProblemKind::Render(RenderError::TooLarge { .. }),
+                    ..
+                }) => {
                     let past = budget
                         .remaining()
                         .saturating_add(1)
@@ -202,11 +210,7 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
                         |o| overflow_error(o, item),
                     ));
                 }
-                Err(kind) => problems.push(ItemProblem {
-                    item: item.label(),
-                    path: item.path.clone(),
-                    kind,
-                }),
+                Err(problem) => problems.push(problem),
             }
         }
         if problems.is_empty() {
@@ -219,6 +223,8 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         }
     }
 
+    /// The files of one item, in at most `limit` response bytes (paths and versions
+    /// included).
     fn render_item(
         &self,
         class: &Class,
@@ -226,31 +232,90 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         root: &esc_api::Value,
         default_mode: u32,
         limit: usize,
-    ) -> Result<MountedFile, ItemProblemKind> {
-        let resolved = item.path.resolve(root).map_err(ItemProblemKind::Resolve)?;
-        let value = resolved.value.as_ref();
-        let contents =
-            render(value, item.format, item.encoding, limit).map_err(ItemProblemKind::Render)?;
+    ) -> Result<Vec<MountedFile>, ItemProblem> {
+        let problem = |path: &PropertyPath, kind| ItemProblem {
+            item: item.label(),
+            path: path.clone(),
+            kind,
+        };
         let mode = item.mode.unwrap_or(default_mode);
         let config = format!(
             "path={} format={} encoding={} mode={mode:o}",
             item.path, item.format, item.encoding
         );
-        let version = self.key.version(&VersionInput {
-            pod_uid: class.pod.uid.as_deref().unwrap_or_default(),
-            pod_namespace: class.pod.namespace.as_deref().unwrap_or_default(),
-            file_name: &item.file_name,
-            config: &config,
-            content: &contents,
-        });
-        Ok(MountedFile {
-            path: item.file_name.clone(),
-            mode,
-            secret: resolved.under_secret || value.contains_secret(),
-            contents: Contents(contents),
-            version,
-        })
+        let file = |path: String, contents: Vec<u8>, secret: bool, config: &str| {
+            let version = self.key.version(&VersionInput {
+                pod_uid: class.pod.uid.as_deref().unwrap_or_default(),
+                pod_namespace: class.pod.namespace.as_deref().unwrap_or_default(),
+                file_name: &path,
+                config,
+                content: &contents,
+            });
+            MountedFile {
+                path,
+                mode,
+                secret,
+                contents: Contents(contents),
+                version,
+            }
+        };
+        let left = limit.saturating_sub(file_bytes(&item.file_name, 0));
+        if let Some(template) = &item.template {
+            let (contents, secret) = template
+                .render(root, &item.path, left)
+                .map_err(|(path, kind)| problem(&path, kind))?;
+            let config = format!("template={template:?} {config}");
+            return Ok(vec![file(
+                item.file_name.clone(),
+                contents,
+                secret,
+                &config,
+            )]);
+        }
+        let resolved = item
+            .path
+            .resolve(root)
+            .map_err(|e| problem(&item.path, ItemProblemKind::Resolve(e)))?;
+        let value = resolved.value.as_ref();
+        let render_error = |e| problem(&item.path, ItemProblemKind::Render(e));
+        if item.shape == Shape::File {
+            let contents = render(value, item.format, item.encoding, left).map_err(render_error)?;
+            let secret = resolved.under_secret || value.contains_secret();
+            return Ok(vec![file(
+                item.file_name.clone(),
+                contents,
+                secret,
+                &config,
+            )]);
+        }
+        let leaves = folder::leaves(value, item.shape == Shape::Files).map_err(render_error)?;
+        let mut left = limit;
+        let mut files = Vec::with_capacity(leaves.len());
+        for leaf in leaves {
+            let path = format!("{}/{}", item.file_name, leaf.path);
+            let framing = file_bytes(&path, 0);
+            left = left
+                .checked_sub(framing)
+                .ok_or_else(|| render_error(RenderError::TooLarge { limit }))?;
+            let contents = render(leaf.value, item.format, item.encoding, left).map_err(|e| {
+                let keys = leaf.keys.iter().map(|k| Segment::Key((*k).to_owned()));
+                let at = item
+                    .path
+                    .join(&PropertyPath::from(keys.collect::<Vec<_>>()));
+                problem(&at, ItemProblemKind::Render(e))
+            })?;
+            left -= contents.len();
+            let secret = resolved.under_secret || leaf.under_secret || leaf.value.contains_secret();
+            files.push(file(path, contents, secret, &config));
+        }
+        Ok(files)
     }
+}
+
+/// Bytes a file takes in the response: its contents, its path twice (the file and its object
+/// version's id), its version and the framing.
+fn file_bytes(path: &str, contents: usize) -> usize {
+    FILE_FRAMING + 2 * path.len() + VERSION_BYTES + contents
 }
 
 /// A file's version in the response: an id the length of its path plus the version text.

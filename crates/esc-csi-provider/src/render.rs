@@ -21,6 +21,34 @@ pub enum RenderError {
     Decode { encoding: Encoding, detail: String },
     #[error("the value cannot be written as YAML: {0}")]
     Yaml(String),
+    /// A format or folder that needs an object got something else.
+    #[error("the value is {found}, but {what}")]
+    NotAnObject {
+        what: &'static str,
+        found: &'static str,
+    },
+    /// A key of an object written as variables or files cannot be one.
+    #[error("key \"{key}\" cannot be written as {what}: {why}")]
+    BadKey {
+        key: String,
+        what: &'static str,
+        why: String,
+    },
+    /// `format: dotenv` or `shell` met an object or array.
+    #[error(
+        "key \"{key}\" is {found}; format dotenv and shell write only strings, numbers, booleans \
+         and null (use fn::toJSON in the environment to write it as a string)"
+    )]
+    Nested { key: String, found: &'static str },
+    /// `files` met an object or array.
+    #[error(
+        "key \"{key}\" is {found}; esc run writes only strings, numbers, booleans and null as \
+         files (use folderName to mount a nested object as a folder)"
+    )]
+    NestedFile { key: String, found: &'static str },
+    /// A folder item's object has no keys.
+    #[error("the object has no keys, so the folder would be empty")]
+    EmptyFolder,
     /// The file would not fit in what is left of the response (`--max-response-bytes`).
     #[error("the file is larger than the {limit} bytes left in the response")]
     TooLarge { limit: usize },
@@ -39,6 +67,8 @@ pub fn render(
     }
     let too_large = RenderError::TooLarge { limit };
     match (format, encoding) {
+        (Format::Dotenv, _) => crate::dotenv::render_env(value, false, limit),
+        (Format::Shell, _) => crate::dotenv::render_env(value, true, limit),
         (Format::Plaintext, Encoding::Utf8) => plaintext(value, limit).ok_or(too_large),
         (Format::Plaintext, encoding) => decode(value, encoding, limit),
         (Format::Json, _) => {

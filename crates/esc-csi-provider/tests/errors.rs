@@ -218,7 +218,8 @@ async fn unknown_formats_and_encodings_and_bad_modes_are_refused() {
          - {fileName: f, secretKey: f, encoding: base64, format: json}\n\
          - {fileName: g, secretKey: [a]}\n",
         &format!(
-            "{PREFIX}secrets[0] (\"a\"): format \"toml\" is not one of plaintext, json, yaml; \
+            "{PREFIX}secrets[0] (\"a\"): format \"toml\" is not one of plaintext, json, yaml, \
+             dotenv, shell; \
              secrets[1] (\"b\"): encoding \"base32\" is not one of utf-8, base64, hex; \
              secrets[2] (\"c\"): mode must be a quoted octal string such as \"0400\" (YAML reads \
              an unquoted 400 or 0o400 as a number, and numbers are ambiguous here); \

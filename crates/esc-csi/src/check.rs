@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use esc_csi_provider::class::{Class, Settings};
+use esc_csi_provider::items::{Item, Shape};
 use esc_csi_provider::problems::Problems;
 
 use crate::cli::CheckArgs;
@@ -39,22 +40,11 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
         out,
         "SecretProviderClass {:?} is valid: {} from ESC environment {}",
         spc.name,
-        files(class.items.len()),
+        files(&class.items),
         class.environment
     );
     for item in &class.items {
-        let path = if item.path.is_empty() {
-            "(the whole environment)".to_owned()
-        } else {
-            item.path.to_string()
-        };
-        // Without its own mode a file gets the driver's default, 0644.
-        let mode = item.mode.unwrap_or(0o644);
-        let _ = writeln!(
-            out,
-            "  {} <- {path} ({}, {mode:04o})",
-            item.file_name, item.format
-        );
+        let _ = writeln!(out, "  {}", line(item));
     }
     for warning in &class.warnings {
         let _ = writeln!(out, "warning: {warning}");
@@ -62,7 +52,51 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
     Ok(())
 }
 
-fn files(n: usize) -> String {
+/// How `check` shows an item: where it writes, from what, as what, with which mode. Folders
+/// end in `/` and say what fills them, so they cannot be mistaken for files.
+fn line(item: &Item) -> String {
+    let path = if item.path.is_empty() {
+        "(the whole environment)".to_owned()
+    } else {
+        item.path.to_string()
+    };
+    // Without its own mode a file gets the driver's default, 0644.
+    let mode = item.mode.unwrap_or(0o644);
+    if let Some(template) = &item.template {
+        let references: Vec<String> = template
+            .references()
+            .map(|r| format!("${{{}}}", item.path.join(r)))
+            .collect();
+        let uses = if references.is_empty() {
+            "no references".to_owned()
+        } else {
+            references.join(", ")
+        };
+        return format!("{} <- template using {uses} ({mode:04o})", item.file_name);
+    }
+    match item.shape {
+        Shape::File => format!("{} <- {path} ({}, {mode:04o})", item.file_name, item.format),
+        Shape::Folder => format!(
+            "{}/ <- a file per key of {path} ({}, {mode:04o} each)",
+            item.file_name, item.format
+        ),
+        Shape::Files => format!(
+            "{}/ <- a file per key of files, as esc run writes them ({mode:04o} each)",
+            item.file_name
+        ),
+    }
+}
+
+/// "2 files", or "3 items" when a folder's files are known only at mount time.
+fn files(items: &[Item]) -> String {
+    let n = items.len();
+    if items.iter().any(|item| item.shape != Shape::File) {
+        return if n == 1 {
+            "1 item".to_owned()
+        } else {
+            format!("{n} items")
+        };
+    }
     if n == 1 {
         "1 file".to_owned()
     } else {

@@ -408,3 +408,143 @@ fn mount_from_a_local_folder_needs_no_token_and_no_cluster() {
         stderr(&missing)
     );
 }
+
+fn examples() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
+}
+
+/// `esc-csi mount examples/secretproviderclasses/<name>.yaml --environments
+/// examples/environments --target <dir>`, as the docs tell users to run it.
+fn mount_example(name: &str, target: &Path) -> Output {
+    let class = examples().join(format!("secretproviderclasses/{name}.yaml"));
+    let environments = examples().join("environments");
+    run(
+        &[
+            "mount",
+            class.to_str().unwrap(),
+            "--environments",
+            environments.to_str().unwrap(),
+            "--target",
+            target.to_str().unwrap(),
+        ],
+        None,
+    )
+}
+
+#[test]
+fn the_dotenv_example_mounts_with_one_command_as_esc_open_would_print_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mount_example("dotenv", dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let dotenv = std::fs::read_to_string(dir.path().join(".env")).unwrap();
+    assert_eq!(
+        dotenv,
+        "DATABASE_HOST=\"db.internal.example.com\"\nDATABASE_PASSWORD=\"correct-horse-battery-staple\"\n\
+         DATABASE_PORT=\"5432\"\nDEBUG=\"false\"\nGREETING=\"say \\\"hi\\\"\\tthen leave\"\n\
+         QUEUE=\"orders\"\n"
+    );
+    let shell = std::fs::read_to_string(dir.path().join("env.sh")).unwrap();
+    let exported: Vec<String> = dotenv.lines().map(|l| format!("export {l}")).collect();
+    assert_eq!(shell.lines().collect::<Vec<_>>(), exported);
+}
+
+#[test]
+fn the_folder_example_mounts_a_file_per_key_with_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mount_example("folder", dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let read = |p: &str| std::fs::read_to_string(dir.path().join("settings").join(p)).unwrap();
+    assert_eq!(read("queue"), "orders");
+    assert_eq!(read("concurrency"), "4");
+    assert_eq!(read("limits/memory"), "512Mi");
+    assert_eq!(read("limits/cpu"), "1");
+    assert!(
+        stdout(&output).contains("4 files in "),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn the_files_example_mounts_the_environments_files_with_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mount_example("files", dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let cert = std::fs::read_to_string(dir.path().join("files/CA_CERT")).unwrap();
+    assert!(cert.starts_with("-----BEGIN CERTIFICATE-----\n"), "{cert}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("files/WORKER_SETTINGS")).unwrap(),
+        r#"{"concurrency":4,"limits":{"cpu":"1","memory":"512Mi"},"queue":"orders"}"#
+    );
+}
+
+#[test]
+fn the_template_example_mounts_a_config_file_with_one_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = mount_example("template", dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let ini = std::fs::read_to_string(dir.path().join("worker.ini")).unwrap();
+    assert_eq!(
+        ini,
+        "[database]\nurl = postgres://checkout:correct-horse-battery-staple@db.internal.example.com:5432/orders\n\n\
+         [worker]\nqueue = orders\nconcurrency = 4\nmemory = 512Mi\n; written as is: ${HOME}\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("database-url")).unwrap(),
+        "postgres://checkout:correct-horse-battery-staple@db.internal.example.com:5432/orders"
+    );
+}
+
+#[test]
+fn check_shows_folders_with_a_slash_and_templates_with_the_paths_they_use() {
+    let output = run(
+        &[
+            "check",
+            examples()
+                .join("secretproviderclasses/files.yaml")
+                .to_str()
+                .unwrap(),
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(
+        stdout(&output),
+        "SecretProviderClass \"worker-files\" is valid: 1 item from ESC environment \
+         acme/app/worker\n  files/ <- a file per key of files, as esc run writes them (0400 each)\n"
+    );
+    let output = run(
+        &[
+            "check",
+            examples()
+                .join("secretproviderclasses/folder.yaml")
+                .to_str()
+                .unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        stdout(&output)
+            .contains("\n  settings/ <- a file per key of worker (plaintext, 0644 each)\n"),
+        "{}",
+        stdout(&output)
+    );
+    let output = run(
+        &[
+            "check",
+            examples()
+                .join("secretproviderclasses/template.yaml")
+                .to_str()
+                .unwrap(),
+        ],
+        None,
+    );
+    assert!(
+        stdout(&output).contains(
+            "\n  database-url <- template using ${database.user}, ${database.password}, \
+             ${database.host}, ${database.port} (0644)\n"
+        ),
+        "{}",
+        stdout(&output)
+    );
+}

@@ -1,0 +1,149 @@
+//! The driver's rules for the paths of mounted files, and how messages show a name safely.
+
+/// A name as messages quote it: escaped like `{:?}`, and every character
+/// [`check_file_name`] refuses as `\u{..}`, so that a message cannot be reordered by a bidi
+/// override or split by a line break.
+pub(crate) fn shown(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '\'' => out.push(c),
+            c if deceptive(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.extend(c.escape_debug()),
+        }
+    }
+    out
+}
+
+/// Characters that change how a name displays rather than what it is: controls (line breaks
+/// included), bidi embeddings, overrides and isolates, zero-width and other invisible
+/// characters, line and paragraph separators.
+pub(crate) fn deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
+}
+
+/// Characters that look like `.`: a component made of them reads as `.` or `..`.
+pub(crate) fn dot_like(c: char) -> bool {
+    matches!(
+        c,
+        '.' | '\u{2024}' | '\u{2025}' | '\u{fe52}' | '\u{ff0e}' | '\u{2e33}'
+    )
+}
+
+/// The driver's limits on file paths.
+const MAX_PATH_BYTES: usize = 4096;
+pub(crate) const MAX_NAME_BYTES: usize = 255;
+
+/// The driver's rules for file paths, plus "already clean" so what is mounted is what was
+/// written.
+pub fn check_file_name(name: &str) -> Result<(), String> {
+    check_name(name, "fileName")
+}
+
+/// [`check_file_name`] for the value of `key` (`fileName`, `folderName` or `files`).
+pub fn check_name(name: &str, key: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("{key} is required"));
+    }
+    if name.starts_with('/') {
+        return Err(format!("{key} {name:?} must be a relative path"));
+    }
+    if name.contains('\0') {
+        return Err(format!("{key} must not contain a NUL character"));
+    }
+    if let Some(c) = name.chars().find(|c| deceptive(*c)) {
+        return Err(format!(
+            "{key} \"{}\" contains U+{:04X}, a control, invisible or bidi character that \
+             makes a name display as something it is not; use visible characters only",
+            shown(name),
+            u32::from(c)
+        ));
+    }
+    if name.len() > MAX_PATH_BYTES {
+        return Err(format!("{key} is longer than {MAX_PATH_BYTES} bytes"));
+    }
+    let components: Vec<&str> = name.split('/').collect();
+    if components[0].starts_with("..") {
+        return Err(format!(
+            "{key} {name:?} must not start with \"..\" (the driver keeps its own files there)"
+        ));
+    }
+    for component in &components {
+        match *component {
+            "" => {
+                return Err(format!(
+                    "{key} {name:?} has an empty path component; write it without \"//\" or a trailing \"/\""
+                ));
+            }
+            "." => {
+                return Err(format!("{key} {name:?} must not contain \".\" components"));
+            }
+            ".." => {
+                return Err(format!("{key} {name:?} must not contain \"..\" components"));
+            }
+            c if c.chars().all(dot_like) && c.len() > c.chars().count() => {
+                return Err(format!(
+                    "{key} \"{}\" has a component made of dot look-alikes, which reads as \
+                     \".\" or \"..\"; use plain characters",
+                    shown(name)
+                ));
+            }
+            c if c.len() > MAX_NAME_BYTES => {
+                return Err(format!(
+                    "{key} {name:?} has a component longer than {MAX_NAME_BYTES} bytes"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_file_names_are_fine_and_unclean_ones_are_not() {
+        assert_eq!(check_file_name("a/b/c.txt"), Ok(()));
+        assert_eq!(check_file_name(".hidden"), Ok(()));
+        assert_eq!(check_file_name("a..b"), Ok(()));
+        for bad in [
+            "",
+            "/a",
+            "../a",
+            "..a",
+            "a/..",
+            "./a",
+            "a//b",
+            "a/",
+            "a\0b",
+            "a\nb",
+            "a\rb",
+            "evil\u{202e}txt.exe",
+            "a\u{2066}b",
+            "a\u{200b}b",
+            "a\u{2028}b",
+            "a\u{feff}",
+            "\u{2024}\u{2024}/x",
+            "a/\u{ff0e}",
+        ] {
+            assert!(check_file_name(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(check_file_name(&"x".repeat(255)).is_ok());
+        assert!(check_file_name(&"x".repeat(256)).is_err());
+        assert!(check_file_name(&format!("{}/x", "d/".repeat(2048))).is_err());
+    }
+}
