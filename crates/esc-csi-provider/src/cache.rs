@@ -43,12 +43,13 @@ pub struct CacheOptions {
 impl CacheOptions {
     /// Environments: 30 s, well under the driver's 2-minute rotation (so rotation sees changes
     /// within one poll plus 30 s) yet long enough to absorb a node's worth of pods starting
-    /// together; 1000 entries; 64 MiB.
+    /// together; 1000 entries; 32 MiB, so that with the 48 MiB in-flight budget and the
+    /// baseline the daemon stays well inside the chart's 128 MiB.
     pub fn environments() -> Self {
         CacheOptions {
             ttl: Duration::from_secs(30),
             max_entries: 1000,
-            max_bytes: 64 << 20,
+            max_bytes: 32 << 20,
         }
     }
 

@@ -227,7 +227,7 @@ pub(crate) struct ServeArgs {
     pub(crate) cache_max_entries: usize,
 
     /// Most bytes of environment reads kept (estimated); also bounds --serve-stale-on-error.
-    #[arg(long, env = "ESC_CSI_CACHE_MAX_BYTES", default_value_t = 64 << 20)]
+    #[arg(long, env = "ESC_CSI_CACHE_MAX_BYTES", default_value_t = 32 << 20)]
     pub(crate) cache_max_bytes: usize,
 
     /// How long an auth Secret (authSecretName) read is reused; 0s keeps nothing.
