@@ -1,0 +1,67 @@
+package scenarios
+
+import (
+	"testing"
+	"time"
+)
+
+// esc-csi runs with a token of the chart's ServiceAccount and nothing else, so its reads of
+// authSecretName Secrets succeed exactly where the chart's RBAC allows them. The suite starts
+// with the auth-secrets-cluster render (a ClusterRole); here the RBAC objects are swapped for
+// the auth-secrets-namespaced render (Roles in team-a and team-b for Secrets named
+// pulumi-access-token), then for the default render (none), then restored.
+func TestLeastPrivilegeRBAC(t *testing.T) {
+	need(t)
+	defer func() {
+		if err := c.ApplyDaemonRBAC(ctxFor(t, time.Minute), "auth-secrets-cluster"); err != nil {
+			t.Errorf("restoring the cluster-wide RBAC: %v", err)
+		}
+	}()
+	if err := c.ApplyDaemonRBAC(ctxFor(t, time.Minute), "auth-secrets-namespaced"); err != nil {
+		t.Fatal(err)
+	}
+	namespace(t, "team-a", "app")
+	namespace(t, "team-c", "app")
+	writeEnv(t, "team", "app", "values:\n  greeting: hi\n")
+	item := "- fileName: greeting\n  secretKey: greeting\n"
+	params := func(secretName string) map[string]string {
+		return map[string]string{"organization": "shop", "project": "team", "environment": "app", "authSecretName": secretName}
+	}
+	for _, ns := range []string{"team-a", "team-c"} {
+		secret(t, ns, "pulumi-access-token", map[string]string{"pulumi-access-token": c.ESCToken})
+		secret(t, ns, "other-creds", map[string]string{"pulumi-access-token": c.ESCToken})
+		spc(t, ns, "allowed-name", params("pulumi-access-token"), item, "")
+		spc(t, ns, "other-name", params("other-creds"), item, "")
+		spc(t, ns, "by-ref", map[string]string{"organization": "shop", "project": "team", "environment": "app"}, item, "")
+	}
+
+	ok := pod(t, "team-a", "allowed", "app", vol{name: "secrets", class: "allowed-name"})
+	publish(t, ok, "secrets")
+	expectFiles(t, kl.TargetPath(ok, "secrets"), map[string]file{"greeting": {"hi", 0o644}})
+
+	for _, tc := range []struct{ ns, class, desc string }{
+		{"team-a", "other-name", "?"},
+		{"team-c", "allowed-name", "?"},
+	} {
+		p := pod(t, tc.ns, "denied-"+tc.class, "app", vol{name: "secrets", class: tc.class})
+		if got, want := publishErr(t, p, "secrets"), wantPrefix(p, "PermissionDenied")+tc.desc; got != want {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	}
+
+	// The default render: no RBAC at all. Wait out --auth-secret-cache-ttl (10s), which keeps
+	// the Secret read above.
+	if err := c.ApplyDaemonRBAC(ctxFor(t, time.Minute), "default"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(11 * time.Second)
+	p := pod(t, "team-a", "none", "app", vol{name: "secrets", class: "allowed-name"})
+	if got, want := publishErr(t, p, "secrets"), wantPrefix(p, "PermissionDenied")+"?"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	// nodePublishSecretRef needs no permission.
+	secret(t, "team-a", "pulumi-creds", map[string]string{"pulumi-access-token": c.ESCToken})
+	r := pod(t, "team-a", "by-ref", "app", vol{name: "secrets", class: "by-ref", nodePublishSecret: "pulumi-creds"})
+	publish(t, r, "secrets")
+	expectFiles(t, kl.TargetPath(r, "secrets"), map[string]file{"greeting": {"hi", 0o644}})
+}
