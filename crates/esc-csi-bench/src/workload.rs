@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use esc_csi_provider::auth::TOKEN_KEY;
+use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
 use esc_csi_provider::class::keys;
 use esc_csi_provider::proto::v1alpha1::{MountRequest, ObjectVersion};
 use serde_json::{Map, Value, json};
@@ -49,7 +49,8 @@ pub fn environment(items: usize, bytes: usize) -> Value {
 #[derive(Debug, Clone)]
 pub struct Workload {
     parameters: BTreeMap<String, String>,
-    /// The request's `secrets`: the volume's nodePublishSecretRef, or `{}` without one.
+    /// The request's `secrets`: the volume's nodePublishSecretRef, or `null` without one, as the
+    /// driver sends it.
     secrets: String,
 }
 
@@ -72,7 +73,7 @@ impl Workload {
             Auth::NodePublish => json!({ TOKEN_KEY: TOKEN }).to_string(),
             Auth::AuthSecret => {
                 parameters.insert(keys::AUTH_SECRET_NAME.to_owned(), AUTH_SECRET.to_owned());
-                "{}".to_owned()
+                NO_NODE_PUBLISH_SECRET_REF.to_owned()
             }
         };
         Workload {
@@ -89,7 +90,7 @@ impl Workload {
             (keys::POD_NAMESPACE, NAMESPACE.to_owned()),
             (keys::POD_UID, pod_uid(pod)),
             (keys::SERVICE_ACCOUNT, "default".to_owned()),
-            ("csi.storage.k8s.io/ephemeral", "false".to_owned()),
+            ("csi.storage.k8s.io/ephemeral", "true".to_owned()),
         ] {
             attributes.insert(key.to_owned(), value);
         }
@@ -154,6 +155,6 @@ mod tests {
             serde_json::from_str(&request.attributes).unwrap();
         assert_eq!(attributes[keys::AUTH_SECRET_NAME], AUTH_SECRET);
         assert_eq!(attributes[keys::POD_NAMESPACE], NAMESPACE);
-        assert_eq!(request.secrets, "{}");
+        assert_eq!(request.secrets, "null");
     }
 }

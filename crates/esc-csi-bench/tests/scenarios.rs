@@ -45,7 +45,7 @@ impl Launcher for InProcess {
         let secrets = match &config.kube_url {
             Some(url) => {
                 let config = kube::Config::new(url.parse().unwrap());
-                KubeSecrets::new(kube::Client::try_from(config).unwrap())
+                KubeSecrets::from_config(config)
             }
             None => KubeSecrets::unavailable("tokens come with each request"),
         };

@@ -54,7 +54,7 @@ pub fn attributes(class: &SecretProviderClass, pod: &Pod) -> BTreeMap<String, St
         keys::SERVICE_ACCOUNT.to_owned(),
         pod.service_account.clone(),
     );
-    attributes.insert(EPHEMERAL.to_owned(), "false".to_owned());
+    attributes.insert(EPHEMERAL.to_owned(), "true".to_owned());
     attributes
 }
 
@@ -88,7 +88,7 @@ mod tests {
         assert_eq!(attributes[keys::POD_NAMESPACE], "web");
         assert_eq!(attributes[keys::SERVICE_ACCOUNT], "app");
         assert_eq!(attributes[keys::CLASS_NAME], "app");
-        assert_eq!(attributes[EPHEMERAL], "false");
+        assert_eq!(attributes[EPHEMERAL], "true");
     }
 
     #[test]

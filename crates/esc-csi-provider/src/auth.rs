@@ -26,6 +26,10 @@ use crate::oidc::{ExchangeFailure, TokenExchanger, service_account_tokens};
 /// The key holding the token, in a Secret or in `nodePublishSecretRef`.
 pub const TOKEN_KEY: &str = "pulumi-access-token";
 
+/// The request's `secrets` field for a volume without `nodePublishSecretRef`: the driver sends
+/// Go's `json.Marshal` of a nil map. Clients that stand in for the driver send exactly this.
+pub const NO_NODE_PUBLISH_SECRET_REF: &str = "null";
+
 /// Where a token came from, for messages that tell the user which one to fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenOrigin {
@@ -213,9 +217,8 @@ fn pod_service_account_tokens(
     node_publish_secrets: &str,
 ) -> Result<(BTreeMap<String, SecretString>, Vec<String>), AuthError> {
     let from_secrets = || {
-        let map: BTreeMap<String, SecretString> =
-            serde_json::from_str(node_publish_secrets).ok()?;
-        map.get(keys::SERVICE_ACCOUNT_TOKENS).cloned()
+        let mut map = node_publish_map(node_publish_secrets).ok()??;
+        map.remove(keys::SERVICE_ACCOUNT_TOKENS)
     };
     let Some(text) = class.service_account_tokens.clone().or_else(from_secrets) else {
         return Ok((BTreeMap::new(), Vec::new()));
@@ -298,12 +301,17 @@ async fn secret_credential<R: SecretReader>(
 
 /// The token in the request's `secrets` field, if there is one.
 fn node_publish_token(text: &str) -> Result<Option<SecretString>, AuthError> {
+    Ok(node_publish_map(text)?.and_then(|mut map| map.remove(TOKEN_KEY)))
+}
+
+/// The request's `secrets` field: the volume's nodePublishSecretRef data, or `None` when the
+/// volume has none. The driver then sends `null` (Go's `json.Marshal` of a nil map); `{}` and an
+/// empty field mean the same.
+fn node_publish_map(text: &str) -> Result<Option<BTreeMap<String, SecretString>>, AuthError> {
     if text.trim().is_empty() {
         return Ok(None);
     }
-    let mut map: BTreeMap<String, SecretString> =
-        serde_json::from_str(text).map_err(|_| AuthError::BadNodePublishSecrets)?;
-    Ok(map.remove(TOKEN_KEY))
+    serde_json::from_str(text).map_err(|_| AuthError::BadNodePublishSecrets)
 }
 
 /// Trims the newline `echo` leaves in Secrets and refuses what cannot be a token.

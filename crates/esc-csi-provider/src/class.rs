@@ -67,6 +67,11 @@ pub struct Settings {
     pub allow_cross_namespace_auth: bool,
     /// Accept `http://` API URLs to non-loopback hosts (the token then travels in clear).
     pub allow_insecure_api_url: bool,
+    /// ESC APIs a class's `apiUrl` may name (each a URL prefix); empty allows any.
+    /// `default_api_url` is always allowed.
+    pub allowed_api_urls: Vec<Url>,
+    /// `oidcAudience` values allowed besides the class's own `urn:pulumi:org:<organization>`.
+    pub allowed_oidc_audiences: Vec<String>,
 }
 
 impl Default for Settings {
@@ -75,7 +80,29 @@ impl Default for Settings {
             default_api_url: Url::parse(esc_api::DEFAULT_API_URL).expect("the default URL parses"),
             allow_cross_namespace_auth: false,
             allow_insecure_api_url: false,
+            allowed_api_urls: Vec::new(),
+            allowed_oidc_audiences: Vec::new(),
         }
+    }
+}
+
+impl Settings {
+    /// Whether tokens may be sent to `url`: the default API, or under an allowed prefix (same
+    /// scheme, host and port; the path equal or below the prefix's path).
+    pub fn allows_api_url(&self, url: &Url) -> bool {
+        if self.allowed_api_urls.is_empty() || *url == self.default_api_url {
+            return true;
+        }
+        self.allowed_api_urls.iter().any(|allowed| {
+            let base = allowed.path().trim_end_matches('/');
+            allowed.scheme() == url.scheme()
+                && allowed.host() == url.host()
+                && allowed.port_or_known_default() == url.port_or_known_default()
+                && url
+                    .path()
+                    .strip_prefix(base)
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
     }
 }
 
@@ -180,6 +207,7 @@ impl Class {
         let api_url = match get(keys::API_URL) {
             None => Some(settings.default_api_url.clone()),
             Some(text) => check_api_url(text, settings)
+                .and_then(|url| allowed_api_url(url, settings))
                 .map_err(|m| problems.push("parameter apiUrl", m))
                 .ok(),
         };
@@ -252,9 +280,25 @@ impl Class {
                 .ok()
         });
         let org_audience = esc_api::oauth::audience_of(organization.unwrap_or_default());
+        let token_audience =
+            get(keys::OIDC_AUDIENCE).map_or_else(|| org_audience.clone(), str::to_owned);
+        if organization.is_some()
+            && auth_method != AuthMethod::Secret
+            && token_audience != org_audience
+            && !settings.allowed_oidc_audiences.contains(&token_audience)
+        {
+            problems.push(
+                "parameter oidcAudience",
+                format!(
+                    "{token_audience:?} is not an audience esc-csi exchanges: only this \
+                     organization's {org_audience:?} is, so that tokens the pod holds for other \
+                     systems never leave the node; the operator can allow more with \
+                     --allowed-oidc-audience"
+                ),
+            );
+        }
         let oidc = Oidc {
-            token_audience: get(keys::OIDC_AUDIENCE)
-                .map_or_else(|| org_audience.clone(), str::to_owned),
+            token_audience,
             request: esc_api::TokenExchange {
                 audience: org_audience,
                 token_type,
@@ -422,6 +466,22 @@ fn check_api_url(text: &str, settings: &Settings) -> Result<Url, String> {
     }
 }
 
+fn allowed_api_url(url: Url, settings: &Settings) -> Result<Url, String> {
+    if settings.allows_api_url(&url) {
+        return Ok(url);
+    }
+    let allowed: Vec<&str> = std::iter::once(&settings.default_api_url)
+        .chain(&settings.allowed_api_urls)
+        .map(Url::as_str)
+        .collect();
+    Err(format!(
+        "{:?} is not an ESC API this daemon sends tokens to (it allows {}); the operator can \
+         add it with --allowed-api-url",
+        url.as_str(),
+        allowed.join(", ")
+    ))
+}
+
 fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Domain(domain)) => domain == "localhost",
@@ -563,7 +623,10 @@ mod tests {
                 ("oidcExpiration", "30m"),
                 ("csi.storage.k8s.io/serviceAccount.tokens", "{}"),
             ]),
-            &Settings::default(),
+            &Settings {
+                allowed_oidc_audiences: vec!["pulumi".into()],
+                ..Settings::default()
+            },
         )
         .unwrap();
         assert_eq!(class.auth_method, AuthMethod::Oidc);
@@ -593,6 +656,84 @@ mod tests {
         ] {
             assert!(problems.contains(expected), "{problems}");
         }
+    }
+
+    #[test]
+    fn an_audience_other_than_the_organizations_is_refused_unless_the_operator_allows_it() {
+        for audience in ["vault", "sts.amazonaws.com", "urn:pulumi:org:other"] {
+            let problems = Class::from_attributes(
+                &minimal(&[("oidcAudience", audience)]),
+                &Settings::default(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                problems.contains(&format!(
+                    "parameter oidcAudience: \"{audience}\" is not an audience esc-csi exchanges: \
+                     only this organization's \"urn:pulumi:org:acme\" is"
+                )),
+                "{problems}"
+            );
+        }
+        let allowing = Settings {
+            allowed_oidc_audiences: vec!["vault".into()],
+            ..Settings::default()
+        };
+        let class =
+            Class::from_attributes(&minimal(&[("oidcAudience", "vault")]), &allowing).unwrap();
+        assert_eq!(class.oidc.token_audience, "vault");
+        // The organization's own audience, spelled out, and a class that never exchanges.
+        for extra in [
+            [
+                ("oidcAudience", "urn:pulumi:org:acme"),
+                ("authMethod", "oidc"),
+            ],
+            [("oidcAudience", "vault"), ("authMethod", "secret")],
+        ] {
+            Class::from_attributes(&minimal(&extra), &Settings::default()).unwrap();
+        }
+    }
+
+    #[test]
+    fn with_an_api_allow_list_only_urls_under_it_and_the_default_receive_tokens() {
+        let settings = Settings {
+            allowed_api_urls: vec![Url::parse("https://esc.example.com/api/esc/").unwrap()],
+            ..Settings::default()
+        };
+        for ok in [
+            "https://esc.example.com/api/esc",
+            "https://esc.example.com:443/api/esc/",
+            "https://esc.example.com/api/esc/v2",
+            "https://api.pulumi.com/api/esc",
+        ] {
+            let class = Class::from_attributes(&minimal(&[("apiUrl", ok)]), &settings);
+            assert!(class.is_ok(), "{ok}: {:?}", class.err());
+        }
+        for bad in [
+            "https://esc.example.com/api/escape",
+            "https://esc.example.com/",
+            "https://esc.example.com:8443/api/esc",
+            "https://evil.example.com/api/esc",
+            "http://127.0.0.1:8080/api/esc",
+        ] {
+            let problems = Class::from_attributes(&minimal(&[("apiUrl", bad)]), &settings)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                problems.ends_with(
+                    "is not an ESC API this daemon sends tokens to (it allows \
+                     https://api.pulumi.com/api/esc, https://esc.example.com/api/esc/); the \
+                     operator can add it with --allowed-api-url"
+                ),
+                "{bad}: {problems}"
+            );
+        }
+        // Without a list, any URL that passes the other checks is allowed, as before.
+        Class::from_attributes(
+            &minimal(&[("apiUrl", "https://evil.example.com/api/esc")]),
+            &Settings::default(),
+        )
+        .unwrap();
     }
 
     #[test]

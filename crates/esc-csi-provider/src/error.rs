@@ -1,7 +1,7 @@
 //! Why a mount failed. Each message is written for the person reading the pod's events: what is
 //! wrong, where, and what to change. None contains a token or a value.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use esc_api::{EnvironmentRef, EscError};
 use esc_path::{PropertyPath, ResolveError};
@@ -92,6 +92,19 @@ impl fmt::Display for ClassName<'_> {
 }
 
 /// What to do about an ESC error, by status.
+/// Writes `sep` before the first text written through it.
+struct Sentence<'a, 'b> {
+    f: &'a mut fmt::Formatter<'b>,
+    sep: &'static str,
+}
+
+impl fmt::Write for Sentence<'_, '_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.f.write_str(std::mem::take(&mut self.sep))?;
+        self.f.write_str(s)
+    }
+}
+
 struct EscHint<'a> {
     error: &'a EscError,
     origin: &'a TokenOrigin,
@@ -102,42 +115,49 @@ impl fmt::Display for EscHint<'_> {
         let Some(status) = self.error.status() else {
             return Ok(());
         };
+        // ESC's own message may already end a sentence ("… are invalid."): no doubled period.
+        let sep = if self.error.to_string().ends_with(['.', '!', '?']) {
+            " "
+        } else {
+            ". "
+        };
+        let f = &mut Sentence { f, sep };
         if self.error.step() == esc_api::Step::Exchange {
             return match status.as_u16() {
                 400 | 401 | 403 => f.write_str(
-                    ". Check that the Pulumi organization trusts the cluster's OIDC issuer \
+                    "Check that the Pulumi organization trusts the cluster's OIDC issuer \
                      (Settings, OIDC Issuers), that its policy allows this service account and \
                      token type, and that the token's audience is what the issuer expects",
                 ),
                 404 => {
-                    f.write_str(". The API at apiUrl has no token exchange endpoint; check apiUrl")
+                    f.write_str("The API at apiUrl has no token exchange endpoint; check apiUrl")
                 }
                 429 | 500..=599 => {
-                    f.write_str(". The token exchange is failing; the mount will be retried")
+                    f.write_str("The token exchange is failing; the mount will be retried")
                 }
                 _ => Ok(()),
             };
         }
         match status.as_u16() {
-            400 => f.write_str(". The environment does not evaluate; fix its definition in ESC"),
+            400 => f.write_str("The environment does not evaluate; fix its definition in ESC"),
             401 => write!(
                 f,
-                ". Check the token in {}: it may be wrong, expired or revoked",
+                "Check the token in {}: it may be wrong, expired or revoked",
                 self.origin
             ),
             403 => write!(
                 f,
-                ". The token in {} may not open this environment; grant its owner access",
+                "The token in {} may not open this environment; grant its owner access",
                 self.origin
             ),
             404 => write!(
                 f,
-                ". Check organization, project and environment (and the version after '@'), \
+                "Check organization, project and environment (and the version after '@'), \
                  and that the token in {} can see the environment",
                 self.origin
             ),
-            429 => f.write_str(". ESC is rate limiting requests; the mount will be retried"),
-            500..=599 => f.write_str(". ESC is failing; the mount will be retried"),
+            429 => f.write_str("ESC is rate limiting requests; the mount will be retried"),
+            500..=599 => f.write_str("ESC is failing; the mount will be retried"),
             _ => Ok(()),
         }
     }

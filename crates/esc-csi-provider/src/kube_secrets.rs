@@ -29,7 +29,15 @@ impl KubeSecrets {
 
     /// In-cluster config or `KUBECONFIG`; if neither works, remembers why.
     pub async fn from_environment() -> Self {
-        match kube::Client::try_default().await {
+        match kube::Config::infer().await {
+            Ok(config) => KubeSecrets::from_config(config),
+            Err(e) => KubeSecrets::unavailable(e.to_string()),
+        }
+    }
+
+    /// A reader over a client for `config`, with `TCP_NODELAY` on its connections.
+    pub fn from_config(config: kube::Config) -> Self {
+        match client(config) {
             Ok(client) => KubeSecrets::new(client),
             Err(e) => KubeSecrets::unavailable(e.to_string()),
         }
@@ -87,6 +95,34 @@ impl SecretReader for KubeSecrets {
             String::from_utf8_lossy(&bytes.0).into_owned(),
         ))
     }
+}
+
+/// kube's own builder leaves Nagle's algorithm on, so the first request on a new HTTPS connection
+/// waited for the server's delayed ACK of the handshake's last flight (about 40 ms against 1 ms on
+/// a warm connection). The same stack as kube's, less its tracing, with `TCP_NODELAY` set. A
+/// configured proxy keeps kube's builder, which knows proxies.
+fn client(config: kube::Config) -> kube::Result<kube::Client> {
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use kube::client::ConfigExt;
+    use tower::{BoxError, ServiceBuilder};
+
+    if config.proxy_url.is_some() {
+        return kube::Client::try_from(config);
+    }
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_nodelay(true);
+    http.set_connect_timeout(config.connect_timeout);
+    let https = config.rustls_https_connector_with_connector(http)?;
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build::<_, kube::client::Body>(https);
+    let service = ServiceBuilder::new()
+        .layer(config.base_uri_layer())
+        .option_layer(config.auth_layer()?)
+        .layer(config.extra_headers_layer()?)
+        .map_err(BoxError::from)
+        .service(hyper);
+    Ok(kube::Client::new(service, config.default_namespace))
 }
 
 /// Only the API server's status message is quoted, and only its first few hundred characters

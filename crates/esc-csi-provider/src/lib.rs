@@ -8,6 +8,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod authority;
 pub mod cache;
 pub mod class;
 pub mod client;

@@ -6,9 +6,11 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::Path;
 
 use tokio::net::UnixListener;
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 
 use crate::auth::SecretReader;
+use crate::authority::AuthorityFix;
 use crate::grpc::ProviderService;
 use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProviderServer;
 use crate::source::EnvironmentSource;
@@ -50,7 +52,10 @@ pub async fn serve<S: EnvironmentSource, R: SecretReader>(
         .and_then(|a| a.as_pathname().map(Path::to_path_buf));
     let result = tonic::transport::Server::builder()
         .add_service(CsiDriverProviderServer::new(service))
-        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            UnixListenerStream::new(listener).map(|stream| stream.map(AuthorityFix::new)),
+            shutdown,
+        )
         .await;
     if let Some(path) = path {
         let _ = std::fs::remove_file(path);

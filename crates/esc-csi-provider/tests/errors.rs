@@ -432,7 +432,7 @@ async fn esc_errors_map_to_codes_with_a_hint() {
             Fault::status(401, "Unauthorized: No credentials provided or are invalid."),
             Code::Unauthenticated,
             "opening ESC environment acme/app/prod: HTTP 401 Unauthorized: Unauthorized: No \
-             credentials provided or are invalid.. Check the token in Kubernetes Secret \
+             credentials provided or are invalid. Check the token in Kubernetes Secret \
              default/pulumi-creds (key pulumi-access-token): it may be wrong, expired or revoked",
         ),
         (
@@ -511,7 +511,7 @@ async fn the_callers_grpc_deadline_is_honoured() {
     h.esc.push_fault(Fault::Delay(Duration::from_secs(20)));
     let mut request = tonic::Request::new(esc_csi_provider::proto::v1alpha1::MountRequest {
         attributes: h.class("- {fileName: a, secretKey: a}"),
-        secrets: "{}".into(),
+        secrets: "null".into(),
         target_path: "/t".into(),
         permission: "420".into(),
         current_object_version: vec![],
@@ -522,6 +522,7 @@ async fn the_callers_grpc_deadline_is_honoured() {
         .insert("grpc-timeout", "300m".parse().unwrap());
     let started = std::time::Instant::now();
     let status = h.client.clone().mount(request).await.unwrap_err();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // Well under the 20 s the stand-in waits (a loaded machine may be slow to answer at all).
+    assert!(started.elapsed() < Duration::from_secs(15));
     assert_eq!(status.code(), Code::DeadlineExceeded);
 }

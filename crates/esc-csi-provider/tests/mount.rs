@@ -408,3 +408,120 @@ async fn unknown_values_are_refused_rather_than_written_empty() {
          contains unknown parts that ESC could not compute"
     );
 }
+
+#[tokio::test]
+async fn a_volume_without_node_publish_secret_ref_mounts_whether_the_driver_sends_null_empty_braces_or_nothing()
+ {
+    let h = Harness::start().await;
+    h.set_env(json!({"a": "x"}));
+    // The Go provider's way: the token in the class's authSecretName Secret, `authMethod` unset.
+    // Every driver release sends `null` here (json.Marshal of a nil map); `{}` and "" mean the same.
+    let class = h.class("- fileName: a\n  secretKey: a\n");
+    for secrets in ["null", " null\n", "{}", ""] {
+        let response = h
+            .mount_with(class.clone(), secrets, "420")
+            .await
+            .unwrap_or_else(|status| panic!("secrets {secrets:?}: {}", status.message()));
+        assert_eq!(files(&response), vec![("a".into(), 0o644, "x".into())]);
+    }
+}
+
+#[tokio::test]
+async fn a_class_with_no_auth_secret_and_no_service_account_token_says_no_token_for_a_null_secrets_field()
+ {
+    let h = Harness::start().await;
+    h.set_env(json!({"a": "x"}));
+    let class = h.attributes(&[
+        ("organization", "acme"),
+        ("project", "app"),
+        ("environment", "prod"),
+        ("secrets", "- fileName: a\n  secretKey: a\n"),
+    ]);
+    let status = h.mount_with(class, "null", "420").await.unwrap_err();
+    assert_eq!(
+        status.code(),
+        tonic::Code::Unauthenticated,
+        "{}",
+        status.message()
+    );
+    assert!(
+        status.message().contains("no Pulumi access token"),
+        "{}",
+        status.message()
+    );
+}
+
+/// The client of driver v1.4/v1.5 (`peers/driver-v1.5-client`, built by `.ci/run`) found through
+/// `ESC_CSI_DRIVER_V15_CLIENT`, or `None` (after saying why) when the test should be skipped.
+/// `ESC_CSI_REQUIRE_PEERS=1` makes a missing client a failure.
+#[allow(clippy::print_stdout)]
+fn driver_v15_client() -> Option<String> {
+    let client = std::env::var("ESC_CSI_DRIVER_V15_CLIENT")
+        .ok()
+        .filter(|p| std::path::Path::new(p).is_file());
+    if client.is_none() {
+        assert!(
+            !std::env::var("ESC_CSI_REQUIRE_PEERS").is_ok_and(|v| v == "1"),
+            "ESC_CSI_REQUIRE_PEERS=1 but ESC_CSI_DRIVER_V15_CLIENT names no built client"
+        );
+        println!("skipped: set ESC_CSI_DRIVER_V15_CLIENT to a build of peers/driver-v1.5-client");
+    }
+    client
+}
+
+// Several threads: the client runs on a blocking one while the provider answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn driver_v1_5s_own_client_mounts_although_it_sends_the_socket_path_as_authority() {
+    let Some(client) = driver_v15_client() else {
+        return;
+    };
+    let h = Harness::start().await;
+    h.set_env(json!({"a": "x", "b": {"c": 1}}));
+    let request = json!({
+        "attributes": h.class("- {fileName: a, secretKey: a}\n- {fileName: b.json, secretKey: b, format: json}"),
+        "secrets": "null",
+        "targetPath": "/var/lib/kubelet/pods/x/volumes/kubernetes.io~csi/secrets/mount",
+        "permission": "420",
+    });
+    let socket = h.socket.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new(client)
+            .arg(&socket)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(request.to_string().as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let lines: Vec<serde_json::Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for version in &lines[..3] {
+        assert_eq!(
+            version,
+            &json!({"call": "Version", "code": "OK", "version": "v1alpha1", "runtime": "esc-csi"})
+        );
+    }
+    let mount = &lines[3];
+    assert_eq!(mount["code"], "OK", "{mount}");
+    assert_eq!(
+        mount["files"],
+        json!([
+            {"path": "a", "mode": 0o644, "contents": "x"},
+            {"path": "b.json", "mode": 0o644, "contents": "{\n  \"c\": 1\n}\n"},
+        ])
+    );
+    assert_eq!(mount["objects"].as_object().unwrap().len(), 2);
+}

@@ -190,7 +190,7 @@ async fn waiting_for_a_turn_respects_the_deadline() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut request = tonic::Request::new(esc_csi_provider::proto::v1alpha1::MountRequest {
         attributes: h.class(CLASS),
-        secrets: "{}".into(),
+        secrets: "null".into(),
         target_path: "/t".into(),
         permission: "420".into(),
         current_object_version: vec![],

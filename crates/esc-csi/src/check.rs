@@ -25,6 +25,8 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
     let (spc, attributes) = local::load(&args.class, args.name.as_deref(), &args.pod)?;
     let settings = Settings {
         allow_insecure_api_url: args.allow_insecure_api_url,
+        allowed_api_urls: args.token_policy.allowed_api_urls.clone(),
+        allowed_oidc_audiences: args.token_policy.allowed_oidc_audiences.clone(),
         ..Settings::default()
     };
     let class =
@@ -46,7 +48,13 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
         } else {
             item.path.to_string()
         };
-        let _ = writeln!(out, "  {} <- {path} ({})", item.file_name, item.format);
+        // Without its own mode a file gets the driver's default, 0644.
+        let mode = item.mode.unwrap_or(0o644);
+        let _ = writeln!(
+            out,
+            "  {} <- {path} ({}, {mode:04o})",
+            item.file_name, item.format
+        );
     }
     for warning in &class.warnings {
         let _ = writeln!(out, "warning: {warning}");

@@ -64,6 +64,32 @@ pub(crate) struct PodArgs {
     pub(crate) pod_uid: Option<String>,
 }
 
+/// Where tokens may go: the same rules for `serve`, `mount` and `check`.
+#[derive(Debug, Args)]
+pub(crate) struct TokenPolicyArgs {
+    /// An ESC API that a class's apiUrl may name, as a URL prefix; repeat the flag, or separate
+    /// URLs with commas in the variable. Unset: any URL the other apiUrl rules accept. The
+    /// default API (--api-url) is always allowed.
+    #[arg(
+        long = "allowed-api-url",
+        env = "ESC_CSI_ALLOWED_API_URLS",
+        value_name = "URL",
+        value_delimiter = ','
+    )]
+    pub(crate) allowed_api_urls: Vec<Url>,
+
+    /// A service-account token audience (oidcAudience) that classes may have exchanged besides
+    /// their organization's own urn:pulumi:org:<organization>; repeat the flag, or separate
+    /// audiences with commas in the variable.
+    #[arg(
+        long = "allowed-oidc-audience",
+        env = "ESC_CSI_ALLOWED_OIDC_AUDIENCES",
+        value_name = "AUDIENCE",
+        value_delimiter = ','
+    )]
+    pub(crate) allowed_oidc_audiences: Vec<String>,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct MountArgs {
     /// SecretProviderClass manifest (YAML; may hold other objects too).
@@ -94,6 +120,9 @@ pub(crate) struct MountArgs {
     #[arg(long)]
     pub(crate) allow_insecure_api_url: bool,
 
+    #[command(flatten)]
+    pub(crate) token_policy: TokenPolicyArgs,
+
     /// Time budget of the mount. Units: ms, s, m, h.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub(crate) timeout: Duration,
@@ -120,6 +149,9 @@ pub(crate) struct CheckArgs {
     /// Accept plain-http apiUrl values to hosts other than loopback.
     #[arg(long)]
     pub(crate) allow_insecure_api_url: bool,
+
+    #[command(flatten)]
+    pub(crate) token_policy: TokenPolicyArgs,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +179,9 @@ pub(crate) struct ServeArgs {
     /// unencrypted).
     #[arg(long, env = "ESC_CSI_ALLOW_INSECURE_API_URL")]
     pub(crate) allow_insecure_api_url: bool,
+
+    #[command(flatten)]
+    pub(crate) token_policy: TokenPolicyArgs,
 
     /// Time budget of one mount, all calls included (a shorter gRPC deadline wins). Units:
     /// ms, s, m, h.

@@ -27,8 +27,12 @@ async fn main() -> ExitCode {
         Command::Check(_) => "warn",
         Command::EscServer(_) => "info",
     });
-    if let Err(message) = logging::init(level, cli.log_format) {
-        return fail(&message);
+    if let Err(error) = logging::init(level, cli.log_format) {
+        return match error {
+            // A bad --log-level is a command-line error, like any other bad flag.
+            logging::InitError::Level(message) => usage(&message),
+            logging::InitError::Setup(message) => fail(&message),
+        };
     }
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await.map_err(|e| e.to_string()),
@@ -46,4 +50,11 @@ async fn main() -> ExitCode {
 fn fail(message: &str) -> ExitCode {
     eprintln!("esc-csi: error: {message}");
     ExitCode::FAILURE
+}
+
+/// Exits 2, as clap does for the command-line errors it finds.
+#[allow(clippy::print_stderr)]
+fn usage(message: &str) -> ExitCode {
+    eprintln!("esc-csi: error: {message}");
+    ExitCode::from(2)
 }

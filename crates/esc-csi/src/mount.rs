@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use esc_api::{ClientOptions, EscClient};
 use esc_csi_local::writer::{self, Change, Payload};
-use esc_csi_provider::auth::TOKEN_KEY;
+use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY, TokenOrigin};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
 use esc_csi_provider::kube_secrets::KubeSecrets;
@@ -53,6 +53,7 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
         .ok()
         .filter(|t| !t.is_empty())
         .map(SecretString::from);
+    let from_env = token.is_some();
     let _local_server = match &args.environments {
         Some(dir) => {
             let (server, url, local_token) = crate::esc_local::start(dir, token.as_ref()).await?;
@@ -62,7 +63,22 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
         }
         None => None,
     };
-    let response = call_provider(&args, &attributes, token.as_ref()).await?;
+    // The provider knows the token only as the request's nodePublishSecretRef; say where it
+    // really came from.
+    let origin = match (&token, from_env) {
+        (None, _) => None,
+        (Some(_), true) => Some(TOKEN_ENV),
+        (Some(_), false) => Some("the token made for the local ESC server"),
+    };
+    let response = call_provider(&args, &attributes, token.as_ref())
+        .await
+        .map_err(|error| match (error, origin) {
+            (MountCmdError::Refused { code, message }, Some(origin)) => MountCmdError::Refused {
+                code,
+                message: message.replace(&TokenOrigin::NodePublishSecretRef.to_string(), origin),
+            },
+            (error, _) => error,
+        })?;
     let versions: BTreeMap<String, String> = response
         .object_version
         .into_iter()
@@ -102,6 +118,8 @@ async fn call_provider(
         default_api_url: args.api_url.clone(),
         allow_cross_namespace_auth: true,
         allow_insecure_api_url: args.allow_insecure_api_url,
+        allowed_api_urls: args.token_policy.allowed_api_urls.clone(),
+        allowed_oidc_audiences: args.token_policy.allowed_oidc_audiences.clone(),
     };
     let service = ProviderService::new(
         Arc::new(Mounter::new(client, secrets, settings, key)),
@@ -118,13 +136,15 @@ async fn call_provider(
         let _ = stopped.await;
     }));
 
-    let mut secrets_json = BTreeMap::new();
-    if let Some(token) = token {
-        secrets_json.insert(TOKEN_KEY, token.expose_secret().to_owned());
-    }
+    // What the driver sends: the token as a nodePublishSecretRef's data, or `null` without one.
+    let secrets = match token {
+        Some(token) => serde_json::to_string(&BTreeMap::from([(TOKEN_KEY, token.expose_secret())]))
+            .expect("strings serialize"),
+        None => NO_NODE_PUBLISH_SECRET_REF.to_owned(),
+    };
     let request = MountRequest {
         attributes: serde_json::to_string(attributes).expect("strings serialize"),
-        secrets: serde_json::to_string(&secrets_json).expect("strings serialize"),
+        secrets,
         target_path: args.target.display().to_string(),
         permission: PERMISSION.to_owned(),
         current_object_version: Vec::new(),

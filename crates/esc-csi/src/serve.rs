@@ -66,6 +66,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         default_api_url: args.api_url,
         allow_cross_namespace_auth: args.allow_cross_namespace_auth,
         allow_insecure_api_url: args.allow_insecure_api_url,
+        allowed_api_urls: args.token_policy.allowed_api_urls,
+        allowed_oidc_audiences: args.token_policy.allowed_oidc_audiences,
     };
     let cache = CacheOptions {
         ttl: args.cache_ttl,

@@ -65,7 +65,7 @@ fn a_bad_log_level_is_refused_with_the_reason() {
         "--log-level",
         "loud",
     ]);
-    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr(&output),
         "esc-csi: error: --log-level \"loud\" is not a level (error, warn, info, debug, trace, \

@@ -158,8 +158,8 @@ async fn mount_of_a_missing_environment_fails_with_the_providers_message() {
         stderr(&output),
         "esc-csi: error: mount failed (NotFound): opening ESC environment acme/app/dev: HTTP 404 \
          Not Found: Environment 'acme/app/dev' not found. Check organization, project and \
-         environment (and the version after '@'), and that the token in the volume's \
-         nodePublishSecretRef Secret (key pulumi-access-token) can see the environment\n"
+         environment (and the version after '@'), and that the token in PULUMI_ACCESS_TOKEN \
+         can see the environment\n"
     );
     assert!(!target.exists(), "nothing is written when the mount fails");
 }
@@ -209,8 +209,50 @@ fn check_prints_the_files_of_a_valid_class() {
     assert_eq!(
         stdout(&output),
         "SecretProviderClass \"app\" is valid: 2 files from ESC environment acme/app/dev\n  \
-         hello <- app.hello (plaintext)\n  conf/db.json <- app.db (json)\n"
+         hello <- app.hello (plaintext, 0644)\n  conf/db.json <- app.db (json, 0400)\n"
     );
+}
+
+#[test]
+fn check_applies_the_daemons_token_rules_given_as_flags_or_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = class("https://esc.example.com/api/esc", ITEMS).replace(
+        "    organization: acme\n",
+        "    organization: acme\n    oidcAudience: vault\n",
+    );
+    let spc = write_class(dir.path(), &text);
+    let output = run(
+        &[
+            "check",
+            &spc,
+            "--allowed-api-url",
+            "https://esc.internal/api/esc",
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        stderr(&output),
+        "esc-csi: error: SecretProviderClass \"app\" has 2 problems:\n\
+         \x20 - parameter apiUrl: \"https://esc.example.com/api/esc\" is not an ESC API this \
+         daemon sends tokens to (it allows https://api.pulumi.com/api/esc, \
+         https://esc.internal/api/esc); the operator can add it with --allowed-api-url\n\
+         \x20 - parameter oidcAudience: \"vault\" is not an audience esc-csi exchanges: only \
+         this organization's \"urn:pulumi:org:acme\" is, so that tokens the pod holds for other \
+         systems never leave the node; the operator can allow more with \
+         --allowed-oidc-audience\n"
+    );
+    let mut command = Command::new(BIN);
+    let output = command
+        .args(["check", &spc, "--allowed-oidc-audience", "vault"])
+        .env(
+            "ESC_CSI_ALLOWED_API_URLS",
+            "https://esc.internal/,https://esc.example.com/api",
+        )
+        .env("HOME", "/nonexistent")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
 }
 
 #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use esc_csi_provider::Mounter;
-use esc_csi_provider::auth::SecretReader;
+use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, SecretReader};
 use esc_csi_provider::cache::{CacheOptions, CachedSecrets, CachedSource};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
@@ -137,7 +137,7 @@ impl Harness {
         let mut registry = prometheus_client::registry::Registry::default();
         let metrics = Arc::new(Metrics::register(&mut registry));
         let kube_config = kube::Config::new(kube.url().parse().unwrap());
-        let secrets = KubeSecrets::new(kube::Client::try_from(kube_config).unwrap());
+        let secrets = KubeSecrets::from_config(kube_config);
         let client = esc_api::EscClient::new(config.client)
             .unwrap()
             .with_observer(metrics.clone());
@@ -221,7 +221,8 @@ impl Harness {
     }
 
     pub async fn mount(&self, attributes: String) -> Result<MountResponse, tonic::Status> {
-        self.mount_with(attributes, "{}", "420").await
+        self.mount_with(attributes, NO_NODE_PUBLISH_SECRET_REF, "420")
+            .await
     }
 
     pub async fn mount_with(
