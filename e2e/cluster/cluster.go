@@ -491,6 +491,9 @@ func (c *Cluster) StartDaemon(ctx context.Context) error {
 	})
 }
 
+// DaemonRunning says whether `esc-csi serve` was started and not stopped since.
+func (c *Cluster) DaemonRunning() bool { return c.daemon != nil }
+
 // StopDaemon stops `esc-csi serve` with SIGTERM and checks that it exits 0 and removes its socket.
 func (c *Cluster) StopDaemon() error {
 	if c.daemon == nil {

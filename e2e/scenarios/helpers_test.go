@@ -397,8 +397,9 @@ func waitRotationDue(since time.Time) {
 	}
 }
 
-// wantPrefix is the driver's wrapping of a provider error for a first mount, as the kubelet
-// reports it in the pod's events.
+// wantPrefix is what the kubelet gets from the driver when a first mount fails: the driver
+// wraps esc-csi's status in an error of its own, and gRPC gives that error the code of the
+// status it wraps, so the code appears twice.
 func wantPrefix(p *corev1.Pod, code string) string {
-	return fmt.Sprintf("rpc error: code = Unknown desc = failed to mount secrets store objects for pod %s/%s, err: rpc error: code = %s desc = ", p.Namespace, p.Name, code)
+	return fmt.Sprintf("rpc error: code = %s desc = failed to mount secrets store objects for pod %s/%s, err: rpc error: code = %s desc = ", code, p.Namespace, p.Name, code)
 }
