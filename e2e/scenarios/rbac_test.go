@@ -40,8 +40,8 @@ func TestLeastPrivilegeRBAC(t *testing.T) {
 	expectFiles(t, kl.TargetPath(ok, "secrets"), map[string]file{"greeting": {"hi", 0o644}})
 
 	for _, tc := range []struct{ ns, class, desc string }{
-		{"team-a", "other-name", "?"},
-		{"team-c", "allowed-name", "?"},
+		{"team-a", "other-name", "esc-csi may not read Kubernetes Secret team-a/other-creds: secrets \"other-creds\" is forbidden: User \"system:serviceaccount:kube-system:esc-csi\" cannot get resource \"secrets\" in API group \"\" in the namespace \"team-a\". Grant its service account `get` on Secrets in that namespace, or use nodePublishSecretRef"},
+		{"team-c", "allowed-name", "esc-csi may not read Kubernetes Secret team-c/pulumi-access-token: secrets \"pulumi-access-token\" is forbidden: User \"system:serviceaccount:kube-system:esc-csi\" cannot get resource \"secrets\" in API group \"\" in the namespace \"team-c\". Grant its service account `get` on Secrets in that namespace, or use nodePublishSecretRef"},
 	} {
 		p := pod(t, tc.ns, "denied-"+tc.class, "app", vol{name: "secrets", class: tc.class})
 		if got, want := publishErr(t, p, "secrets"), wantPrefix(p, "PermissionDenied")+tc.desc; got != want {
@@ -56,7 +56,7 @@ func TestLeastPrivilegeRBAC(t *testing.T) {
 	}
 	time.Sleep(11 * time.Second)
 	p := pod(t, "team-a", "none", "app", vol{name: "secrets", class: "allowed-name"})
-	if got, want := publishErr(t, p, "secrets"), wantPrefix(p, "PermissionDenied")+"?"; got != want {
+	if got, want := publishErr(t, p, "secrets"), wantPrefix(p, "PermissionDenied")+"esc-csi may not read Kubernetes Secret team-a/pulumi-access-token: secrets \"pulumi-access-token\" is forbidden: User \"system:serviceaccount:kube-system:esc-csi\" cannot get resource \"secrets\" in API group \"\" in the namespace \"team-a\". Grant its service account `get` on Secrets in that namespace, or use nodePublishSecretRef"; got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
 	}
 	// nodePublishSecretRef needs no permission.
