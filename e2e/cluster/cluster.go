@@ -517,9 +517,9 @@ func (c *Cluster) StopDaemon() error {
 // the API server's issuer.
 func (c *Cluster) StartESC(ctx context.Context) (err error) {
 	if c.esc, err = StartProc(c.Dir, "esc-server", c.EscCSI, []string{
-		"esc-server", "--environments=" + c.EnvDir, "--listen=" + c.escAddr, "--token=" + c.ESCToken,
+		"esc-server", "--environments=" + c.EnvDir, "--listen=" + c.escAddr,
 		"--oidc-issuer=" + Issuer, "--oidc-jwks=" + c.JWKSFile,
-	}, nil); err != nil {
+	}, []string{"ESC_CSI_ESC_SERVER_TOKENS=" + c.ESCToken}); err != nil { // not in ps
 		return err
 	}
 	client := &http.Client{Timeout: 3 * time.Second}
