@@ -469,6 +469,21 @@ func (c *Cluster) StartDaemon(ctx context.Context) error {
 	if err := WriteKubeconfig(kubeconfig, c.URL, c.PKI.CAPEM, tr.Status.Token); err != nil {
 		return err
 	}
+	return c.startDaemon(ctx, []string{"KUBECONFIG=" + kubeconfig})
+}
+
+// StartDaemonWithoutKubernetes starts `esc-csi serve` with no way to reach the API server, as
+// the chart runs it without authSecrets (automountServiceAccountToken: false): no in-cluster
+// config, no KUBECONFIG, and a HOME without ~/.kube.
+func (c *Cluster) StartDaemonWithoutKubernetes(ctx context.Context) error {
+	home := filepath.Join(c.Dir, "empty-home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	return c.startDaemon(ctx, []string{"KUBECONFIG=", "HOME=" + home, "KUBERNETES_SERVICE_HOST=", "KUBERNETES_SERVICE_PORT="})
+}
+
+func (c *Cluster) startDaemon(ctx context.Context, env []string) error {
 	port, err := freePort()
 	if err != nil {
 		return err
@@ -479,7 +494,7 @@ func (c *Cluster) StartDaemon(ctx context.Context) error {
 		return err
 	}
 	c.HealthURL = "http://" + addr
-	if c.daemon, err = StartProc(c.Dir, "esc-csi-serve", c.EscCSI, args, []string{"KUBECONFIG=" + kubeconfig}); err != nil {
+	if c.daemon, err = StartProc(c.Dir, "esc-csi-serve", c.EscCSI, args, env); err != nil {
 		return err
 	}
 	client := &http.Client{Timeout: 3 * time.Second}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -34,7 +35,7 @@ func StartProc(dir, name, bin string, args, env []string) (*Proc, error) {
 	}
 	fmt.Fprintf(out, "=== %s: %s %q\n", time.Now().UTC().Format(time.RFC3339Nano), bin, args)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = environ(env)
 	cmd.Stdout = out
 	cmd.Stderr = out
 	// Killed with the test binary (a timeout panic skips every cleanup), in a group of its own.
@@ -54,6 +55,27 @@ func StartProc(dir, name, bin string, args, env []string) (*Proc, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// environ is this process's environment with env applied: "K=V" sets K, "K=" removes it.
+func environ(env []string) []string {
+	drop := map[string]bool{}
+	var set []string
+	for _, e := range env {
+		if strings.HasSuffix(e, "=") {
+			drop[strings.TrimSuffix(e, "=")] = true
+		} else {
+			set = append(set, e)
+		}
+	}
+	var out []string
+	for _, e := range os.Environ() {
+		k, _, _ := strings.Cut(e, "=")
+		if !drop[k] {
+			out = append(out, e)
+		}
+	}
+	return append(out, set...)
 }
 
 // Exited says whether the process has ended, and how.

@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -64,4 +65,30 @@ func TestLeastPrivilegeRBAC(t *testing.T) {
 	r := pod(t, "team-a", "by-ref", "app", vol{name: "secrets", class: "by-ref", nodePublishSecret: "pulumi-creds"})
 	publish(t, r, "secrets")
 	expectFiles(t, kl.TargetPath(r, "secrets"), map[string]file{"greeting": {"hi", 0o644}})
+
+	// As the default render really runs it: no token at all.
+	if err := c.StopDaemon(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := c.StopDaemon(); err != nil {
+			t.Error(err)
+		}
+		if err := c.StartDaemon(ctxFor(t, time.Minute)); err != nil {
+			t.Errorf("restarting esc-csi with its token: %v", err)
+		}
+	}()
+	if err := c.StartDaemonWithoutKubernetes(ctxFor(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	q := pod(t, "team-a", "no-kube", "app", vol{name: "secrets", class: "allowed-name"})
+	// The reason in parentheses is kube-rs's own account of where it looked.
+	got := publishErr(t, q, "secrets")
+	prefix := wantPrefix(q, "FailedPrecondition") + "esc-csi has no access to the Kubernetes API (failed to infer config: "
+	if suffix := "), so it cannot read authSecretName"; !strings.HasPrefix(got, prefix) || !strings.HasSuffix(got, suffix) {
+		t.Errorf("got  %s\nwant %s...%s", got, prefix, suffix)
+	}
+	r2 := pod(t, "team-a", "by-ref-no-kube", "app", vol{name: "secrets", class: "by-ref", nodePublishSecret: "pulumi-creds"})
+	publish(t, r2, "secrets")
+	expectFiles(t, kl.TargetPath(r2, "secrets"), map[string]file{"greeting": {"hi", 0o644}})
 }
