@@ -123,21 +123,51 @@ func TestSecretObjectsSync(t *testing.T) {
 	target := kl.TargetPath(p, "secrets")
 	publish(t, p, "secrets")
 	expectFiles(t, target, map[string]file{"db-user": {"admin", 0o644}, "db-password": {"pw-one", 0o644}})
-	expectSynced(t, p, map[string]string{"username": "admin", "password": "pw-one"})
+	expectSynced(t, p, "db-creds", map[string]string{"username": "admin", "password": "pw-one"})
+	if s, err := c.Admin.Client.CoreV1().Secrets("sync").Get(ctxFor(t, 30*time.Second), "db-creds", metav1.GetOptions{}); err != nil || s.Labels["app"] != "web" {
+		t.Errorf("the synced Secret lacks the class's label app=web (%v)", err)
+	}
 
 	writeEnv(t, "sync", "db", "values:\n  db:\n    user: admin\n    password:\n      fn::secret: pw-two\n")
 	time.Sleep(1500 * time.Millisecond)
 	waitRotationDue(written(t, target))
 	publish(t, p, "secrets")
 	expectFiles(t, target, map[string]file{"db-user": {"admin", 0o644}, "db-password": {"pw-two", 0o644}})
-	expectSynced(t, p, map[string]string{"username": "admin", "password": "pw-two"})
+	expectSynced(t, p, "db-creds", map[string]string{"username": "admin", "password": "pw-two"})
 }
 
-func expectSynced(t *testing.T, p *corev1.Pod, want map[string]string) {
+// secretObjects added to a class that a pod already mounts: as docs/sync-secrets.md says, the
+// driver creates no Secret until the pod's SecretProviderClassPodStatus changes, here by a
+// rotation that changes an object version.
+func TestSecretObjectsAddedLater(t *testing.T) {
+	need(t)
+	namespace(t, "late", "web")
+	writeEnv(t, "late", "db", "values:\n  db:\n    user: admin\n    password: pw-one\n")
+	secret(t, "late", "pulumi-creds", map[string]string{"pulumi-access-token": c.ESCToken})
+	params := map[string]string{"organization": "shop", "project": "late", "environment": "db"}
+	items := "- fileName: db-user\n  secretKey: db.user\n- fileName: db-password\n  secretKey: db.password\n"
+	spc(t, "late", "db", params, items, "")
+	p := pod(t, "late", "web", "web", vol{name: "secrets", class: "db", nodePublishSecret: "pulumi-creds"})
+	target := kl.TargetPath(p, "secrets")
+	publish(t, p, "secrets")
+	spc(t, "late", "db", params, items,
+		"  secretObjects:\n  - secretName: db-creds\n    type: Opaque\n    data:\n    - objectName: db-user\n      key: username\n    - objectName: db-password\n      key: password\n")
+	time.Sleep(5 * time.Second)
+	if _, err := c.Admin.Client.CoreV1().Secrets("late").Get(ctxFor(t, 30*time.Second), "db-creds", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the Secret exists (or cannot be read: %v) before the pod's status changed; update docs/sync-secrets.md", err)
+	}
+	writeEnv(t, "late", "db", "values:\n  db:\n    user: admin\n    password: pw-two\n")
+	time.Sleep(1500 * time.Millisecond)
+	waitRotationDue(written(t, target))
+	publish(t, p, "secrets")
+	expectSynced(t, p, "db-creds", map[string]string{"username": "admin", "password": "pw-two"})
+}
+
+func expectSynced(t *testing.T, p *corev1.Pod, name string, want map[string]string) {
 	t.Helper()
 	var got *corev1.Secret
-	err := cluster.Poll(ctxFor(t, 90*time.Second), "the synced Secret sync/db-creds", 60*time.Second, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
-		s, err := c.Admin.Client.CoreV1().Secrets(p.Namespace).Get(ctx, "db-creds", metav1.GetOptions{})
+	err := cluster.Poll(ctxFor(t, 90*time.Second), "the synced Secret "+p.Namespace+"/"+name, 60*time.Second, 250*time.Millisecond, func(ctx context.Context) (bool, string, error) {
+		s, err := c.Admin.Client.CoreV1().Secrets(p.Namespace).Get(ctx, name, metav1.GetOptions{})
 		if apierrors.IsNotFound(err) {
 			return false, "not found", nil
 		}
@@ -154,7 +184,7 @@ func expectSynced(t *testing.T, p *corev1.Pod, want map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Labels["app"] != "web" || got.Labels["secrets-store.csi.k8s.io/managed"] != "true" {
+	if got.Labels["secrets-store.csi.k8s.io/managed"] != "true" {
 		t.Errorf("the synced Secret's labels: %v", got.Labels)
 	}
 	if got.Type != corev1.SecretTypeOpaque {
