@@ -52,6 +52,7 @@ fuzz_target!(|data: &[u8]| {
         decrypter: &Refuse,
         context: &context,
         show_secrets: false,
+        limits: esc_eval::Limits::default(),
     };
     let (definition, _) = esc_eval::load("fuzz/env", data);
     let _ = definition.check(&options);

@@ -5,18 +5,20 @@
 use std::sync::{Arc, Once};
 use std::time::{Duration, SystemTime};
 
-use http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, header};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 use url::Url;
 
+use crate::budget::{MemoryBudget, Reservation};
 use crate::error::ErrorKind;
 use crate::error::sanitize;
 use crate::limit::Limiter;
 use crate::oauth::{ExchangedToken, TokenExchange, form_body, token_endpoint};
 use crate::observe::Observer;
+use crate::reply::{MAX_TOKEN_LIFETIME, count_json_values, decode_cost, judge, next_wait};
 use crate::retry::RetryPolicy;
-use crate::wire::{Environment, ErrorBody, OpenEnvironment, TokenExchangeGrant};
+use crate::wire::{Environment, OpenEnvironment, TokenExchangeGrant};
 use crate::{EnvironmentRef, EscError, Step, Value};
 
 /// Settings for [`EscClient`].
@@ -35,6 +37,12 @@ pub struct ClientOptions {
     /// The longest one HTTP call may take before it is abandoned and, if the deadline allows,
     /// tried again: a connection that went silent must not hold a mount until its deadline.
     pub attempt_timeout: Duration,
+    /// The most JSON values a reply may hold, counted before it is decoded (a value decodes
+    /// into far more memory than its text); 0 for no limit.
+    pub max_reply_values: usize,
+    /// Shared by every mount on the node: a reply's body, then its decoding, reserve their
+    /// bytes here first (see [`MemoryBudget`]). `None` for no bound.
+    pub memory: Option<Arc<MemoryBudget>>,
 }
 
 impl Default for ClientOptions {
@@ -46,6 +54,8 @@ impl Default for ClientOptions {
             retry: RetryPolicy::default(),
             max_concurrent_requests: 32,
             attempt_timeout: Duration::from_secs(10),
+            max_reply_values: 200_000,
+            memory: None,
         }
     }
 }
@@ -193,7 +203,9 @@ impl EscClient {
         }
         Ok(ExchangedToken {
             token: grant.access_token,
-            expires_in: grant.expires_in.map(Duration::from_secs),
+            expires_in: grant
+                .expires_in
+                .map(|s| Duration::from_secs(s).min(MAX_TOKEN_LIFETIME)),
             issued_token_type: grant.issued_token_type,
         })
     }
@@ -201,7 +213,7 @@ impl EscClient {
     /// One call, tried again after transient failures while the policy and the deadline allow.
     /// A wait that would end past the deadline is not started: the last error is returned at
     /// once instead, so the caller learns why (a 429's message, say) rather than timing out.
-    async fn call<T: serde::de::DeserializeOwned>(
+    async fn call<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         step: Step,
         api: &Url,
@@ -219,13 +231,9 @@ impl EscClient {
                 Ok(reply) => return Ok(reply),
                 Err(error) => error,
             };
-            if !error.is_transient() || retry + 1 >= policy.max_attempts {
+            let Some(wait) = next_wait(&error, policy, retry, Instant::now(), deadline) else {
                 return Err(error);
-            }
-            let wait = error.retry_after().unwrap_or_else(|| policy.backoff(retry));
-            if Instant::now() + wait >= deadline {
-                return Err(error);
-            }
+            };
             tracing::debug!(
                 endpoint = step.endpoint(),
                 environment = %env,
@@ -242,7 +250,7 @@ impl EscClient {
     }
 
     /// One HTTP call: wait for a turn, send, read, decode; reported to the observer.
-    async fn attempt<T: serde::de::DeserializeOwned>(
+    async fn attempt<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         step: Step,
         api: &Url,
@@ -262,10 +270,18 @@ impl EscClient {
             return Err(EscError::deadline(step, env, api));
         };
         let started = Instant::now();
+        let mut reserved = self.options.memory.as_ref().map(|m| m.empty());
         let result = self
-            .exchange(step, api, env, request, started, deadline)
+            .exchange(
+                step,
+                api,
+                env,
+                request,
+                started,
+                deadline,
+                reserved.as_mut(),
+            )
             .await;
-        let result = result.and_then(|body| decode(step, env, &body));
         if let Some(observer) = &self.observer {
             let status = match &result {
                 Ok(_) => "200".to_owned(),
@@ -274,7 +290,10 @@ impl EscClient {
                     ErrorKind::Connect { .. } => "connect".to_owned(),
                     ErrorKind::Timeout { .. } | ErrorKind::Slow { .. } => "timeout".to_owned(),
                     ErrorKind::Decode { .. } => "decode".to_owned(),
-                    ErrorKind::TooLarge { .. } => "too_large".to_owned(),
+                    ErrorKind::TooLarge { .. } | ErrorKind::TooManyValues { .. } => {
+                        "too_large".to_owned()
+                    }
+                    ErrorKind::Memory(_) => "memory".to_owned(),
                     ErrorKind::BadApiUrl { .. } => "bad_url".to_owned(),
                 },
             };
@@ -283,7 +302,8 @@ impl EscClient {
         result
     }
 
-    async fn exchange(
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange<T: serde::de::DeserializeOwned + Send + 'static>(
         &self,
         step: Step,
         api: &Url,
@@ -291,10 +311,13 @@ impl EscClient {
         request: reqwest::RequestBuilder,
         started: Instant,
         deadline: Instant,
-    ) -> Result<Vec<u8>, EscError> {
+        mut reserved: Option<&mut Reservation>,
+    ) -> Result<T, EscError> {
         let limit = self.options.max_response_bytes;
         let patience = self.options.attempt_timeout;
-        let give_up = deadline.min(started + patience);
+        let give_up = started
+            .checked_add(patience)
+            .map_or(deadline, |t| deadline.min(t));
         let exchange = async {
             let response = request
                 .send()
@@ -302,7 +325,7 @@ impl EscClient {
                 .map_err(|e| connect_error(step, api, env, &e))?;
             let status = response.status();
             let headers = response.headers().clone();
-            let body = read_limited(response, limit)
+            let body = read_limited(response, limit, reserved.as_deref_mut(), deadline)
                 .await
                 .map_err(|e| e.into_error(step, api, env, limit))?;
             Ok::<_, EscError>((status, headers, body))
@@ -322,10 +345,46 @@ impl EscClient {
                     };
                     EscError::new(step, env, kind)
                 })??;
-        if status.is_success() {
-            return Ok(body);
+        let max_values = self.options.max_reply_values;
+        if let Some(reserved) = reserved {
+            let values = count_json_values(&body, max_values.max(1));
+            let extra = decode_cost(body.len(), values).saturating_sub(reserved.bytes());
+            reserved
+                .grow(extra, deadline)
+                .await
+                .map_err(|e| EscError::new(step, env, ErrorKind::Memory(e)))?;
         }
-        Err(status_error(step, env, status, &headers, &body))
+        // Decoding a large body takes long enough to stall other requests: off the runtime.
+        if body.len() < BLOCKING_DECODE_BYTES {
+            return judge(
+                step,
+                env,
+                status,
+                &headers,
+                &body,
+                max_values,
+                SystemTime::now(),
+            );
+        }
+        let env_owned = env.clone();
+        tokio::task::spawn_blocking(move || {
+            judge(
+                step,
+                &env_owned,
+                status,
+                &headers,
+                &body,
+                max_values,
+                SystemTime::now(),
+            )
+        })
+        .await
+        .unwrap_or_else(|_| {
+            let kind = ErrorKind::Decode {
+                detail: "the decoding task failed".to_owned(),
+            };
+            Err(EscError::new(step, env, kind))
+        })
     }
 }
 
@@ -363,93 +422,6 @@ fn endpoint(
     Ok(url)
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    step: Step,
-    env: &EnvironmentRef,
-    body: &[u8],
-) -> Result<T, EscError> {
-    serde_json::from_slice(body).map_err(|e| {
-        let kind = ErrorKind::Decode {
-            // serde's own message can quote the offending input, which may be a secret: say only
-            // what kind of problem it was and where.
-            detail: format!(
-                "{} at line {} column {}",
-                match e.classify() {
-                    serde_json::error::Category::Io => "read error",
-                    serde_json::error::Category::Syntax => "invalid JSON",
-                    serde_json::error::Category::Data => "unexpected JSON shape",
-                    serde_json::error::Category::Eof => "truncated JSON",
-                },
-                e.line(),
-                e.column()
-            ),
-        };
-        EscError::new(step, env, kind)
-    })
-}
-
-fn status_error(
-    step: Step,
-    env: &EnvironmentRef,
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> EscError {
-    let parsed: ErrorBody = serde_json::from_slice(body).unwrap_or_default();
-    // The OAuth endpoint says `{"error": "invalid_grant", "error_description": "..."}`.
-    let oauth = match (&parsed.error, &parsed.error_description) {
-        (Some(e), Some(d)) => Some(format!("{e}: {d}")),
-        (Some(e), None) => Some(e.clone()),
-        (None, Some(d)) => Some(d.clone()),
-        (None, None) => None,
-    };
-    let message = parsed
-        .message
-        .as_deref()
-        .or(oauth.as_deref())
-        .map(|m| sanitize(m, 300))
-        .filter(|m| !m.is_empty());
-    let diagnostics = parsed
-        .diagnostics
-        .iter()
-        .take(5)
-        .map(|d| match &d.path {
-            Some(path) if !path.is_empty() => sanitize(&format!("{path}: {}", d.summary), 200),
-            _ => sanitize(&d.summary, 200),
-        })
-        .collect();
-    let header_text = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| sanitize(v, 100))
-            .filter(|v| !v.is_empty())
-    };
-    let request_id = if status.is_server_error() {
-        header_text("x-pulumi-request-id")
-    } else {
-        None
-    };
-    let retry_after = header_text("retry-after").and_then(|v| retry_after(&v, SystemTime::now()));
-    let kind = ErrorKind::Status {
-        status,
-        message,
-        diagnostics,
-        request_id,
-        retry_after,
-    };
-    EscError::new(step, env, kind)
-}
-
-/// `Retry-After`: a number of seconds, or an HTTP date (a date already past means now).
-fn retry_after(text: &str, now: SystemTime) -> Option<Duration> {
-    if let Ok(seconds) = text.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(text).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
-}
-
 fn connect_error(step: Step, api: &Url, env: &EnvironmentRef, error: &reqwest::Error) -> EscError {
     // The innermost cause says what actually failed (refused, DNS, certificate). reqwest's own
     // text is not used: it quotes the URL, which holds the session id.
@@ -475,9 +447,16 @@ fn connect_error(step: Step, api: &Url, env: &EnvironmentRef, error: &reqwest::E
     EscError::new(step, env, kind)
 }
 
+/// Bodies at least this large are decoded on a blocking thread.
+const BLOCKING_DECODE_BYTES: usize = 64 << 10;
+
+/// The memory reserved for a body grows in steps of this many bytes.
+const BODY_STEP: usize = 256 << 10;
+
 enum BodyError {
     TooLarge,
     Transport(reqwest::Error),
+    Memory(crate::budget::MemoryError),
 }
 
 impl BodyError {
@@ -485,41 +464,45 @@ impl BodyError {
         match self {
             BodyError::TooLarge => EscError::new(step, env, ErrorKind::TooLarge { limit }),
             BodyError::Transport(e) => connect_error(step, api, env, &e),
+            BodyError::Memory(e) => EscError::new(step, env, ErrorKind::Memory(e)),
         }
     }
 }
 
-async fn read_limited(mut response: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
-    if response.content_length().is_some_and(|n| n > limit as u64) {
+async fn read_limited(
+    mut response: reqwest::Response,
+    limit: usize,
+    mut reserved: Option<&mut Reservation>,
+    deadline: Instant,
+) -> Result<Vec<u8>, BodyError> {
+    let declared = response.content_length();
+    if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge);
     }
-    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    // A declared length is reserved and allocated at once, never more than the limit.
+    let declared = declared.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+    if let Some(reserved) = reserved.as_deref_mut() {
+        reserved
+            .grow(declared, deadline)
+            .await
+            .map_err(BodyError::Memory)?;
+    }
+    let mut body = Vec::with_capacity(declared);
     while let Some(chunk) = response.chunk().await.map_err(BodyError::Transport)? {
-        if body.len() + chunk.len() > limit {
+        if body.len().saturating_add(chunk.len()) > limit {
             return Err(BodyError::TooLarge);
+        }
+        if let Some(reserved) = reserved.as_deref_mut() {
+            let needed = body.len() + chunk.len();
+            if needed > reserved.bytes() {
+                let step = (needed - reserved.bytes()).max(BODY_STEP);
+                reserved
+                    .grow(step, deadline)
+                    .await
+                    .map_err(BodyError::Memory)?;
+            }
         }
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retry_after_is_seconds_or_an_http_date() {
-        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").unwrap();
-        assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(
-            retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(retry_after("soon", now), None);
-        assert_eq!(retry_after("-1", now), None);
-    }
 }

@@ -155,6 +155,15 @@ pub enum ErrorKind {
     /// The reply exceeded the configured size limit.
     #[error("the reply is larger than the {limit}-byte limit")]
     TooLarge { limit: usize },
+    /// The reply holds more JSON values than allowed; it was not decoded.
+    #[error(
+        "the reply holds more than {limit} JSON values (esc-csi's --max-esc-reply-values); the \
+         environment is too large to mount"
+    )]
+    TooManyValues { limit: usize },
+    /// The node-wide memory budget could not hold the reply.
+    #[error("the reply cannot be held: {0}")]
+    Memory(crate::budget::MemoryError),
     /// The API base URL cannot address environments.
     #[error("the ESC API URL {api:?} cannot be used: {reason}")]
     BadApiUrl { api: String, reason: &'static str },

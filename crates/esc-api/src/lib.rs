@@ -4,21 +4,25 @@
 //! paths locally instead of making a call per item. With workload identity, a call to the
 //! Pulumi OAuth token endpoint ([`oauth`]) first trades the pod's token for an access token.
 
+mod budget;
 mod client;
 mod error;
 mod limit;
 pub mod oauth;
 mod observe;
+pub mod reply;
 mod retry;
 mod value;
 pub mod wire;
 
 use std::fmt;
 
+pub use budget::{MemoryBudget, MemoryError, Reservation};
 pub use client::{ClientOptions, EscClient};
 pub use error::{ErrorKind, EscError, Step, sanitize};
 pub use oauth::{ExchangedToken, TokenExchange, TokenType};
 pub use observe::Observer;
+pub use reply::{MAX_RETRY_AFTER, MAX_TOKEN_LIFETIME};
 pub use retry::RetryPolicy;
 pub use value::{Data, Value};
 

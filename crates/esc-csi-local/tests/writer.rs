@@ -1,10 +1,10 @@
 //! The atomic writer against a real folder.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 
-use esc_csi_local::writer::{Change, Payload, WriteError, write};
+use esc_csi_local::writer::{Change, Payload, WriteError, Writer, write};
 
 fn file(path: &str, mode: u32, contents: &str) -> Payload {
     Payload {
@@ -145,4 +145,124 @@ fn unsafe_or_duplicate_names_are_refused_before_anything_is_written() {
     let err = write(&target, &[file("a", 0o644, "1"), file("a", 0o644, "2")]).unwrap_err();
     assert_eq!(err.to_string(), "file name \"a\" appears twice");
     assert!(!target.exists());
+}
+
+fn is_empty(dir: &Path) -> bool {
+    fs::read_dir(dir).unwrap().next().is_none()
+}
+
+#[test]
+fn a_data_folder_swapped_for_a_symlink_before_it_is_opened_receives_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, outside) = (dir.path().join("mnt"), dir.path().join("outside"));
+    fs::create_dir(&outside).unwrap();
+    let err = Writer::new()
+        .after_folder_created(|created| {
+            // The other process: move our folder away and put a link to its own in its place.
+            fs::rename(created, dir.path().join("moved")).unwrap();
+            symlink(&outside, created).unwrap();
+        })
+        .write(&target, &[file("a.txt", 0o644, "secret")])
+        .unwrap_err();
+    assert!(matches!(err, WriteError::Swapped(_)), "{err}");
+    assert!(
+        err.to_string().ends_with(
+            "is not the folder esc-csi created (it was replaced, perhaps by a symbolic link); \
+             nothing was written through it"
+        ),
+        "{err}"
+    );
+    assert!(is_empty(&outside));
+    assert!(fs::symlink_metadata(target.join("..data")).is_err());
+}
+
+#[test]
+fn a_symlink_planted_at_the_next_data_folder_name_is_not_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, outside) = (dir.path().join("mnt"), dir.path().join("outside"));
+    fs::create_dir_all(&target).unwrap();
+    fs::create_dir(&outside).unwrap();
+    symlink(&outside, target.join("..planted")).unwrap();
+    let mut names = ["..planted", "..fresh"].into_iter().map(str::to_owned);
+    let outcome = Writer::new()
+        .folder_names(move || names.next().unwrap())
+        .write(&target, &[file("a.txt", 0o600, "secret")])
+        .unwrap();
+    assert!(outcome.wrote);
+    assert!(is_empty(&outside));
+    assert_eq!(
+        fs::read_link(target.join("..data")).unwrap(),
+        Path::new("..fresh")
+    );
+    assert_eq!(fs::read_to_string(target.join("a.txt")).unwrap(), "secret");
+}
+
+#[test]
+fn a_visible_name_linking_anywhere_but_the_data_folder_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, outside) = (dir.path().join("mnt"), dir.path().join("outside"));
+    fs::create_dir_all(&target).unwrap();
+    fs::create_dir(&outside).unwrap();
+    symlink(outside.join("stolen"), target.join("a.txt")).unwrap();
+    symlink(&outside, target.join("conf")).unwrap();
+    for (payload, name) in [
+        (file("a.txt", 0o644, "secret"), "a.txt"),
+        (file("conf/b", 0o644, "secret"), "conf"),
+    ] {
+        let err = write(&target, &[payload]).unwrap_err();
+        assert!(matches!(err, WriteError::ForeignLink { .. }), "{err}");
+        let points_to = fs::read_link(target.join(name)).unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "{} is a symbolic link to {}, not one esc-csi made (those point to \
+                 ..data/{name}); refusing to write through it: remove it or choose another \
+                 fileName",
+                target.join(name).display(),
+                points_to.display()
+            )
+        );
+    }
+    assert!(is_empty(&outside));
+    assert!(hidden_folders(&target).is_empty());
+}
+
+#[test]
+fn a_previous_data_folder_swapped_for_a_symlink_is_neither_read_nor_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (target, outside) = (dir.path().join("mnt"), dir.path().join("outside"));
+    write(&target, &[file("a", 0o644, "1")]).unwrap();
+    let old = hidden_folders(&target).remove(0);
+    fs::create_dir(&outside).unwrap();
+    fs::write(outside.join("a"), "theirs").unwrap();
+    fs::remove_dir_all(target.join(&old)).unwrap();
+    symlink(&outside, target.join(&old)).unwrap();
+    let err = write(&target, &[file("a", 0o644, "2")]).unwrap_err();
+    assert!(matches!(err, WriteError::Swapped(_)), "{err}");
+    assert_eq!(fs::read_to_string(outside.join("a")).unwrap(), "theirs");
+}
+
+#[test]
+fn data_folders_are_named_by_time_as_the_driver_names_them() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[file("a", 0o644, "1")]).unwrap();
+    let name = hidden_folders(dir.path()).remove(0);
+    let (stamp, random) = name[2..].split_once('.').unwrap();
+    assert_eq!(stamp.len(), "2006_01_02_15_04_05".len(), "{name}");
+    assert!(
+        stamp.bytes().all(|b| b.is_ascii_digit() || b == b'_'),
+        "{name}"
+    );
+    assert!(random.parse::<u32>().is_ok(), "{name}");
+}
+
+#[test]
+fn a_file_with_mode_zero_is_written_and_rewritten() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), &[file("locked", 0, "1")]).unwrap();
+    assert_eq!(mode_of(&dir.path().join("locked")), 0);
+    let outcome = write(dir.path(), &[file("locked", 0, "2")]).unwrap();
+    assert!(outcome.wrote);
+    assert_eq!(mode_of(&dir.path().join("locked")), 0);
+    assert_eq!(hidden_folders(dir.path()).len(), 1);
 }

@@ -73,7 +73,7 @@ fn rendering(c: &mut Criterion) {
     ];
     for (name, value, format, encoding) in cases {
         group.bench_function(name, |b| {
-            b.iter(|| render(black_box(value), format, encoding).unwrap());
+            b.iter(|| render(black_box(value), format, encoding, usize::MAX).unwrap());
         });
     }
     group.finish();

@@ -1,9 +1,9 @@
 //! The operator's HTTP endpoints: `/metrics` (Prometheus text), `/healthz` (the process
-//! answers) and `/readyz` (the provider answers a real `Version` call on its own socket, as
+//! answers and its socket is still its own) and `/readyz` (the provider answers a real `Version` call on its own socket, as
 //! the driver would make it).
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
@@ -15,6 +15,7 @@ use prometheus_client::registry::Registry;
 
 use crate::client::connect;
 use crate::proto::v1alpha1::VersionRequest;
+use crate::server::SocketFile;
 
 /// How long `/readyz` waits for the provider's answer.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -23,15 +24,31 @@ pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
 struct Admin {
     registry: Arc<Registry>,
     socket: PathBuf,
+    /// The socket file the daemon created, once it has.
+    owned: Arc<OnceLock<SocketFile>>,
 }
 
 /// The endpoints, for the registry the provider records into and the socket it serves on.
 pub fn router(registry: Arc<Registry>, socket: PathBuf) -> Router {
+    router_owning(registry, socket, Arc::default())
+}
+
+/// As [`router`], with `/healthz` failing once the socket set in `owned` is gone or replaced:
+/// a daemon nobody can reach is not alive, and a restart brings its socket back.
+pub fn router_owning(
+    registry: Arc<Registry>,
+    socket: PathBuf,
+    owned: Arc<OnceLock<SocketFile>>,
+) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(Arc::new(Admin { registry, socket }))
+        .with_state(Arc::new(Admin {
+            registry,
+            socket,
+            owned,
+        }))
 }
 
 async fn metrics(State(admin): State<Arc<Admin>>) -> Response {
@@ -49,8 +66,15 @@ async fn metrics(State(admin): State<Arc<Admin>>) -> Response {
     }
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+async fn healthz(State(admin): State<Arc<Admin>>) -> Response {
+    match admin.owned.get().map(SocketFile::check) {
+        None | Some(Ok(())) => (StatusCode::OK, "ok\n").into_response(),
+        Some(Err(reason)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not alive: {reason}\n"),
+        )
+            .into_response(),
+    }
 }
 
 async fn readyz(State(admin): State<Arc<Admin>>) -> Response {

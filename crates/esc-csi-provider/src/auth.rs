@@ -101,8 +101,10 @@ pub enum AuthError {
         pod_namespace: String,
     },
     #[error(
-        "parameter authSecretName is set but the request does not say the pod's namespace; set \
-         authSecretNamespace"
+        "parameter authSecretName is set but the request does not say the pod's namespace \
+         (csi.storage.k8s.io/pod.namespace), so esc-csi cannot tell which namespace is the \
+         pod's; the driver always sends it, so check the driver (with \
+         --allow-cross-namespace-auth, authSecretNamespace names the namespace instead)"
     )]
     NoNamespace,
     #[error("the request's secrets field (nodePublishSecretRef) is not a JSON object of strings")]
@@ -277,6 +279,8 @@ async fn secret_credential<R: SecretReader>(
         return Err(AuthError::NoCredentials);
     };
     let pod_namespace = class.pod.namespace.as_deref();
+    // Without the pod's namespace nothing can be checked: only an operator who allows
+    // cross-namespace reads lets authSecretNamespace stand alone.
     let namespace = match (&secret.namespace, pod_namespace) {
         (Some(ns), Some(pod_ns)) if ns != pod_ns && !settings.allow_cross_namespace_auth => {
             return Err(AuthError::CrossNamespace {
@@ -285,9 +289,10 @@ async fn secret_credential<R: SecretReader>(
                 pod_namespace: pod_ns.to_owned(),
             });
         }
-        (Some(ns), _) => ns.clone(),
+        (Some(ns), Some(_)) => ns.clone(),
+        (Some(ns), None) if settings.allow_cross_namespace_auth => ns.clone(),
         (None, Some(pod_ns)) => pod_ns.to_owned(),
-        (None, None) => return Err(AuthError::NoNamespace),
+        (Some(_) | None, None) => return Err(AuthError::NoNamespace),
     };
     let token = reader
         .read_key(&namespace, &secret.name, TOKEN_KEY, deadline)

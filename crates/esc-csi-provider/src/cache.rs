@@ -400,7 +400,7 @@ impl<S: EnvironmentSource> EnvironmentSource for CachedSource<S> {
         env: &EnvironmentRef,
         token: &SecretString,
         deadline: Instant,
-    ) -> Result<Value, EscError> {
+    ) -> Result<Arc<Value>, EscError> {
         let key = EnvironmentKey::new(api, env, token);
         let (result, lookup) = self
             .store
@@ -408,15 +408,12 @@ impl<S: EnvironmentSource> EnvironmentSource for CachedSource<S> {
                 &key,
                 deadline,
                 |value| estimate_bytes(value),
-                || async {
-                    let value = self.inner.fetch(api, env, token, deadline).await?;
-                    Ok(Arc::new(value))
-                },
+                || async { self.inner.fetch(api, env, token, deadline).await },
                 || EscError::deadline(Step::Open, env, api),
             )
             .await;
         self.metrics.cache("environment", lookup.label());
-        result.map(Arc::unwrap_or_clone)
+        result
     }
 }
 

@@ -14,6 +14,7 @@ use esc_path::closest;
 use secrecy::SecretString;
 use url::{Host, Url};
 
+use crate::budget::ClassLimits;
 use crate::items::{Item, parse_items};
 use crate::problems::Problems;
 
@@ -72,6 +73,8 @@ pub struct Settings {
     pub allowed_api_urls: Vec<Url>,
     /// `oidcAudience` values allowed besides the class's own `urn:pulumi:org:<organization>`.
     pub allowed_oidc_audiences: Vec<String>,
+    /// How much of `secrets` is read (see [`crate::budget`]).
+    pub limits: ClassLimits,
 }
 
 impl Default for Settings {
@@ -82,6 +85,7 @@ impl Default for Settings {
             allow_insecure_api_url: false,
             allowed_api_urls: Vec::new(),
             allowed_oidc_audiences: Vec::new(),
+            limits: ClassLimits::default(),
         }
     }
 }
@@ -160,7 +164,8 @@ pub struct Class {
     pub service_account_tokens: Option<SecretString>,
     pub items: Vec<Item>,
     pub pod: PodInfo,
-    /// Harmless oddities worth a log line (unknown item keys).
+    /// Harmless oddities worth a log line (unknown item keys), given the first time a class's
+    /// `secrets` is read only.
     pub warnings: Vec<String>,
 }
 
@@ -309,7 +314,7 @@ impl Class {
 
         let items = match attributes.get(keys::SECRETS) {
             Some(text) if !text.trim().is_empty() => {
-                parse_items(text, &mut problems, &mut warnings)
+                parse_items(text, &settings.limits, &mut problems, &mut warnings)
             }
             _ => {
                 required(keys::SECRETS, &mut problems);

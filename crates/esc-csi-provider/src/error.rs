@@ -38,12 +38,20 @@ pub enum MountError {
         environment: EnvironmentRef,
         problems: Vec<ItemProblem>,
     },
-    /// The files do not fit in one driver response.
+    /// The files do not fit in one driver response (counted as they render: `bytes` is where
+    /// counting stopped).
     #[error(
-        "the mounted files make a {bytes}-byte response, over the {limit}-byte limit; mount fewer \
-         or smaller items"
+        "the mounted files make a response of at least {bytes} bytes, over the {limit}-byte \
+         limit (--max-response-bytes); mount fewer or smaller items"
     )]
     TooLarge { bytes: usize, limit: usize },
+    /// The request (`item`: the request, or the file being rendered) does not fit in the
+    /// node-wide memory budget.
+    #[error("cannot mount {item}: {error}")]
+    Memory {
+        item: String,
+        error: esc_api::MemoryError,
+    },
     /// The mount's time budget ran out.
     #[error("the mount did not finish within {0:?}")]
     Deadline(std::time::Duration),

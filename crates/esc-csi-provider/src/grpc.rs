@@ -1,20 +1,23 @@
 //! The gRPC adapter: `v1alpha1.CSIDriverProvider` over the domain [`Mounter`], and the one
 //! place where mount errors become gRPC status codes.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use esc_api::{ErrorKind as EscErrorKind, Step as EscStep};
+use esc_api::{ErrorKind as EscErrorKind, MemoryBudget, MemoryError, Step as EscStep};
 use esc_path::ResolveError;
 use prost::Message;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
 use tracing::{Instrument, field};
 
 use crate::auth::{AuthError, SecretReader};
-use crate::class::{keys, parse_attributes};
+use crate::budget::ResponseBudget;
+use crate::class::{Class, keys, parse_attributes};
 use crate::error::{ItemProblemKind, MountError};
 use crate::mount::{MountedFile, Mounter};
 use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
@@ -33,8 +36,15 @@ pub const RUNTIME_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct ServiceOptions {
     /// A mount's time budget when the caller sets no shorter deadline.
     pub mount_timeout: Duration,
-    /// The largest response, encoded; the driver accepts 4 MiB by default.
+    /// The largest response, encoded; the driver accepts 4 MiB by default. Files count
+    /// against it as they render.
     pub max_response_bytes: usize,
+    /// The largest request, encoded (`--max-request-bytes`); larger ones are refused before
+    /// they are decoded.
+    pub max_request_bytes: usize,
+    /// The node-wide bound on memory held by mounts (`--max-memory-in-flight`), shared with
+    /// the ESC client; `None` for no bound.
+    pub memory: Option<Arc<MemoryBudget>>,
 }
 
 impl Default for ServiceOptions {
@@ -42,9 +52,21 @@ impl Default for ServiceOptions {
         ServiceOptions {
             mount_timeout: Duration::from_secs(30),
             max_response_bytes: 4 << 20,
+            max_request_bytes: 2 << 20,
+            memory: None,
         }
     }
 }
+
+/// Attributes longer than this are parsed, with the class, on a blocking thread.
+const INLINE_PARSE_BYTES: usize = 16 << 10;
+
+/// Classes parsed at once on blocking threads; others wait, within their deadline.
+static PARSERS: Semaphore = Semaphore::const_new(2);
+
+/// What a request is taken to hold in memory while it is read (the request, its attributes
+/// as a map, the YAML parser's events), per byte of request.
+const REQUEST_MEMORY_FACTOR: usize = 4;
 
 /// The provider service.
 #[derive(Debug)]
@@ -67,25 +89,50 @@ impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
         ProviderService { mounter, options }
     }
 
+    pub fn options(&self) -> &ServiceOptions {
+        &self.options
+    }
+
     async fn mount_inner(
         &self,
         request: &MountRequest,
         deadline: Instant,
         span: &tracing::Span,
     ) -> Result<MountResponse, MountError> {
-        let attributes = parse_attributes(&request.attributes).map_err(MountError::Request)?;
+        let reserved =
+            match &self.options.memory {
+                Some(memory) => {
+                    let bytes = request.encoded_len().saturating_mul(REQUEST_MEMORY_FACTOR);
+                    let reserved = memory.reserve(bytes, deadline).await.map_err(|error| {
+                        MountError::Memory {
+                            item: "this request".to_owned(),
+                            error,
+                        }
+                    })?;
+                    Some(reserved)
+                }
+                None => None,
+            };
+        let (attributes, class) = self.plan(&request.attributes, deadline).await?;
         let label = |key: &str| field::display(attributes.get(key).map_or("-", String::as_str));
         span.record("namespace", label(keys::POD_NAMESPACE));
         span.record("pod", label(keys::POD_NAME));
         span.record("class", label(keys::CLASS_NAME));
-        let class = self.mounter.plan(&attributes)?;
+        let class = class?;
         span.record("environment", field::display(&class.environment));
         for warning in &class.warnings {
             tracing::warn!("{warning}");
         }
+        let mut budget = ResponseBudget::new(self.options.max_response_bytes, reserved);
         let files = self
             .mounter
-            .mount(&class, &request.secrets, &request.permission, deadline)
+            .mount(
+                &class,
+                &request.secrets,
+                &request.permission,
+                deadline,
+                &mut budget,
+            )
             .await?;
         let response = response(files);
         let bytes = response.encoded_len();
@@ -96,6 +143,36 @@ impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
             });
         }
         Ok(response)
+    }
+
+    /// Reads the attributes and checks the class: inline when small, otherwise on a blocking
+    /// thread (at most [`PARSERS`] at once), so a large class never stalls the runtime that
+    /// answers `Version` and other mounts.
+    async fn plan(
+        &self,
+        attributes: &str,
+        deadline: Instant,
+    ) -> Result<(BTreeMap<String, String>, Result<Class, MountError>), MountError> {
+        let work = |mounter: &Mounter<S, R>, text: &str| {
+            let attributes = parse_attributes(text).map_err(MountError::Request)?;
+            let class = mounter.plan(&attributes);
+            Ok::<_, MountError>((attributes, class))
+        };
+        if attributes.len() <= INLINE_PARSE_BYTES {
+            return work(&self.mounter, attributes);
+        }
+        let budget = self.options.mount_timeout;
+        let Ok(Ok(_turn)) = tokio::time::timeout_at(deadline, PARSERS.acquire()).await else {
+            return Err(MountError::Deadline(budget));
+        };
+        let (mounter, text) = (Arc::clone(&self.mounter), attributes.to_owned());
+        tokio::task::spawn_blocking(move || work(&mounter, &text))
+            .await
+            .unwrap_or_else(|_| {
+                Err(MountError::Request(
+                    "the class could not be read (its parser stopped)".to_owned(),
+                ))
+            })
     }
 }
 
@@ -143,7 +220,7 @@ impl<S: EnvironmentSource, R: SecretReader> CsiDriverProvider for ProviderServic
             t.saturating_sub((t / 10).min(Duration::from_millis(200)))
                 .min(self.options.mount_timeout)
         });
-        let deadline = started + budget;
+        let deadline = started.checked_add(budget).unwrap_or(started);
         let request = request.into_inner();
         let span = tracing::info_span!(
             "mount",
@@ -193,19 +270,37 @@ pub fn status_of(error: &MountError) -> Status {
     Status::new(code_of(error), bounded_message(error.to_string()))
 }
 
-/// The most bytes of a status message. The message travels in an HTTP/2 header, and one over
-/// the peer's header limit (16 KiB by default) turns into a bare protocol error instead.
+/// The most bytes of a status message once gRPC has percent-encoded it for its header (every
+/// byte outside printable ASCII, and `%`, becomes three). One over the peer's header limit (8
+/// KiB in some clients) turns into a bare protocol error instead.
 const MAX_MESSAGE_BYTES: usize = 8 << 10;
 
-fn bounded_message(mut message: String) -> String {
-    if message.len() > MAX_MESSAGE_BYTES {
-        let mut end = MAX_MESSAGE_BYTES;
-        while !message.is_char_boundary(end) {
-            end -= 1;
-        }
-        message.truncate(end);
-        message.push('…');
+/// What `c` takes in the `grpc-message` header.
+fn encoded_len(c: char) -> usize {
+    match c {
+        '%' => 3,
+        ' '..='~' => 1,
+        c => 3 * c.len_utf8(),
     }
+}
+
+/// The message, cut (with `…`) so that its percent-encoded form fits [`MAX_MESSAGE_BYTES`].
+fn bounded_message(mut message: String) -> String {
+    let total: usize = message.chars().map(encoded_len).sum();
+    if total <= MAX_MESSAGE_BYTES {
+        return message;
+    }
+    let room = MAX_MESSAGE_BYTES - encoded_len('…');
+    let (mut used, mut end) = (0, 0);
+    for (i, c) in message.char_indices() {
+        if used + encoded_len(c) > room {
+            break;
+        }
+        used += encoded_len(c);
+        end = i + c.len_utf8();
+    }
+    message.truncate(end);
+    message.push('…');
     message
 }
 
@@ -250,7 +345,10 @@ fn code_of(error: &MountError) -> Code {
             EscErrorKind::Connect { .. } | EscErrorKind::Decode { .. } => Code::Unavailable,
             EscErrorKind::Timeout { .. } => Code::DeadlineExceeded,
             EscErrorKind::Slow { .. } => Code::Unavailable,
-            EscErrorKind::TooLarge { .. } => Code::ResourceExhausted,
+            EscErrorKind::TooLarge { .. }
+            | EscErrorKind::TooManyValues { .. }
+            | EscErrorKind::Memory(MemoryError::TooLarge { .. }) => Code::ResourceExhausted,
+            EscErrorKind::Memory(MemoryError::Busy { .. }) => Code::Unavailable,
             EscErrorKind::BadApiUrl { .. } => Code::InvalidArgument,
         },
         MountError::Items { problems, .. } => match problems.first().map(|p| &p.kind) {
@@ -259,9 +357,14 @@ fn code_of(error: &MountError) -> Code {
             Some(ItemProblemKind::Resolve(_)) => Code::NotFound,
             Some(ItemProblemKind::Render(RenderError::NotAString { .. }))
             | Some(ItemProblemKind::Render(RenderError::Decode { .. })) => Code::InvalidArgument,
+            Some(ItemProblemKind::Render(RenderError::TooLarge { .. })) => Code::ResourceExhausted,
             Some(ItemProblemKind::Render(RenderError::Yaml(_))) | None => Code::Internal,
         },
         MountError::TooLarge { .. } => Code::ResourceExhausted,
+        MountError::Memory { error, .. } => match error {
+            MemoryError::TooLarge { .. } => Code::ResourceExhausted,
+            MemoryError::Busy { .. } => Code::Unavailable,
+        },
         MountError::Deadline(_) => Code::DeadlineExceeded,
     }
 }
@@ -286,18 +389,33 @@ fn grpc_timeout(metadata: &MetadataMap) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    /// The `grpc-message` header as tonic writes it.
+    fn on_the_wire(message: &str) -> usize {
+        let status = Status::new(Code::Internal, message);
+        let mut headers = http::HeaderMap::new();
+        status.add_header(&mut headers).unwrap();
+        headers["grpc-message"].len()
+    }
+
     #[test]
-    fn status_messages_are_cut_to_fit_in_a_header() {
+    fn status_messages_are_cut_to_fit_in_a_header_once_percent_encoded() {
         let short = MountError::Request("bad".into());
         assert_eq!(status_of(&short).message(), "bad");
-        let long = MountError::Request("é".repeat(MAX_MESSAGE_BYTES));
-        let message = status_of(&long).message().to_owned();
-        assert!(message.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8());
-        assert!(
-            message.ends_with("é…"),
-            "{}",
-            &message[message.len() - 10..]
-        );
+        for long in [
+            "é".repeat(MAX_MESSAGE_BYTES),
+            "%".repeat(MAX_MESSAGE_BYTES),
+            "x".repeat(3 * MAX_MESSAGE_BYTES),
+            format!("{}\u{202e}{}", "a".repeat(5000), "日本".repeat(3000)),
+        ] {
+            let message = status_of(&MountError::Request(long)).message().to_owned();
+            assert!(message.ends_with('…'));
+            let wire = on_the_wire(&message);
+            assert!(wire <= MAX_MESSAGE_BYTES, "{wire}");
+            assert!(
+                wire > MAX_MESSAGE_BYTES - 16,
+                "{wire}: cut no more than needed"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::sync::{LazyLock, Mutex};
 use esc_path::{PropertyPath, closest};
 use serde_norway::Value as Yaml;
 
+use crate::budget::{ClassLimits, MAX_WARNINGS};
 use crate::problems::Problems;
+use crate::yaml::{self, check_shape};
 
 /// How a value becomes file content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -77,9 +79,51 @@ impl Item {
 
 fn label(index: usize, file_name: Option<&str>) -> String {
     match file_name {
-        Some(name) if !name.is_empty() => format!("secrets[{index}] ({name:?})"),
+        Some(name) if !name.is_empty() => format!("secrets[{index}] (\"{}\")", shown(name)),
         _ => format!("secrets[{index}]"),
     }
+}
+
+/// A name as messages quote it: escaped like `{:?}`, and every character
+/// [`check_file_name`] refuses as `\u{..}`, so that a message cannot be reordered by a bidi
+/// override or split by a line break.
+fn shown(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '\'' => out.push(c),
+            c if deceptive(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.extend(c.escape_debug()),
+        }
+    }
+    out
+}
+
+/// Characters that change how a name displays rather than what it is: controls (line breaks
+/// included), bidi embeddings, overrides and isolates, zero-width and other invisible
+/// characters, line and paragraph separators.
+fn deceptive(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
+}
+
+/// Characters that look like `.`: a component made of them reads as `.` or `..`.
+fn dot_like(c: char) -> bool {
+    matches!(
+        c,
+        '.' | '\u{2024}' | '\u{2025}' | '\u{fe52}' | '\u{ff0e}' | '\u{2e33}'
+    )
 }
 
 /// The keys an item may have, as the Go provider defined them.
@@ -96,45 +140,95 @@ pub const KEYS: [&str; 6] = [
 const MAX_PATH_BYTES: usize = 4096;
 const MAX_NAME_BYTES: usize = 255;
 
-/// Lists parsed without a problem, by their text: every mount of a class sends the same
-/// `secrets`, and parsing its YAML was over a third of a cached mount's CPU time.
-static PARSED: LazyLock<Mutex<HashMap<String, Parsed>>> = LazyLock::new(Mutex::default);
+/// Lists parsed, by a digest of their text and the limits they were read under: every mount
+/// of a class sends the same `secrets`, parsing its YAML was over a third of a cached mount's
+/// CPU time, and a refused list (a hostile one) must not cost its parse again on every mount.
+static PARSED: LazyLock<Mutex<Memo>> = LazyLock::new(Mutex::default);
 
-/// Items and warnings.
-type Parsed = (Vec<Item>, Vec<String>);
+#[derive(Default)]
+struct Memo {
+    entries: HashMap<([u8; 32], ClassLimits), Result<Vec<Item>, Problems>>,
+    bytes: usize,
+}
 
-/// Distinct lists remembered; past it the memo starts over (classes on a node are few).
+/// Distinct lists remembered, and their estimated bytes; past either the memo starts over
+/// (classes on a node are few).
 const PARSED_MAX: usize = 64;
+const PARSED_MAX_BYTES: usize = 8 << 20;
 
-/// Parses the `secrets` parameter. Problems go to `problems`; item keys that are merely
-/// unknown (as the Go provider ignored them) go to `warnings`. A list parsed once without a
-/// problem is not parsed again: parsing is a function of the text alone.
-pub fn parse_items(text: &str, problems: &mut Problems, warnings: &mut Vec<String>) -> Vec<Item> {
+fn digest(text: &str) -> [u8; 32] {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    let mut out = [0; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+fn estimate(entry: &Result<Vec<Item>, Problems>) -> usize {
+    match entry {
+        Ok(items) => items
+            .iter()
+            .map(|i| 128 + i.file_name.len() + 2 * i.path.to_string().len())
+            .sum(),
+        Err(problems) => problems
+            .iter()
+            .map(|p| 64 + p.subject.len() + p.message.len())
+            .sum(),
+    }
+}
+
+/// Parses the `secrets` parameter within `limits`. Problems go to `problems`; item keys that
+/// are merely unknown (as the Go provider ignored them) go to `warnings`, the first time a
+/// list is read only, so that they are logged once per class rather than on every mount.
+/// Parsing is a function of the text and the limits alone, so a list is parsed once.
+pub fn parse_items(
+    text: &str,
+    limits: &ClassLimits,
+    problems: &mut Problems,
+    warnings: &mut Vec<String>,
+) -> Vec<Item> {
     let memo = || PARSED.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((items, known)) = memo().get(text) {
-        warnings.extend(known.iter().cloned());
-        return items.clone();
+    let key = (digest(text), *limits);
+    if let Some(known) = memo().entries.get(&key) {
+        return match known {
+            Ok(items) => items.clone(),
+            Err(known) => {
+                problems.append(known);
+                Vec::new()
+            }
+        };
     }
-    let (before, mut own) = (problems.len(), Vec::new());
-    let items = parse_items_uncached(text, problems, &mut own);
-    if problems.len() == before {
+    let mut own = Problems::default();
+    let items = parse_items_uncached(text, limits, &mut own, warnings);
+    let entry = if own.is_empty() {
+        Ok(items.clone())
+    } else {
+        Err(own.clone())
+    };
+    let bytes = estimate(&entry);
+    {
         let mut memo = memo();
-        if memo.len() >= PARSED_MAX {
-            memo.clear();
+        if memo.entries.len() >= PARSED_MAX || memo.bytes + bytes > PARSED_MAX_BYTES {
+            memo.entries.clear();
+            memo.bytes = 0;
         }
-        memo.insert(text.to_owned(), (items.clone(), own.clone()));
+        if bytes <= PARSED_MAX_BYTES / 4 {
+            memo.bytes += bytes;
+            memo.entries.insert(key, entry);
+        }
     }
-    warnings.extend(own);
-    items
+    problems.append(&own);
+    if own.is_empty() { items } else { Vec::new() }
 }
 
 fn parse_items_uncached(
     text: &str,
+    limits: &ClassLimits,
     problems: &mut Problems,
     warnings: &mut Vec<String>,
 ) -> Vec<Item> {
     let subject = "parameter secrets";
-    let list = match serde_norway::from_str::<Yaml>(text) {
+    let parsed = check_shape(text, limits).and_then(|()| yaml::parse(text, limits));
+    let list = match parsed {
         Ok(Yaml::Sequence(list)) => list,
         Ok(Yaml::Null) => {
             problems.push(
@@ -152,7 +246,7 @@ fn parse_items_uncached(
             return Vec::new();
         }
         Err(e) => {
-            problems.push(subject, format!("not valid YAML: {e}"));
+            problems.push(subject, e.to_string());
             return Vec::new();
         }
     };
@@ -162,11 +256,31 @@ fn parse_items_uncached(
             "lists no files; add items such as `- fileName: app.txt`",
         );
     }
+    if list.len() > limits.max_items {
+        problems.push(
+            subject,
+            format!(
+                "lists {} items, over the limit of {} (split the class, or raise esc-csi's \
+                 --max-secrets-items)",
+                list.len(),
+                limits.max_items
+            ),
+        );
+        return Vec::new();
+    }
+    let mut unknown = Vec::new();
     let items: Vec<Item> = list
         .iter()
         .enumerate()
-        .filter_map(|(index, entry)| parse_item(index, entry, problems, warnings))
+        .filter_map(|(index, entry)| parse_item(index, entry, problems, &mut unknown))
         .collect();
+    let extra = unknown.len().saturating_sub(MAX_WARNINGS);
+    warnings.extend(unknown.into_iter().take(MAX_WARNINGS));
+    if extra > 0 {
+        warnings.push(format!(
+            "parameter secrets: … and {extra} more unknown keys are ignored"
+        ));
+    }
     check_collisions(&items, problems);
     items
 }
@@ -325,6 +439,14 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
     if name.contains('\0') {
         return Err("fileName must not contain a NUL character".into());
     }
+    if let Some(c) = name.chars().find(|c| deceptive(*c)) {
+        return Err(format!(
+            "fileName \"{}\" contains U+{:04X}, a control, invisible or bidi character that \
+             makes a name display as something it is not; use visible characters only",
+            shown(name),
+            u32::from(c)
+        ));
+    }
     if name.len() > MAX_PATH_BYTES {
         return Err(format!("fileName is longer than {MAX_PATH_BYTES} bytes"));
     }
@@ -349,6 +471,13 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
             ".." => {
                 return Err(format!(
                     "fileName {name:?} must not contain \"..\" components"
+                ));
+            }
+            c if c.chars().all(dot_like) && c.len() > c.chars().count() => {
+                return Err(format!(
+                    "fileName \"{}\" has a component made of dot look-alikes, which reads as \
+                     \".\" or \"..\"; use plain characters",
+                    shown(name)
                 ));
             }
             c if c.len() > MAX_NAME_BYTES => {
@@ -415,12 +544,12 @@ mod tests {
     fn parse(yaml: &str) -> (Vec<Item>, Problems, Vec<String>) {
         let mut problems = Problems::default();
         let mut warnings = Vec::new();
-        let items = parse_items(yaml, &mut problems, &mut warnings);
+        let items = parse_items(yaml, &ClassLimits::default(), &mut problems, &mut warnings);
         (items, problems, warnings)
     }
 
     #[test]
-    fn a_list_parsed_again_gives_the_same_items_and_warnings_and_a_bad_one_its_problems() {
+    fn a_list_parsed_again_gives_the_same_items_once_warned_and_a_bad_one_its_problems() {
         let yaml =
             "- {fileName: memo-a, secretKey: a, colour: blue}\n- {fileName: memo-b, secretKey: b}";
         let first = parse(yaml);
@@ -428,10 +557,41 @@ mod tests {
         assert_eq!(first.0.len(), 2);
         assert_eq!(first.0, again.0);
         assert_eq!(first.2.len(), 1, "{:?}", first.2);
-        assert_eq!(first.2, again.2, "the warning is given on every parse");
+        assert!(
+            again.2.is_empty(),
+            "the warning is given once: {:?}",
+            again.2
+        );
         let bad = "- {fileName: memo-c, secretKey: c, mode: '9999'}";
         assert_eq!(parse(bad).1.len(), 1);
         assert_eq!(parse(bad).1, parse(bad).1, "problems are found every time");
+    }
+
+    #[test]
+    fn file_names_with_controls_bidi_overrides_or_invisible_characters_are_refused_by_item() {
+        let (_, problems, _) =
+            parse("- {fileName: \"a\\u202Etxt.exe\", secretKey: a}\n- {fileName: \"b\\nc\"}\n");
+        let text = problems.to_string();
+        assert!(
+            !text.contains('\u{202e}') && !text.contains('\n'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains(
+                "secrets[0] (\"a\\u{202e}txt.exe\"): fileName \"a\\u{202e}txt.exe\" contains \
+                 U+202E, a control"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("secrets[1] (\"b\\u{a}c\"): fileName \"b\\u{a}c\" contains U+000A"),
+            "{text}"
+        );
+        assert!(check_file_name("caf\u{e9}/\u{65e5}\u{672c}.txt").is_ok());
+        assert!(
+            check_file_name("a\u{2024}b").is_ok(),
+            "a look-alike dot inside a name is fine"
+        );
     }
 
     #[test]
@@ -451,7 +611,26 @@ mod tests {
         assert_eq!(check_file_name("a/b/c.txt"), Ok(()));
         assert_eq!(check_file_name(".hidden"), Ok(()));
         assert_eq!(check_file_name("a..b"), Ok(()));
-        for bad in ["", "/a", "../a", "..a", "a/..", "./a", "a//b", "a/", "a\0b"] {
+        for bad in [
+            "",
+            "/a",
+            "../a",
+            "..a",
+            "a/..",
+            "./a",
+            "a//b",
+            "a/",
+            "a\0b",
+            "a\nb",
+            "a\rb",
+            "evil\u{202e}txt.exe",
+            "a\u{2066}b",
+            "a\u{200b}b",
+            "a\u{2028}b",
+            "a\u{feff}",
+            "\u{2024}\u{2024}/x",
+            "a/\u{ff0e}",
+        ] {
             assert!(check_file_name(bad).is_err(), "{bad:?} must be refused");
         }
         assert!(check_file_name(&"x".repeat(255)).is_ok());

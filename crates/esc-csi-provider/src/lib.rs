@@ -9,6 +9,7 @@
 pub mod admin;
 pub mod auth;
 pub mod authority;
+pub mod budget;
 pub mod cache;
 pub mod class;
 pub mod client;
@@ -26,6 +27,7 @@ pub mod server;
 pub mod source;
 pub mod stale;
 pub mod version;
+pub mod yaml;
 
 pub use error::MountError;
 pub use mount::Mounter;

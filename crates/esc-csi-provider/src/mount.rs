@@ -9,12 +9,13 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::auth::{SecretReader, credential};
+use crate::budget::{FILE_FRAMING, Overflow, ResponseBudget};
 use crate::class::{Class, Settings};
 use crate::error::{ItemProblem, ItemProblemKind, MountError};
 use crate::items::Item;
 use crate::metrics::Metrics;
 use crate::oidc::TokenExchanger;
-use crate::render::render;
+use crate::render::{RenderError, render};
 use crate::source::EnvironmentSource;
 use crate::stale::{StaleOptions, StaleStore};
 use crate::version::{VersionInput, VersionKey};
@@ -107,13 +108,14 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
     }
 
     /// Mounts a planned class: `secrets` is the request's nodePublishSecretRef JSON and
-    /// `permission` its default mode JSON.
+    /// `permission` its default mode JSON. Files are counted against `budget` as they render.
     pub async fn mount(
         &self,
         class: &Class,
         secrets: &str,
         permission: &str,
         deadline: Instant,
+        budget: &mut ResponseBudget,
     ) -> Result<Vec<MountedFile>, MountError> {
         let default_mode = parse_permission(permission)?;
         let credential = credential(
@@ -149,28 +151,57 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
                      for the pod"
                 );
                 self.metrics.stale_serve();
-                return self.render_all(class, &root, default_mode);
+                return self
+                    .render_all(class, &root, default_mode, budget, deadline)
+                    .await;
             }
         };
-        let files = self.render_all(class, &root, default_mode)?;
+        let files = self
+            .render_all(class, &root, default_mode, budget, deadline)
+            .await?;
         if let Some((stale, uid)) = self.stale.as_ref().zip(pod_uid) {
             stale.remember(uid, api, env, token, &root);
         }
         Ok(files)
     }
 
-    /// Resolves and renders every item against the environment's values.
-    pub fn render_all(
+    /// Resolves and renders every item against the environment's values, counting each file
+    /// against `budget` as it is rendered and stopping at the first that does not fit.
+    pub async fn render_all(
         &self,
         class: &Class,
         root: &esc_api::Value,
         default_mode: u32,
+        budget: &mut ResponseBudget,
+        deadline: Instant,
     ) -> Result<Vec<MountedFile>, MountError> {
         let mut files = Vec::with_capacity(class.items.len());
         let mut problems = Vec::new();
         for item in &class.items {
-            match self.render_item(class, item, root, default_mode) {
-                Ok(file) => files.push(file),
+            let overhead = FILE_FRAMING + 2 * item.file_name.len() + VERSION_BYTES;
+            match self.render_item(class, item, root, default_mode, budget.remaining()) {
+                Ok(file) => {
+                    let bytes = overhead + file.contents.0.len();
+                    budget
+                        .charge(bytes, deadline)
+                        .await
+                        .map_err(|overflow| overflow_error(overflow, item))?;
+                    files.push(file);
+                }
+                Err(ItemProblemKind::Render(RenderError::TooLarge { .. })) => {
+                    let past = budget
+                        .remaining()
+                        .saturating_add(1)
+                        .saturating_add(overhead);
+                    let overflow = budget.charge(past, deadline).await.err();
+                    return Err(overflow.map_or(
+                        MountError::TooLarge {
+                            bytes: budget.used(),
+                            limit: budget.limit(),
+                        },
+                        |o| overflow_error(o, item),
+                    ));
+                }
                 Err(kind) => problems.push(ItemProblem {
                     item: item.label(),
                     path: item.path.clone(),
@@ -194,11 +225,12 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         item: &Item,
         root: &esc_api::Value,
         default_mode: u32,
+        limit: usize,
     ) -> Result<MountedFile, ItemProblemKind> {
         let resolved = item.path.resolve(root).map_err(ItemProblemKind::Resolve)?;
         let value = resolved.value.as_ref();
         let contents =
-            render(value, item.format, item.encoding).map_err(ItemProblemKind::Render)?;
+            render(value, item.format, item.encoding, limit).map_err(ItemProblemKind::Render)?;
         let mode = item.mode.unwrap_or(default_mode);
         let config = format!(
             "path={} format={} encoding={} mode={mode:o}",
@@ -218,6 +250,20 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
             contents: Contents(contents),
             version,
         })
+    }
+}
+
+/// A file's version in the response: an id the length of its path plus the version text.
+const VERSION_BYTES: usize = 64;
+
+/// The mount error for a response that cannot grow past `item`.
+fn overflow_error(overflow: Overflow, item: &Item) -> MountError {
+    match overflow {
+        Overflow::Response { bytes, limit } => MountError::TooLarge { bytes, limit },
+        Overflow::Memory(error) => MountError::Memory {
+            item: item.label(),
+            error,
+        },
     }
 }
 

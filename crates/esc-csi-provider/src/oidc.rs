@@ -111,9 +111,12 @@ impl TokenExchanger {
             .await;
         metrics.token_exchange(exchanged.is_ok());
         let exchanged = exchanged.map_err(ExchangeFailure::Esc)?;
-        *entry = exchanged.expires_in.map(|lifetime| Entry {
-            token: exchanged.token.clone(),
-            until: Instant::now() + lifetime.saturating_sub(margin(lifetime)),
+        // Checked: `expires_in` comes from the server (the client caps it, this holds anyway).
+        *entry = exchanged.expires_in.and_then(|lifetime| {
+            Some(Entry {
+                token: exchanged.token.clone(),
+                until: Instant::now().checked_add(lifetime.saturating_sub(margin(lifetime)))?,
+            })
         });
         Ok(exchanged.token)
     }

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::budget::MAX_PROBLEMS;
+
 /// One problem: what it concerns (a parameter, an item) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -15,12 +17,17 @@ impl fmt::Display for Problem {
     }
 }
 
-/// All problems found, in the order they were found.
+/// All problems found, in the order they were found: the first [`MAX_PROBLEMS`] in full, the
+/// rest only counted, so that a class with a million bad items makes a short message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Problems(pub Vec<Problem>);
+pub struct Problems(pub Vec<Problem>, usize);
 
 impl Problems {
     pub fn push(&mut self, subject: impl Into<String>, message: impl Into<String>) {
+        if self.0.len() >= MAX_PROBLEMS {
+            self.1 += 1;
+            return;
+        }
         self.0.push(Problem {
             subject: subject.into(),
             message: message.into(),
@@ -31,8 +38,22 @@ impl Problems {
         self.0.is_empty()
     }
 
+    /// Every problem found, counted ones included.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.len() + self.1
+    }
+
+    /// Adds `other`'s problems after these, within the same cap.
+    pub fn append(&mut self, other: &Problems) {
+        for problem in other.iter() {
+            self.push(problem.subject.clone(), problem.message.clone());
+        }
+        self.1 += other.1;
+    }
+
+    /// Problems found past [`MAX_PROBLEMS`], counted but not kept.
+    pub fn more(&self) -> usize {
+        self.1
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Problem> {
@@ -42,7 +63,11 @@ impl Problems {
 
 impl fmt::Display for Problems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Joined(&self.0).fmt(f)
+        Joined(&self.0).fmt(f)?;
+        if self.1 > 0 {
+            write!(f, "; … and {} more", self.1)?;
+        }
+        Ok(())
     }
 }
 
@@ -59,5 +84,27 @@ impl<T: fmt::Display> fmt::Display for Joined<'_, T> {
             write!(f, "{item}")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_past_the_cap_are_counted_not_kept() {
+        let mut problems = Problems::default();
+        for i in 0..MAX_PROBLEMS + 5000 {
+            problems.push(format!("secrets[{i}]"), "x".repeat(4096));
+        }
+        assert_eq!(problems.len(), MAX_PROBLEMS + 5000);
+        assert_eq!(problems.iter().count(), MAX_PROBLEMS);
+        let text = problems.to_string();
+        assert!(
+            text.ends_with("; … and 5000 more"),
+            "{}",
+            &text[text.len() - 40..]
+        );
+        assert!(text.len() < (MAX_PROBLEMS + 1) * 4200);
     }
 }

@@ -21,59 +21,131 @@ pub enum RenderError {
     Decode { encoding: Encoding, detail: String },
     #[error("the value cannot be written as YAML: {0}")]
     Yaml(String),
+    /// The file would not fit in what is left of the response (`--max-response-bytes`).
+    #[error("the file is larger than the {limit} bytes left in the response")]
+    TooLarge { limit: usize },
 }
 
-/// Renders `value` per the item's format and encoding.
-pub fn render(value: &Value, format: Format, encoding: Encoding) -> Result<Vec<u8>, RenderError> {
+/// Renders `value` per the item's format and encoding, in at most `limit` bytes: rendering
+/// stops at the limit rather than finishing a file that cannot be sent.
+pub fn render(
+    value: &Value,
+    format: Format,
+    encoding: Encoding,
+    limit: usize,
+) -> Result<Vec<u8>, RenderError> {
     if value.contains_unknown() {
         return Err(RenderError::Unknown);
     }
+    let too_large = RenderError::TooLarge { limit };
     match (format, encoding) {
-        (Format::Plaintext, Encoding::Utf8) => Ok(plaintext(value)),
-        (Format::Plaintext, encoding) => decode(value, encoding),
+        (Format::Plaintext, Encoding::Utf8) => plaintext(value, limit).ok_or(too_large),
+        (Format::Plaintext, encoding) => decode(value, encoding, limit),
         (Format::Json, _) => {
-            let value = json_in_string(value);
-            let mut out = serde_json::to_vec_pretty(value.as_ref()).unwrap_or_default();
-            out.push(b'\n');
-            Ok(out)
+            let value = json_in_string(value, limit)?;
+            let mut out = Limited::new(limit);
+            serde_json::to_writer_pretty(&mut out, value.as_ref())
+                .map_err(|_| too_large.clone())?;
+            out.write_all_or(b"\n").ok_or(too_large)?;
+            Ok(out.bytes)
         }
         (Format::Yaml, _) => {
-            let value = json_in_string(value);
-            serde_norway::to_string(value.as_ref())
-                .map(String::into_bytes)
-                .map_err(|e| RenderError::Yaml(e.to_string()))
+            let value = json_in_string(value, limit)?;
+            let mut out = Limited::new(limit);
+            match serde_norway::to_writer(&mut out, value.as_ref()) {
+                Ok(()) => Ok(out.bytes),
+                Err(_) if out.over => Err(too_large),
+                Err(e) => Err(RenderError::Yaml(e.to_string())),
+            }
         }
+    }
+}
+
+/// A buffer that refuses to grow past its limit.
+struct Limited {
+    bytes: Vec<u8>,
+    limit: usize,
+    over: bool,
+}
+
+impl Limited {
+    fn new(limit: usize) -> Self {
+        Limited {
+            bytes: Vec::new(),
+            limit,
+            over: false,
+        }
+    }
+
+    fn write_all_or(&mut self, data: &[u8]) -> Option<()> {
+        std::io::Write::write_all(self, data).ok()
+    }
+}
+
+impl std::io::Write for Limited {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len().saturating_add(data.len()) > self.limit {
+            self.over = true;
+            return Err(std::io::Error::other("over the limit"));
+        }
+        self.bytes.extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
 /// Strings as their bytes, null as nothing, other scalars as JSON text, containers as compact
-/// JSON with sorted keys.
-fn plaintext(value: &Value) -> Vec<u8> {
+/// JSON with sorted keys; `None` past `limit` bytes.
+fn plaintext(value: &Value, limit: usize) -> Option<Vec<u8>> {
     match &value.data {
-        Data::String(s) => s.as_bytes().to_vec(),
-        Data::Null => Vec::new(),
-        _ => serde_json::to_vec(value).unwrap_or_default(),
+        Data::String(s) => (s.len() <= limit).then(|| s.as_bytes().to_vec()),
+        Data::Null => Some(Vec::new()),
+        _ => {
+            let mut out = Limited::new(limit);
+            serde_json::to_writer(&mut out, value).ok()?;
+            Some(out.bytes)
+        }
     }
 }
 
 /// A string that holds JSON text is formatted as that JSON, as the Go provider did for
 /// `format: json` and `format: yaml` (think `fn::toJSON`); anything else is formatted as is.
-fn json_in_string(value: &Value) -> std::borrow::Cow<'_, Value> {
-    if let Data::String(s) = &value.data
-        && let Ok(parsed) = serde_json::from_str::<serde_json::Value>(s)
-    {
-        return std::borrow::Cow::Owned(Value::from_json(parsed));
+/// Every JSON value takes at least a few bytes once formatted, so text holding more than
+/// `limit / 4` values cannot fit and is not decoded into a tree at all.
+fn json_in_string(value: &Value, limit: usize) -> Result<std::borrow::Cow<'_, Value>, RenderError> {
+    if let Data::String(s) = &value.data {
+        let most = limit / 4;
+        let looks_like_json = s.trim_start().starts_with(['{', '[']);
+        if looks_like_json && esc_api::reply::count_json_values(s.as_bytes(), most) > most {
+            return Err(RenderError::TooLarge { limit });
+        }
+        if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(s) {
+            return Ok(std::borrow::Cow::Owned(Value::from_json(parsed)));
+        }
     }
-    std::borrow::Cow::Borrowed(value)
+    Ok(std::borrow::Cow::Borrowed(value))
 }
 
-fn decode(value: &Value, encoding: Encoding) -> Result<Vec<u8>, RenderError> {
+fn decode(value: &Value, encoding: Encoding, limit: usize) -> Result<Vec<u8>, RenderError> {
     let Data::String(text) = &value.data else {
         return Err(RenderError::NotAString {
             encoding,
             found: kind(value),
         });
     };
+    // Decoded, base64 is at least 3/5 of its text and hex half of it (whitespace aside).
+    let digits = text.bytes().filter(|b| !b.is_ascii_whitespace()).count();
+    let least = match encoding {
+        Encoding::Base64 => digits / 4 * 3,
+        Encoding::Hex => digits / 2,
+        Encoding::Utf8 => digits,
+    };
+    if least > limit {
+        return Err(RenderError::TooLarge { limit });
+    }
     // Wrapped PEM-style bodies and copy-pasted hex carry whitespace: ignore it.
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     let result = match encoding {
@@ -90,6 +162,9 @@ fn decode(value: &Value, encoding: Encoding) -> Result<Vec<u8>, RenderError> {
         Encoding::Hex => hex::decode(compact.as_bytes()).map_err(|e| hex_detail(&e)),
         Encoding::Utf8 => Ok(compact.into_bytes()),
     };
+    if result.as_ref().is_ok_and(|bytes| bytes.len() > limit) {
+        return Err(RenderError::TooLarge { limit });
+    }
     result.map_err(|detail| RenderError::Decode { encoding, detail })
 }
 
@@ -141,7 +216,7 @@ mod tests {
     }
 
     fn text(value: serde_json::Value, format: Format) -> String {
-        String::from_utf8(render(&v(value), format, Encoding::Utf8).unwrap()).unwrap()
+        String::from_utf8(render(&v(value), format, Encoding::Utf8, usize::MAX).unwrap()).unwrap()
     }
 
     #[test]
@@ -205,7 +280,15 @@ mod tests {
 
     #[test]
     fn base64_decodes_standard_url_safe_padded_unpadded_and_wrapped_text() {
-        let bytes = |s: &str| render(&v(json!(s)), Format::Plaintext, Encoding::Base64).unwrap();
+        let bytes = |s: &str| {
+            render(
+                &v(json!(s)),
+                Format::Plaintext,
+                Encoding::Base64,
+                usize::MAX,
+            )
+            .unwrap()
+        };
         assert_eq!(bytes("AAEC/w=="), vec![0, 1, 2, 255]);
         assert_eq!(bytes("AAEC/w"), vec![0, 1, 2, 255]);
         assert_eq!(bytes("AAEC_w"), vec![0, 1, 2, 255]);
@@ -214,7 +297,8 @@ mod tests {
 
     #[test]
     fn hex_decodes_either_case_and_ignores_whitespace() {
-        let bytes = |s: &str| render(&v(json!(s)), Format::Plaintext, Encoding::Hex).unwrap();
+        let bytes =
+            |s: &str| render(&v(json!(s)), Format::Plaintext, Encoding::Hex, usize::MAX).unwrap();
         assert_eq!(bytes("00ff10"), vec![0, 255, 16]);
         assert_eq!(bytes("00 FF\n10"), vec![0, 255, 16]);
     }
@@ -225,18 +309,31 @@ mod tests {
             &v(json!("abc$hunter2")),
             Format::Plaintext,
             Encoding::Base64,
+            usize::MAX,
         )
         .unwrap_err();
         assert_eq!(
             err.to_string(),
             "the value is not valid base64: invalid character at offset 3"
         );
-        let err = render(&v(json!("zz")), Format::Plaintext, Encoding::Hex).unwrap_err();
+        let err = render(
+            &v(json!("zz")),
+            Format::Plaintext,
+            Encoding::Hex,
+            usize::MAX,
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "the value is not valid hex: invalid character at offset 0"
         );
-        let err = render(&v(json!("abc")), Format::Plaintext, Encoding::Hex).unwrap_err();
+        let err = render(
+            &v(json!("abc")),
+            Format::Plaintext,
+            Encoding::Hex,
+            usize::MAX,
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "the value is not valid hex: it has an odd number of digits"
@@ -244,8 +341,39 @@ mod tests {
     }
 
     #[test]
+    fn rendering_stops_at_the_limit_in_every_format() {
+        let big = v(json!({"list": vec!["x".repeat(100); 1000]}));
+        for format in [Format::Plaintext, Format::Json, Format::Yaml] {
+            assert_eq!(
+                render(&big, format, Encoding::Utf8, 1000),
+                Err(RenderError::TooLarge { limit: 1000 }),
+                "{format}"
+            );
+            assert!(render(&big, format, Encoding::Utf8, 1 << 20).is_ok());
+        }
+        let text = v(json!("y".repeat(5000)));
+        assert!(render(&text, Format::Plaintext, Encoding::Utf8, 4999).is_err());
+        assert!(render(&text, Format::Plaintext, Encoding::Utf8, 5000).is_ok());
+        let hex = v(json!("00".repeat(5000)));
+        assert!(render(&hex, Format::Plaintext, Encoding::Hex, 4999).is_err());
+        assert!(render(&hex, Format::Plaintext, Encoding::Hex, 5000).is_ok());
+        let many = v(json!(format!("[{}0]", "0,".repeat(100_000))));
+        assert_eq!(
+            render(&many, Format::Json, Encoding::Utf8, 1000),
+            Err(RenderError::TooLarge { limit: 1000 }),
+            "JSON text in a string is not decoded when it cannot fit"
+        );
+    }
+
+    #[test]
     fn decoding_needs_a_string() {
-        let err = render(&v(json!({"a": 1})), Format::Plaintext, Encoding::Base64).unwrap_err();
+        let err = render(
+            &v(json!({"a": 1})),
+            Format::Plaintext,
+            Encoding::Base64,
+            usize::MAX,
+        )
+        .unwrap_err();
         assert_eq!(
             err.to_string(),
             "encoding base64 needs a string value, but the value is an object"
@@ -259,7 +387,7 @@ mod tests {
             m.get_mut("b").unwrap().unknown = true;
         }
         assert_eq!(
-            render(&value, Format::Plaintext, Encoding::Utf8).unwrap_err(),
+            render(&value, Format::Plaintext, Encoding::Utf8, usize::MAX).unwrap_err(),
             RenderError::Unknown
         );
     }

@@ -2,13 +2,15 @@
 //! caching and for local runs.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use esc_api::{EnvironmentRef, EscClient, EscError, Value};
 use secrecy::SecretString;
 use tokio::time::Instant;
 use url::Url;
 
-/// Gives the whole evaluated environment as one object value.
+/// Gives the whole evaluated environment as one object value, shared: a cached environment
+/// is handed to every mount that reads it, never copied per mount.
 pub trait EnvironmentSource: Send + Sync + 'static {
     fn fetch(
         &self,
@@ -16,7 +18,7 @@ pub trait EnvironmentSource: Send + Sync + 'static {
         env: &EnvironmentRef,
         token: &SecretString,
         deadline: Instant,
-    ) -> impl Future<Output = Result<Value, EscError>> + Send;
+    ) -> impl Future<Output = Result<Arc<Value>, EscError>> + Send;
 }
 
 impl EnvironmentSource for EscClient {
@@ -26,7 +28,8 @@ impl EnvironmentSource for EscClient {
         env: &EnvironmentRef,
         token: &SecretString,
         deadline: Instant,
-    ) -> impl Future<Output = Result<Value, EscError>> + Send {
-        self.open_and_read(api, env, token, deadline)
+    ) -> impl Future<Output = Result<Arc<Value>, EscError>> + Send {
+        let read = self.open_and_read(api, env, token, deadline);
+        async move { read.await.map(Arc::new) }
     }
 }

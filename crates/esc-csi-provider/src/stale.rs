@@ -65,11 +65,12 @@ impl StaleStore {
         api: &Url,
         env: &EnvironmentRef,
         token: &SecretString,
-        value: &Value,
+        value: &Arc<Value>,
     ) {
+        // Shared with the cache and the mount, not copied: pods of one class share one tree.
         let key = Self::key(pod_uid, api, env, token);
         self.store
-            .insert(key, Arc::new(value.clone()), estimate_bytes(value));
+            .insert(key, Arc::clone(value), estimate_bytes(value));
     }
 
     /// The values last mounted for this pod, environment and token, with their age, if ESC is

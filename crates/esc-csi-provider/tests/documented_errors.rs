@@ -16,17 +16,19 @@ const SOURCES: &[&str] = &[
     "crates/esc-csi-provider/src/oidc.rs",
     "crates/esc-csi-provider/src/class.rs",
     "crates/esc-csi-provider/src/items.rs",
+    "crates/esc-csi-provider/src/yaml.rs",
     "crates/esc-csi-provider/src/render.rs",
     "crates/esc-csi-provider/src/mount.rs",
     "crates/esc-csi-provider/src/grpc.rs",
     "crates/esc-csi-provider/src/kube_secrets.rs",
     "crates/esc-api/src/error.rs",
+    "crates/esc-api/src/budget.rs",
     "crates/esc-path/src/parse.rs",
     "crates/esc-path/src/resolve.rs",
 ];
 
 /// Literals in those files that are not messages.
-const NOT_MESSAGES: &[&str] = &["already clean"];
+const NOT_MESSAGES: &[&str] = &["already clean", "budget exceeded", "any YAML value"];
 
 /// Constants the messages interpolate, by their placeholder.
 const CONSTANTS: &[(&str, &str)] = &[("{TOKEN_KEY}", "pulumi-access-token")];

@@ -384,8 +384,8 @@ async fn a_response_over_the_size_limit_is_refused() {
     assert_eq!(status.code(), tonic::Code::ResourceExhausted);
     assert_eq!(
         status.message(),
-        "the mounted files make a 2055-byte response, over the 1000-byte limit; mount fewer or \
-         smaller items"
+        "the mounted files make a response of at least 1103 bytes, over the 1000-byte limit \
+         (--max-response-bytes); mount fewer or smaller items"
     );
 }
 

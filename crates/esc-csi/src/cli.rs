@@ -192,6 +192,9 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "ESC_CSI_MAX_RESPONSE_BYTES", default_value_t = 4 << 20)]
     pub(crate) max_response_bytes: usize,
 
+    #[command(flatten)]
+    pub(crate) budgets: crate::budget_args::BudgetArgs,
+
     /// File with at least 32 random bytes keying object versions, so versions survive
     /// restarts. Without it a random key is made at start, and every file reports a new
     /// version once after a restart.

@@ -1,5 +1,6 @@
 //! `esc-csi`: wiring only. The work happens in the library crates.
 
+mod budget_args;
 mod check;
 mod cli;
 mod esc_local;

@@ -120,6 +120,7 @@ async fn call_provider(
         allow_insecure_api_url: args.allow_insecure_api_url,
         allowed_api_urls: args.token_policy.allowed_api_urls.clone(),
         allowed_oidc_audiences: args.token_policy.allowed_oidc_audiences.clone(),
+        ..Settings::default()
     };
     let service = ProviderService::new(
         Arc::new(Mounter::new(client, secrets, settings, key)),

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use esc_api::{ClientOptions, EscClient};
+use esc_api::{ClientOptions, EscClient, MemoryBudget};
 use esc_csi_provider::cache::{CacheOptions, CachedSecrets, CachedSource};
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
@@ -48,8 +48,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     // Recorded by the caches and the ESC client as well as the mounts.
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
+    let memory = (args.budgets.max_memory_in_flight > 0)
+        .then(|| MemoryBudget::new(args.budgets.max_memory_in_flight));
     let client = EscClient::new(ClientOptions {
         max_concurrent_requests: args.max_concurrent_requests,
+        max_response_bytes: args.budgets.max_esc_reply_bytes,
+        max_reply_values: args.budgets.max_esc_reply_values,
+        memory: memory.clone(),
         ..ClientOptions::default()
     })
     .map_err(|e| ServeError::Http(e.to_string()))?
@@ -68,6 +73,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         allow_insecure_api_url: args.allow_insecure_api_url,
         allowed_api_urls: args.token_policy.allowed_api_urls,
         allowed_oidc_audiences: args.token_policy.allowed_oidc_audiences,
+        limits: args.budgets.class_limits(),
     };
     let cache = CacheOptions {
         ttl: args.cache_ttl,
@@ -99,9 +105,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         ServiceOptions {
             mount_timeout: args.mount_timeout,
             max_response_bytes: args.max_response_bytes,
+            max_request_bytes: args.budgets.max_request_bytes,
+            memory,
         },
     );
-    let admin = admin::router(Arc::new(registry), args.endpoint.clone());
+    let owned = Arc::new(std::sync::OnceLock::new());
+    let admin = admin::router_owning(Arc::new(registry), args.endpoint.clone(), owned.clone());
     let mut admin_addrs: Vec<SocketAddr> = Vec::new();
     for addr in [args.metrics_addr, args.health_addr].into_iter().flatten() {
         if !admin_addrs.contains(&addr) {
@@ -125,6 +134,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         path: args.endpoint.clone(),
         source,
     })?;
+    let socket = listener.socket().clone();
+    let _ = owned.set(socket.clone());
     tracing::info!(
         endpoint = %args.endpoint.display(),
         version = esc_csi_provider::grpc::RUNTIME_VERSION,
@@ -160,8 +171,8 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     for task in admin_tasks {
         task.abort();
     }
-    // An aborted server never reached its own cleanup.
-    let _ = std::fs::remove_file(&args.endpoint);
+    // An aborted server never reached its own cleanup; another daemon's socket stays.
+    socket.remove_if_ours();
     match result {
         Ok(Ok(())) => {
             tracing::info!("esc-csi provider stopped");

@@ -165,6 +165,35 @@ async fn serve_creates_the_folder_replaces_a_stale_socket_and_removes_it_on_sigt
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_second_serve_on_a_live_socket_fails_and_the_first_keeps_its_socket() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("pulumi.sock");
+    let first = Daemon::start(&socket, &[], &[]);
+    let second = esc_csi(&["serve", "--endpoint", socket.to_str().unwrap()]);
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        stderr(&second)
+            .contains("is a live socket: another process (another esc-csi?) is serving on it"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(
+        socket.exists(),
+        "the second daemon must not remove the first's socket"
+    );
+    let mut client = connect(socket.clone()).await.unwrap();
+    client
+        .version(VersionRequest {
+            version: "v1alpha1".into(),
+        })
+        .await
+        .unwrap();
+    let output = first.terminate();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!socket.exists());
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_mounts_with_a_token_read_through_the_kubeconfig() {
     let esc = FakeEsc::start().await;
     esc.accept_token("t0k3n");

@@ -48,7 +48,7 @@ async fn esc() -> FakeEsc {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn health_readiness_and_metrics_are_served_and_readiness_follows_the_socket() {
+async fn health_readiness_and_metrics_are_served_and_both_probes_follow_the_socket() {
     let esc = esc().await;
     let dir = tempfile::tempdir().unwrap();
     let socket = dir.path().join("pulumi.sock");
@@ -86,12 +86,18 @@ async fn health_readiness_and_metrics_are_served_and_readiness_follows_the_socke
     );
     assert!(!text.contains(TOKEN) && !text.contains("world"));
 
-    // Someone removes the socket: the driver could no longer reach us, so we are not ready.
+    // Someone removes the socket: the driver could no longer reach us, so we are neither
+    // ready nor alive (a restart brings the socket back).
     std::fs::remove_file(&socket).unwrap();
     let (status, body) = http_get(health, "/readyz");
     assert_eq!(status, 503);
     assert!(body.starts_with("not ready: cannot connect to "), "{body}");
-    assert_eq!(http_get(health, "/healthz").0, 200);
+    let (status, body) = http_get(health, "/healthz");
+    assert_eq!(status, 503);
+    assert!(
+        body.starts_with("not alive: ") && body.contains("is gone"),
+        "{body}"
+    );
     drop(daemon);
 }
 

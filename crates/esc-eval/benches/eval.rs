@@ -89,6 +89,7 @@ fn evaluation(c: &mut Criterion) {
         decrypter: &NoCiphertext,
         context: &context,
         show_secrets: true,
+        limits: esc_eval::Limits::default(),
     };
     let check = esc_eval::evaluate("acme/app", source.as_bytes(), &options);
     assert!(check.diagnostics.is_empty(), "{:?}", check.diagnostics);

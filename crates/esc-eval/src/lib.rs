@@ -7,6 +7,7 @@
 //! decryption are supplied by the caller through [`Options`].
 
 mod ast;
+mod budget;
 mod crypt;
 mod eval;
 mod interp;
@@ -15,6 +16,7 @@ mod syntax;
 mod validate;
 mod value;
 
+pub use budget::Limits;
 pub use crypt::{EnvelopeError, decode_envelope, encode_envelope};
 pub use value::{Data, Pos, Range, Trace, Value};
 
@@ -106,12 +108,15 @@ pub struct Options<'a> {
     pub context: &'a BTreeMap<String, Value>,
     /// Reveal secrets in the result (`secret` stays set on the values either way).
     pub show_secrets: bool,
+    /// What the evaluation may spend; past a budget it stops with a diagnostic naming it.
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for Options<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Options")
             .field("show_secrets", &self.show_secrets)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -203,16 +208,32 @@ impl Definition {
                 diagnostics: Vec::new(),
             };
         }
+        let _budget = budget::Scope::enter(options.limits);
         let mut run = eval::Run::new(options, validating);
         let v = run.evaluate_env(&self.name, "", true, decl);
         let exported = run.export(&v);
+        let mut diagnostics = std::mem::take(&mut run.diags);
+        if budget::is_exceeded() {
+            if let Some(summary) = budget::report() {
+                diagnostics.push(Diagnostic {
+                    severity: Severity::Error,
+                    summary,
+                    path: String::new(),
+                    range: None,
+                });
+            }
+            return Evaluation {
+                properties: None,
+                diagnostics,
+            };
+        }
         let properties = match exported.data {
             Data::Object(o) => o,
             _ => BTreeMap::new(),
         };
         Evaluation {
             properties: Some(properties),
-            diagnostics: run.diags,
+            diagnostics,
         }
     }
 }
@@ -221,6 +242,7 @@ impl Definition {
 /// diagnostics are the load diagnostics followed by the evaluation's.
 #[must_use]
 pub fn evaluate(name: &str, source: &[u8], options: &Options<'_>) -> Evaluation {
+    let _budget = budget::Scope::enter(options.limits);
     let (def, mut diags) = load(name, source);
     let mut e = def.evaluate(options);
     diags.append(&mut e.diagnostics);
@@ -231,6 +253,7 @@ pub fn evaluate(name: &str, source: &[u8], options: &Options<'_>) -> Evaluation 
 /// Checks the environment statically: `fn::open` results are unknown, nothing is opened.
 #[must_use]
 pub fn check(name: &str, source: &[u8], options: &Options<'_>) -> Evaluation {
+    let _budget = budget::Scope::enter(options.limits);
     let (def, mut diags) = load(name, source);
     let mut e = def.check(options);
     diags.append(&mut e.diagnostics);

@@ -190,9 +190,30 @@ pub(crate) fn parse(environment: &str, source: &str) -> Result<Node, SyntaxError
         return Ok(empty(&b));
     }
     let mut events = Vec::new();
+    // The tree is built recursively: its depth is bounded here, before any recursion.
+    let max_depth = crate::budget::limits().max_depth;
+    let mut depth = 0usize;
     for ev in Parser::new_from_str(source) {
         match ev {
             Ok(ev) => {
+                match ev.0 {
+                    Event::SequenceStart(..) | Event::MappingStart(..) => {
+                        depth += 1;
+                        if depth > max_depth {
+                            return Err(SyntaxError {
+                                summary: format!(
+                                    "yaml: line {}: collections nest deeper than {max_depth} \
+                                     levels (the depth budget)",
+                                    ev.1.start.line()
+                                ),
+                                range: Some(b.begin(ev.1)),
+                                path: String::new(),
+                            });
+                        }
+                    }
+                    Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
                 let end = matches!(ev.0, Event::DocumentEnd | Event::StreamEnd);
                 events.push(ev);
                 if end {

@@ -48,6 +48,7 @@ fn run(source: &str, check: bool, show_secrets: bool) -> Evaluation {
         decrypter: &Rot128,
         context: &context,
         show_secrets,
+        limits: esc_eval::Limits::default(),
     };
     if check {
         esc_eval::check("test", source.as_bytes(), &options)

@@ -419,6 +419,7 @@ fn run_case(dir: &Path, tier2: &mut String) -> String {
         decrypter: &Rot128,
         context: &ctx,
         show_secrets,
+        limits: esc_eval::Limits::default(),
     };
 
     let mut out = String::new();

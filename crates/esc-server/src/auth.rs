@@ -4,10 +4,15 @@
 //!
 //! Tokens are compared as SHA-256 digests in constant time, so neither the content nor the
 //! length of an accepted token leaks through timing; only the digests are kept.
+//!
+//! A configured token opens every organization the server serves; an exchanged token opens
+//! only the organization it was exchanged for (Pulumi Cloud's tokens belong to one
+//! organization too), whatever kind it is, and a personal one acts as its user.
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::rejection::RawPathParamsRejection;
+use axum::extract::{RawPathParams, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +21,22 @@ use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
-use crate::oidc::Issued;
+use crate::oidc::{Grant, Issued};
+
+/// Who a request's token is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// A configured token (or any token, when none is configured): every organization.
+    Any,
+    /// A token issued by exchange.
+    Issued(Grant),
+}
+
+/// The user an exchanged personal token acts as, for the handlers (`context.pulumi.user`).
+#[derive(Debug, Clone)]
+pub(crate) struct Caller {
+    pub(crate) user: Option<String>,
+}
 
 pub(crate) struct Auth {
     digests: Vec<[u8; 32]>,
@@ -46,12 +66,12 @@ impl Auth {
         }
     }
 
-    fn accepts(&self, token: &[u8]) -> bool {
+    fn accepts(&self, token: &[u8]) -> Option<Access> {
         if token.is_empty() {
-            return false;
+            return None;
         }
         if self.digests.is_empty() && !self.oidc {
-            return true;
+            return Some(Access::Any);
         }
         let presented = hash(token);
         // Every digest is compared, so the time does not tell which one matched.
@@ -62,7 +82,10 @@ impl Auth {
                 found | d.ct_eq(&presented)
             })
             .into();
-        configured || self.issued.accepts(&presented)
+        if configured {
+            return Some(Access::Any);
+        }
+        self.issued.grant(&presented).map(Access::Issued)
     }
 }
 
@@ -83,13 +106,38 @@ fn presented(request: &Request) -> Option<&[u8]> {
 
 pub(crate) async fn require_token(
     State(auth): State<Arc<Auth>>,
-    request: Request,
+    path: Result<RawPathParams, RawPathParamsRejection>,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    match presented(&request) {
-        Some(token) if auth.accepts(token) => next.run(request).await,
-        _ => ApiError::unauthorized().into_response(),
-    }
+    let Some(access) = presented(&request).and_then(|token| auth.accepts(token)) else {
+        return ApiError::unauthorized().into_response();
+    };
+    let user = match access {
+        Access::Any => None,
+        Access::Issued(grant) => {
+            // Every route under /api/esc names its organization; one that does not is refused.
+            let org = path.ok().and_then(|p| {
+                p.iter()
+                    .find(|(k, _)| *k == "org")
+                    .map(|(_, v)| v.to_owned())
+            });
+            if org.as_deref() != Some(grant.organization.as_str()) {
+                return ApiError::new(
+                    axum::http::StatusCode::FORBIDDEN,
+                    format!(
+                        "this token was exchanged for organization {}; it opens only that \
+                         organization's environments",
+                        grant.organization
+                    ),
+                )
+                .into_response();
+            }
+            grant.user
+        }
+    };
+    request.extensions_mut().insert(Caller { user });
+    next.run(request).await
 }
 
 #[cfg(test)]
@@ -99,23 +147,23 @@ mod tests {
     #[test]
     fn only_configured_tokens_pass_when_some_are_configured() {
         let auth = Auth::new(&["one".into(), "two".into()], Arc::default(), false);
-        assert!(auth.accepts(b"one"));
-        assert!(auth.accepts(b"two"));
-        assert!(!auth.accepts(b"three"));
-        assert!(!auth.accepts(b""));
+        assert_eq!(auth.accepts(b"one"), Some(Access::Any));
+        assert_eq!(auth.accepts(b"two"), Some(Access::Any));
+        assert_eq!(auth.accepts(b"three"), None);
+        assert_eq!(auth.accepts(b""), None);
         assert!(!format!("{auth:?}").contains("one"));
     }
 
     #[test]
     fn any_non_empty_token_passes_when_none_are_configured() {
         let auth = Auth::new(&[], Arc::default(), false);
-        assert!(auth.accepts(b"anything"));
-        assert!(!auth.accepts(b""));
+        assert_eq!(auth.accepts(b"anything"), Some(Access::Any));
+        assert_eq!(auth.accepts(b""), None);
     }
 
     #[test]
     fn with_oidc_on_only_configured_or_issued_tokens_pass() {
         let auth = Auth::new(&[], Arc::default(), true);
-        assert!(!auth.accepts(b"anything"));
+        assert_eq!(auth.accepts(b"anything"), None);
     }
 }

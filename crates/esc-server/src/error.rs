@@ -74,6 +74,7 @@ impl From<StoreError> for ApiError {
             StoreError::BadName(_) => StatusCode::BAD_REQUEST,
             StoreError::NotFound { .. } | StoreError::NoVersion { .. } => StatusCode::NOT_FOUND,
             StoreError::TooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            StoreError::Outside { .. } => StatusCode::FORBIDDEN,
             StoreError::Io { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError::new(status, e.to_string())

@@ -31,6 +31,7 @@ pub(crate) fn run(
         decrypter: &NoKey,
         context: &context,
         show_secrets: true,
+        limits: esc_eval::Limits::default(),
     };
     match mode {
         Mode::Check => esc_eval::check(name, content, &options),

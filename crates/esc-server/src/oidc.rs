@@ -3,7 +3,7 @@
 //! An OIDC identity token (a Kubernetes service-account token, say) signed by a key of the
 //! configured JWKS, from the configured issuer, for audience `urn:pulumi:org:<org>` and not
 //! expired, is traded for a random access token that this server's token check accepts until
-//! it expires. Pulumi Cloud decides with the issuer's authorization policies; here the
+//! it expires, for that organization's environments only (see [`Grant`]). Pulumi Cloud decides with the issuer's authorization policies; here the
 //! signature, `iss`, `aud` (must contain the request's `audience`), `exp` and `nbf` decide.
 //!
 //! Errors use the OAuth shape `{"error", "error_description"}` (RFC 6749 §5.2). Neither the
@@ -18,7 +18,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
@@ -106,6 +106,10 @@ impl OidcConfig {
                     Some("is a symmetric key; only public keys (RSA, EC, OKP) are accepted")
                 }
                 AlgorithmParameters::Other(_) => Some("has an unsupported key type"),
+                _ if algorithms(jwk).is_empty() => Some(
+                    "names no signature algorithm its key type can verify (alg must be RS*, \
+                     PS*, ES256, ES384 or EdDSA, matching the key)",
+                ),
                 _ => DecodingKey::from_jwk(jwk)
                     .err()
                     .map(|_| "cannot be read as a public key"),
@@ -156,10 +160,21 @@ pub enum OidcError {
     ZeroLifetime,
 }
 
-/// Access tokens issued by exchange, kept as SHA-256 digests with their expiry.
+/// Access tokens issued by exchange, kept as SHA-256 digests with what they grant.
 #[derive(Default)]
 pub(crate) struct Issued {
-    tokens: Mutex<HashMap<[u8; 32], Instant>>,
+    tokens: Mutex<HashMap<[u8; 32], Grant>>,
+}
+
+/// What an issued token opens: its organization's environments only, until it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Grant {
+    expires: Instant,
+    /// The organization of the exchange's audience (`urn:pulumi:org:<org>`).
+    pub(crate) organization: String,
+    /// For a personal token (`scope` `user:<login>`), the user it acts as, which definitions
+    /// see as `context.pulumi.user`; organization and team tokens act as the configured user.
+    pub(crate) user: Option<String>,
 }
 
 impl std::fmt::Debug for Issued {
@@ -170,24 +185,30 @@ impl std::fmt::Debug for Issued {
 }
 
 impl Issued {
-    fn insert(&self, digest: [u8; 32], expires: Instant) {
+    fn insert(&self, digest: [u8; 32], grant: Grant) {
         let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         if tokens.len() >= MAX_ISSUED {
             let now = Instant::now();
-            tokens.retain(|_, e| *e > now);
+            tokens.retain(|_, g| g.expires > now);
         }
         if tokens.len() >= MAX_ISSUED
-            && let Some(oldest) = tokens.iter().min_by_key(|(_, e)| **e).map(|(d, _)| *d)
+            && let Some(oldest) = tokens
+                .iter()
+                .min_by_key(|(_, g)| g.expires)
+                .map(|(d, _)| *d)
         {
             tokens.remove(&oldest);
         }
-        tokens.insert(digest, expires);
+        tokens.insert(digest, grant);
     }
 
-    /// Whether `digest` belongs to an issued token that has not expired.
-    pub(crate) fn accepts(&self, digest: &[u8; 32]) -> bool {
+    /// What the issued token with `digest` grants, if it exists and has not expired.
+    pub(crate) fn grant(&self, digest: &[u8; 32]) -> Option<Grant> {
         let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        tokens.get(digest).is_some_and(|e| *e > Instant::now())
+        tokens
+            .get(digest)
+            .filter(|g| g.expires > Instant::now())
+            .cloned()
     }
 }
 
@@ -278,8 +299,9 @@ fn params(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
     Ok(params)
 }
 
+/// The exchange's reply.
 #[derive(Serialize)]
-struct Grant {
+struct Reply {
     access_token: String,
     issued_token_type: String,
     token_type: &'static str,
@@ -368,8 +390,14 @@ pub(crate) fn exchange(
     let claims = verify(config, subject.expose_secret(), &audience)?;
 
     let token = random_token();
-    let expires = Instant::now() + lifetime;
-    issued.insert(crate::auth::hash(token.as_bytes()), expires);
+    let grant = Grant {
+        expires: Instant::now() + lifetime,
+        organization: org.to_owned(),
+        user: (kind == "personal")
+            .then(|| scope.strip_prefix("user:").map(str::to_owned))
+            .flatten(),
+    };
+    issued.insert(crate::auth::hash(token.as_bytes()), grant);
     tracing::info!(
         subject = claims.sub.as_deref().unwrap_or("-"),
         organization = org,
@@ -377,14 +405,14 @@ pub(crate) fn exchange(
         expires_in = lifetime.as_secs(),
         "issued an access token by token exchange"
     );
-    let grant = Grant {
+    let reply = Reply {
         access_token: token,
         issued_token_type: requested,
         token_type: "Bearer",
         expires_in: lifetime.as_secs(),
         scope,
     };
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(grant)).into_response())
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(reply)).into_response())
 }
 
 fn check_scope(kind: &str, scope: &str) -> Result<(), OAuthError> {
@@ -429,6 +457,33 @@ fn lifetime(
     }
 }
 
+/// The algorithms a key verifies: the one its `alg` names, or, without `alg`, those of its
+/// type and curve. A token is only checked with a key that admits the token's algorithm, so a
+/// PS256 token cannot pass through a key published for RS256 (RFC 7517 §4.4).
+fn algorithms(jwk: &Jwk) -> Vec<Algorithm> {
+    use Algorithm as A;
+    let by_type: Vec<Algorithm> = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => {
+            vec![A::RS256, A::RS384, A::RS512, A::PS256, A::PS384, A::PS512]
+        }
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            EllipticCurve::P256 => vec![A::ES256],
+            EllipticCurve::P384 => vec![A::ES384],
+            _ => Vec::new(),
+        },
+        AlgorithmParameters::OctetKeyPair(_) => vec![A::EdDSA],
+        _ => Vec::new(),
+    };
+    match jwk.common.key_algorithm {
+        None => by_type,
+        Some(named) => Algorithm::try_from(named)
+            .ok()
+            .filter(|alg| by_type.contains(alg))
+            .into_iter()
+            .collect(),
+    }
+}
+
 /// Checks the subject token: a known key's signature, the issuer, the audience, the times.
 fn verify(config: &OidcConfig, token: &str, audience: &str) -> Result<Claims, OAuthError> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| {
@@ -453,6 +508,16 @@ fn verify(config: &OidcConfig, token: &str, audience: &str) -> Result<Claims, OA
         return Err(OAuthError::invalid_grant(format!(
             "no key in the JWKS has the subject token's key id {:?}",
             header.kid.unwrap_or_default()
+        )));
+    }
+    let candidates: Vec<_> = candidates
+        .into_iter()
+        .filter(|jwk| algorithms(jwk).contains(&alg))
+        .collect();
+    if candidates.is_empty() {
+        return Err(OAuthError::invalid_grant(format!(
+            "the subject token is signed with {alg:?}, which its key in the JWKS is not for \
+             (a key verifies only its own alg, or its key type's algorithms when it has none)"
         )));
     }
     let mut validation = Validation::new(alg);

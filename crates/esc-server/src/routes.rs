@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Extension;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -16,7 +17,7 @@ use esc_path::PropertyPath;
 use serde::Deserialize;
 
 use crate::Inner;
-use crate::auth::{Auth, require_token};
+use crate::auth::{Auth, Caller, require_token};
 use crate::error::ApiError;
 use crate::evaluate::{self, Mode};
 use crate::names;
@@ -194,18 +195,27 @@ struct OpenQuery {
     duration: Option<String>,
 }
 
+/// The user definitions see: an exchanged personal token's, else the configured one.
+fn user_of(inner: &Inner, caller: Option<Extension<Caller>>) -> String {
+    caller
+        .and_then(|Extension(c)| c.user)
+        .unwrap_or_else(|| inner.config.user.clone())
+}
+
 async fn open(
     State(inner): Shared,
+    caller: Option<Extension<Caller>>,
     path: Result<Path<Params>, PathRejection>,
     query: Result<Query<OpenQuery>, QueryRejection>,
 ) -> Reply<Response> {
+    let user = user_of(&inner, caller);
     let params = params(&inner, path)?;
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let duration = open_duration(&inner, query.duration.as_deref())?;
     let id = blocking(move || {
         let revision = revision(&inner, &params)?;
         let name = format!("{}/{}", params.project(), params.env());
-        let user = &inner.config.user;
+        let user = &user;
         let evaluation = evaluate::run(
             &inner.store,
             user,
@@ -272,35 +282,42 @@ async fn read(
             params.full_name()
         )));
     };
-    let Some(property) = query.property else {
-        let environment = wire::Environment {
-            properties: &opened.properties,
-            execution_context: wire::ExecutionContext {
-                properties: &opened.execution_context,
-            },
-            diagnostics: None,
+    // An opened environment may be tens of MiB (see esc-eval's budgets): copying and
+    // encoding it is work for a blocking thread, not the async runtime.
+    blocking(move || {
+        let Some(property) = query.property else {
+            let environment = wire::Environment {
+                properties: &opened.properties,
+                execution_context: wire::ExecutionContext {
+                    properties: &opened.execution_context,
+                },
+                diagnostics: None,
+            };
+            return Ok(Json(environment).into_response());
         };
-        return Ok(Json(environment).into_response());
-    };
-    let path = PropertyPath::parse(&property)
-        .map_err(|e| ApiError::bad_request(format!("invalid property path: {e}")))?;
-    let root = Value::new(Data::Object(opened.properties.clone()));
-    let resolved = path
-        .resolve(&root)
-        .map_err(|e| ApiError::not_found(format!("property {property:?} not found: {e}")))?;
-    let mut node = resolved.value.into_owned();
-    node.secret |= resolved.under_secret;
-    Ok(Json(node).into_response())
+        let path = PropertyPath::parse(&property)
+            .map_err(|e| ApiError::bad_request(format!("invalid property path: {e}")))?;
+        let root = Value::new(Data::Object(opened.properties.clone()));
+        let resolved = path
+            .resolve(&root)
+            .map_err(|e| ApiError::not_found(format!("property {property:?} not found: {e}")))?;
+        let mut node = resolved.value.into_owned();
+        node.secret |= resolved.under_secret;
+        Ok(Json(node).into_response())
+    })
+    .await
 }
 
 async fn check(
     State(inner): Shared,
+    caller: Option<Extension<Caller>>,
     path: Result<Path<Params>, PathRejection>,
     body: Bytes,
 ) -> Reply<Response> {
     let params = params(&inner, path)?;
+    let user = user_of(&inner, caller);
     blocking(move || {
-        let user = &inner.config.user;
+        let user = &user;
         let evaluation = evaluate::run(
             &inner.store,
             user,

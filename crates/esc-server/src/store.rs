@@ -3,6 +3,10 @@
 //! Files have no history, so revisions are counted from the server's start: the first content
 //! seen is revision 1 and every change of content makes a new revision. Each revision's bytes
 //! stay in memory (the newest [`KEPT_REVISIONS`]), so `versions/{n}` opens what was served then.
+//!
+//! A definition may be a symlink to another file of the folder, but never to a file outside
+//! it: a checkout holding `prod.yaml -> ~/.ssh/id_rsa` would otherwise serve that file's
+//! content to any token holder (in an error message, or as YAML).
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
@@ -55,6 +59,11 @@ pub(crate) enum StoreError {
     },
     #[error("the definition of {project}/{env} is larger than {MAX_DEFINITION_BYTES} bytes")]
     TooLarge { project: String, env: String },
+    #[error(
+        "the definition of {project}/{env} is a symbolic link that leads outside the \
+         environments folder; it is not served"
+    )]
+    Outside { project: String, env: String },
     // The path is ours (the configured folder), not the client's: safe to show.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -74,13 +83,17 @@ struct History {
 #[derive(Debug)]
 pub(crate) struct Store {
     root: PathBuf,
+    /// `root` with every symlink resolved: where every definition must really be.
+    real_root: PathBuf,
     histories: Mutex<HashMap<(String, String), History>>,
 }
 
 impl Store {
     pub(crate) fn new(root: PathBuf) -> Store {
+        let real_root = std::fs::canonicalize(&root).unwrap_or_else(|_| root.clone());
         Store {
             root,
+            real_root,
             histories: Mutex::new(HashMap::new()),
         }
     }
@@ -90,7 +103,7 @@ impl Store {
         names::check("project", project).map_err(StoreError::BadName)?;
         names::check("environment", env).map_err(StoreError::BadName)?;
         let path = self.root.join(project).join(format!("{env}.yaml"));
-        let content = read(&path, project, env)?;
+        let content = read(&path, &self.real_root, project, env)?;
         Ok(self.record(project, env, content))
     }
 
@@ -213,15 +226,31 @@ fn valid_name(file_name: &std::ffi::OsStr, suffix: &str) -> Option<String> {
     Some(name.to_owned())
 }
 
-fn read(path: &Path, project: &str, env: &str) -> Result<Vec<u8>, StoreError> {
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(StoreError::NotFound {
-                project: project.to_owned(),
-                env: env.to_owned(),
+fn read(path: &Path, real_root: &Path, project: &str, env: &str) -> Result<Vec<u8>, StoreError> {
+    let not_found = || StoreError::NotFound {
+        project: project.to_owned(),
+        env: env.to_owned(),
+    };
+    // Every link resolved; what is left must be inside the folder, and is opened as such.
+    let real = match std::fs::canonicalize(path) {
+        Ok(real) => real,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
+        Err(source) => {
+            return Err(StoreError::Io {
+                path: path.to_owned(),
+                source,
             });
         }
+    };
+    if !real.starts_with(real_root) {
+        return Err(StoreError::Outside {
+            project: project.to_owned(),
+            env: env.to_owned(),
+        });
+    }
+    let file = match std::fs::File::open(&real) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(not_found()),
         Err(source) => {
             return Err(StoreError::Io {
                 path: path.to_owned(),
@@ -292,6 +321,40 @@ mod tests {
             .map(|l| format!("{}/{}", l.project, l.name))
             .collect();
         assert_eq!(listed, ["app/dev", "default/base"]);
+    }
+
+    #[test]
+    fn a_symlink_leaving_the_folder_is_refused_and_one_inside_it_is_served() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(
+            outside.path().join("secret.yaml"),
+            "values: {stolen: yes}\n",
+        )
+        .unwrap();
+        let (dir, store) = store_with(&[("app/dev.yaml", "values: {a: 1}\n")]);
+        let link = |from: &Path, name: &str| {
+            std::os::unix::fs::symlink(from, dir.path().join(name)).unwrap();
+        };
+        link(&outside.path().join("secret.yaml"), "app/stolen.yaml");
+        link(outside.path(), "elsewhere");
+        link(Path::new("dev.yaml"), "app/alias.yaml");
+        for (project, env) in [("app", "stolen"), ("elsewhere", "secret")] {
+            let err = store.current(project, env).unwrap_err();
+            assert!(matches!(err, StoreError::Outside { .. }), "{err}");
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "the definition of {project}/{env} is a symbolic link that leads outside \
+                     the environments folder; it is not served"
+                )
+            );
+        }
+        assert_eq!(
+            &*store.current("app", "alias").unwrap().content,
+            b"values: {a: 1}\n"
+        );
+        let listed: Vec<_> = store.list().unwrap().into_iter().map(|l| l.name).collect();
+        assert_eq!(listed, ["alias", "dev"]);
     }
 
     #[test]

@@ -330,3 +330,141 @@ async fn our_own_client_exchanges_and_opens_with_the_issued_token() {
     );
     assert!(!format!("{error:?}").contains(subject.expose_secret()));
 }
+
+/// The form of an exchange for `kind` (`organization`, `team`, `personal`) with `scope`.
+fn pairs<'a>(kind: &'a str, scope: &'a str, subject_token: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("audience", AUDIENCE),
+        (
+            "grant_type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+        ),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:id_token",
+        ),
+        ("requested_token_type", kind),
+        ("scope", scope),
+        ("subject_token", subject_token),
+    ]
+}
+
+#[tokio::test]
+async fn a_token_exchanged_for_one_organization_opens_no_other_organization() {
+    let key = Key::es256("k1");
+    let fixture = server(&[&key]).await;
+    let subject = key.sign(&claims(AUDIENCE));
+    for (kind, scope) in [
+        ("urn:pulumi:token-type:access_token:organization", ""),
+        ("urn:pulumi:token-type:access_token:team", "team:platform"),
+        ("urn:pulumi:token-type:access_token:personal", "user:alice"),
+    ] {
+        let reply = exchange_with(&fixture, &pairs(kind, scope, &subject)).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let token = reply.body["access_token"].as_str().unwrap();
+        assert_eq!(open_with(&fixture, token).await, 200, "{kind}");
+        for path in [
+            "/environments/other",
+            "/environments/other/app/prod",
+            "/environments/other/yaml/check",
+        ] {
+            let method = if path.ends_with("check") {
+                "POST"
+            } else {
+                "GET"
+            };
+            let reply = fixture.call(method, path, Some(token), "").await;
+            assert_eq!(
+                reply.api_error(403),
+                "this token was exchanged for organization acme; it opens only that \
+                 organization's environments",
+                "{kind} {path}"
+            );
+        }
+        let reply = fixture
+            .call("POST", "/environments/other/app/prod/open", Some(token), "")
+            .await;
+        assert_eq!(reply.status, 403, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn a_personal_token_acts_as_its_user_and_an_organization_token_as_the_configured_one() {
+    let key = Key::es256("k1");
+    let fixture = server(&[&key]).await;
+    fixture.write(
+        "app/who.yaml",
+        "values:\n  who: ${context.pulumi.user.login}\n",
+    );
+    let subject = key.sign(&claims(AUDIENCE));
+    for (kind, scope, user) in [
+        (
+            "urn:pulumi:token-type:access_token:personal",
+            "user:alice",
+            "alice",
+        ),
+        (
+            "urn:pulumi:token-type:access_token:organization",
+            "",
+            "local",
+        ),
+    ] {
+        let reply = exchange_with(&fixture, &pairs(kind, scope, &subject)).await;
+        let token = reply.body["access_token"].as_str().unwrap();
+        let opened = fixture
+            .call("POST", "/environments/acme/app/who/open", Some(token), "")
+            .await;
+        let id = opened.json()["id"].as_str().unwrap().to_owned();
+        let read = fixture
+            .call(
+                "GET",
+                &format!("/environments/acme/app/who/open/{id}?property=who"),
+                Some(token),
+                "",
+            )
+            .await;
+        assert_eq!(read.json()["value"], user, "{kind}");
+    }
+}
+
+#[tokio::test]
+async fn a_ps256_token_is_refused_by_a_key_published_for_rs256() {
+    let rsa = Key::rs256("rsa");
+    assert_eq!(
+        rsa.jwk.common.key_algorithm,
+        Some(jsonwebtoken::jwk::KeyAlgorithm::RS256)
+    );
+    let fixture = server(&[&rsa]).await;
+    let mut header = Header::new(Algorithm::PS256);
+    header.kid = Some("rsa".to_owned());
+    let token = jsonwebtoken::encode(&header, &claims(AUDIENCE), &rsa.encoding).unwrap();
+    let reply = exchange(&fixture, &token).await;
+    assert_eq!(
+        refused(&reply, "invalid_grant"),
+        "the subject token is signed with PS256, which its key in the JWKS is not for (a key \
+         verifies only its own alg, or its key type's algorithms when it has none)"
+    );
+    // Without `alg`, an RSA key admits the RSA family: PS256 passes.
+    let mut open = rsa.jwk.clone();
+    open.common.key_algorithm = None;
+    let fixture = Fixture::start_with(&[("app/prod.yaml", "values: {a: 1}\n")], |c| {
+        c.oidc = Some(OidcConfig::new(ISSUER, JwkSet { keys: vec![open] }));
+    })
+    .await;
+    assert_eq!(exchange(&fixture, &token).await.status, 200);
+}
+
+#[test]
+fn a_key_whose_alg_does_not_fit_its_type_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut jwk = Key::rs256("rsa").jwk;
+    jwk.common.key_algorithm = Some(jsonwebtoken::jwk::KeyAlgorithm::ES256);
+    let mut config = esc_server::Config::new(dir.path());
+    config.oidc = Some(OidcConfig::new(ISSUER, JwkSet { keys: vec![jwk] }));
+    let err = esc_server::EscServer::new(config).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "key 0 of the JWKS names no signature algorithm its key type can verify (alg must be \
+         RS*, PS*, ES256, ES384 or EdDSA, matching the key)"
+    );
+}

@@ -127,3 +127,33 @@ async fn our_own_client_reads_an_environment_whole_and_at_a_revision() {
         .to_string();
     assert!(error.contains("no revision or tag \"9\""), "{error}");
 }
+
+#[tokio::test]
+async fn a_definition_linking_outside_the_folder_is_not_served() {
+    let outside = tempfile::tempdir().unwrap();
+    support::write(outside.path(), "id_rsa", "values: {key: private}\n");
+    let fixture = Fixture::start(&[("shop/dev.yaml", "values: {a: 1}\n")]).await;
+    std::os::unix::fs::symlink(
+        outside.path().join("id_rsa"),
+        fixture.dir.path().join("shop/stolen.yaml"),
+    )
+    .unwrap();
+    let message = "the definition of shop/stolen is a symbolic link that leads outside the \
+                   environments folder; it is not served";
+    for (method, path) in [
+        ("GET", "/environments/acme/shop/stolen"),
+        ("POST", "/environments/acme/shop/stolen/open"),
+    ] {
+        let reply = fixture.call(method, path, Some(TOKEN), "").await;
+        assert_eq!(reply.api_error(403), message);
+        assert!(!reply.text().contains("private"));
+    }
+    let listed = fixture.get("/environments/acme").await.json();
+    assert_eq!(listed["environments"].as_array().unwrap().len(), 1);
+    fixture.write("default/base.yaml", "values: {b: 2}\n");
+    fixture.write("shop/importer.yaml", "imports: [shop/stolen]\n");
+    let reply = fixture.post("/environments/acme/shop/importer/open").await;
+    assert_eq!(reply.status, 400);
+    assert!(reply.text().contains(message), "{}", reply.text());
+    assert!(!reply.text().contains("private"));
+}

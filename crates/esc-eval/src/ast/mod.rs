@@ -331,6 +331,12 @@ pub(crate) fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) ->
     let mut sorted: Vec<&str> = candidates.collect();
     sorted.sort_unstable();
     for c in sorted {
+        // Each comparison costs the product of the lengths: many misses against many long
+        // keys are charged to the steps budget, and the search stops when it runs out.
+        let cost = 1 + (x.len() as u64).saturating_mul(c.len() as u64) / 64;
+        if !crate::budget::steps(cost) {
+            break;
+        }
         let d = levenshtein(&x, &fold(c));
         if d < best_d {
             best_d = d;

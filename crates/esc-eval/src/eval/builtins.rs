@@ -15,6 +15,7 @@ use super::marks::{combine, contains_unknowns};
 use super::values::{export, schema_of, str_of, unexport};
 use super::{Env, Repr, Run, V, XId, rc, val};
 use crate::Value;
+use crate::budget;
 use crate::schema;
 
 impl Run<'_> {
@@ -32,7 +33,10 @@ impl Run<'_> {
                     }
                 }
             }
-            v.borrow_mut().repr = Repr::Array(out);
+            let repr = Repr::Array(out);
+            let mut b = v.borrow_mut();
+            b.depth = super::depth_of(&repr);
+            b.repr = repr;
         }
         v
     }
@@ -48,6 +52,13 @@ impl Run<'_> {
                 Repr::Array(items) => items.iter().map(str_of).collect(),
                 _ => Vec::new(),
             };
+            let size = parts
+                .iter()
+                .map(|p| p.len().saturating_add(sep.len()))
+                .fold(0usize, usize::saturating_add);
+            if !budget::bytes(size) {
+                return self.over_budget(x);
+            }
             v.borrow_mut().repr = Repr::String(parts.join(&sep));
         }
         v
@@ -60,6 +71,16 @@ impl Run<'_> {
         let (v, known) = self.builtin_result(x, &[(&delim, dok), (&text, sok)]);
         if known {
             let (sep, text) = (str_of(&delim), str_of(&text));
+            // Each part becomes a value of its own: count them before making them.
+            let count = if sep.is_empty() {
+                text.chars().count()
+            } else {
+                text.matches(sep.as_str()).count() + 1
+            };
+            let made = count.saturating_mul(std::mem::size_of::<super::Val>());
+            if !budget::bytes(text.len()) || !budget::steps(count as u64) || !budget::total(made) {
+                return self.over_budget(x);
+            }
             let parts: Vec<V> = go_split(&text, &sep)
                 .into_iter()
                 .map(|p| rc(val(x, Repr::String(p))))
@@ -88,29 +109,40 @@ impl Run<'_> {
     pub(super) fn eval_from_base64(&mut self, env: &Env, x: XId, s: XId) -> V {
         self.eval_string_to_string(env, x, s, |text| match STANDARD.decode(text) {
             Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
-            Err(e) => Err(format!("decoding base64 string: {}", base64_error(&e))),
+            Err(e) => Err(Some(format!(
+                "decoding base64 string: {}",
+                base64_error(&e)
+            ))),
         })
     }
 
     /// `fn::toBase64`.
     pub(super) fn eval_to_base64(&mut self, env: &Env, x: XId, s: XId) -> V {
-        self.eval_string_to_string(env, x, s, |text| Ok(STANDARD.encode(text)))
+        self.eval_string_to_string(env, x, s, |text| {
+            let size = text.len().div_ceil(3).saturating_mul(4);
+            if !budget::bytes(size) {
+                return Err(None);
+            }
+            Ok(STANDARD.encode(text))
+        })
     }
 
-    /// A builtin from one string to one string; `f`'s error becomes the diagnostic.
+    /// A builtin from one string to one string; `f`'s error becomes the diagnostic (`None`:
+    /// over budget).
     fn eval_string_to_string(
         &mut self,
         env: &Env,
         x: XId,
         s: XId,
-        f: impl FnOnce(&str) -> Result<String, String>,
+        f: impl FnOnce(&str) -> Result<String, Option<String>>,
     ) -> V {
         let (text, ok) = self.eval_typed(env, s, &schema::typed("string"));
         let (v, known) = self.builtin_result(x, &[(&text, ok)]);
         if known {
             match f(&str_of(&text)) {
                 Ok(out) => v.borrow_mut().repr = Repr::String(out),
-                Err(message) => {
+                Err(None) => return self.over_budget(x),
+                Err(Some(message)) => {
                     self.error(x, message);
                     v.borrow_mut().unknown = true;
                 }
@@ -149,7 +181,11 @@ impl Run<'_> {
         combine(&v, &[&value]);
         if !v.borrow().unknown {
             let json = export(&self.xs, &value).to_json(false);
-            v.borrow_mut().repr = Repr::String(go_json(&json));
+            let text = go_json(&json);
+            if budget::is_exceeded() || !budget::bytes(text.len()) {
+                return self.over_budget(x);
+            }
+            v.borrow_mut().repr = Repr::String(text);
         }
         v
     }
@@ -158,6 +194,9 @@ impl Run<'_> {
     pub(super) fn eval_to_string(&mut self, env: &Env, x: XId, a: XId) -> V {
         let value = self.eval(env, a, &schema::always());
         let (s, unknown, secret) = to_string(&value);
+        if budget::is_exceeded() || !budget::bytes(s.len()) {
+            return self.over_budget(x);
+        }
         let v = self.with_schema(x, Repr::Null);
         {
             let mut b = v.borrow_mut();
@@ -215,11 +254,15 @@ impl Run<'_> {
 }
 
 /// `(text, unknown, secret)` of a value interpolated into a string.
+/// Over budget, the text is cut short; the caller's budget check then fails.
 pub(super) fn to_string(v: &V) -> (String, bool, bool) {
     let b = v.borrow();
     if b.unknown {
         return ("[unknown]".into(), true, b.secret);
     }
+    let Some(_depth) = budget::descend().filter(|_| budget::step()) else {
+        return (String::new(), false, b.secret);
+    };
     let (mut unknown, mut secret) = (false, b.secret);
     let s = match &b.repr {
         Repr::Null => String::new(),
@@ -231,6 +274,9 @@ pub(super) fn to_string(v: &V) -> (String, bool, bool) {
                 .iter()
                 .map(|i| {
                     let (s, u, sec) = to_string(i);
+                    if !budget::bytes(s.len()) {
+                        return String::new();
+                    }
                     unknown |= u;
                     secret |= sec;
                     go_quote(&s)
@@ -243,6 +289,9 @@ pub(super) fn to_string(v: &V) -> (String, bool, bool) {
                 .iter()
                 .map(|(k, i)| {
                     let (s, u, sec) = to_string(i);
+                    if !budget::bytes(s.len()) {
+                        return String::new();
+                    }
                     unknown |= u;
                     secret |= sec;
                     format!("{}={}", go_quote(k), go_quote(&s))

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::values::{copy_value, merge, property, unexport};
 use super::{Env, Repr, Run, V, XId, XKind, rc, val};
 use crate::ast::{self, Loc};
+use crate::budget;
 use crate::schema;
 use crate::{Data, Severity, Value};
 
@@ -114,7 +115,19 @@ impl Run<'_> {
         unexport(&Value::new(Data::Object(ctx)), def, false)
     }
 
+    /// Imports `name`, each environment once per evaluation: an import diamond (each level
+    /// importing the two below it) loads every environment once, not once per path.
     pub(super) fn import(&mut self, at: XId, name: &str, root_name: &str) -> Option<V> {
+        let limits = budget::limits();
+        self.imports_seen += 1;
+        if self.imports_seen > limits.max_imports {
+            let max = limits.max_imports;
+            self.error(
+                at,
+                format!("more than {max} imports in one evaluation (the imports budget)"),
+            );
+            return None;
+        }
         if let Some(state) = self.imported.get(name) {
             return match state {
                 Some(v) => Some(v.clone()),
@@ -124,6 +137,16 @@ impl Run<'_> {
                 }
             };
         }
+        if self.import_depth >= limits.max_import_depth {
+            let max = limits.max_import_depth;
+            self.error(
+                at,
+                format!(
+                    "imports nest deeper than {max} levels at {name} (the import-depth budget)"
+                ),
+            );
+            return None;
+        }
         let bytes = match self.opts.environments.load(name) {
             Ok(b) => b,
             Err(e) => {
@@ -131,6 +154,10 @@ impl Run<'_> {
                 return None;
             }
         };
+        if !budget::total(bytes.len()) {
+            self.over_budget(at);
+            return None;
+        }
         let (decl, diags) = crate::load_decl(name, &bytes);
         let failed = diags.iter().any(|d| d.severity == Severity::Error);
         self.diags.extend(diags);
@@ -138,6 +165,9 @@ impl Run<'_> {
         if failed {
             return None;
         }
-        Some(self.evaluate_env(name, root_name, false, &decl))
+        self.import_depth += 1;
+        let v = self.evaluate_env(name, root_name, false, &decl);
+        self.import_depth -= 1;
+        Some(v)
     }
 }

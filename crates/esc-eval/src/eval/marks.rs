@@ -9,6 +9,9 @@ pub(super) fn contains(v: &V, pred: &dyn Fn(&Val) -> bool) -> bool {
     if pred(&v.borrow()) {
         return true;
     }
+    let Some(_depth) = crate::budget::descend().filter(|_| crate::budget::step()) else {
+        return false;
+    };
     let items = match &v.borrow().repr {
         Repr::Array(a) => a.clone(),
         Repr::Object(_) => Vec::new(),

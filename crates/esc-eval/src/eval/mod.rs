@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use crate::ast::Loc;
+use crate::budget;
 use crate::interp::Accessor;
 use crate::schema::{self, Schema};
 use crate::{Diagnostic, Options, Severity, Value};
@@ -59,10 +60,28 @@ pub(crate) struct Val {
     /// For an unknown value's property: the receiver and the name.
     access: Option<(V, String)>,
     merged_keys: Option<Rc<Vec<String>>>,
+    /// Collections nested in this one (0 for a scalar); bounded by the depth budget when
+    /// values are built, so that no walk over a value (export, copy, drop) recurses deeper.
+    depth: usize,
+}
+
+/// How deep a collection of these members is.
+fn depth_of(repr: &Repr) -> usize {
+    let deepest = |vs: &mut dyn Iterator<Item = &V>| {
+        vs.map(|v| v.try_borrow().map_or(0, |b| b.depth))
+            .max()
+            .unwrap_or(0)
+    };
+    match repr {
+        Repr::Array(items) => 1 + deepest(&mut items.iter()),
+        Repr::Object(members) => 1 + deepest(&mut members.values()),
+        _ => 0,
+    }
 }
 
 fn val(def: XId, repr: Repr) -> Val {
     Val {
+        depth: depth_of(&repr),
         def,
         base: None,
         schema: None,
@@ -152,6 +171,9 @@ pub(crate) struct Run<'o> {
     validating: bool,
     xs: Vec<XNode>,
     imported: HashMap<String, Option<V>>,
+    /// Imports being evaluated, innermost last, and imports seen so far (both budgeted).
+    import_depth: usize,
+    imports_seen: usize,
     pub(crate) diags: Vec<Diagnostic>,
 }
 
@@ -164,6 +186,8 @@ impl<'o> Run<'o> {
             validating,
             xs: Vec::new(),
             imported: HashMap::new(),
+            import_depth: 0,
+            imports_seen: 0,
             diags: Vec::new(),
         }
     }
@@ -208,7 +232,21 @@ impl<'o> Run<'o> {
         });
     }
 
+    /// Reports the exhausted budget at `x` (once per evaluation) and gives an unknown value.
+    fn over_budget(&mut self, x: XId) -> V {
+        if let Some(summary) = budget::report() {
+            self.error(x, summary);
+        }
+        unknown_val(x, schema::always())
+    }
+
     fn eval(&mut self, env: &Env, x: XId, accept: &Rc<Schema>) -> V {
+        if !budget::step() {
+            return self.over_budget(x);
+        }
+        let Some(_depth) = budget::descend() else {
+            return self.over_budget(x);
+        };
         match self.xs[x].state {
             State::Done => {
                 if let Some(v) = &self.xs[x].value {
@@ -282,20 +320,29 @@ impl<'o> Run<'o> {
             XKind::Literal(r) => rc(val(x, r.clone())),
             XKind::Interpolate(parts) => {
                 let parts = parts.clone();
-                let mut out = String::new();
+                let mut pieces = Vec::with_capacity(parts.len() * 2);
                 let (mut unknown, mut secret) = (false, false);
                 for (text, access) in &parts {
-                    out.push_str(text);
+                    pieces.push(std::borrow::Cow::Borrowed(text.as_str()));
                     if let Some(a) = access {
                         let pv = self.property_access(env, x, a, &schema::always());
                         let (s, u, sec) = to_string(&pv);
                         unknown |= u;
                         secret |= sec;
                         if !u {
-                            out.push_str(&s);
+                            pieces.push(std::borrow::Cow::Owned(s));
                         }
                     }
                 }
+                // The result's size is known before it is allocated: `${x}${x}` doubles.
+                let size = pieces
+                    .iter()
+                    .map(|p| p.len())
+                    .fold(0usize, usize::saturating_add);
+                if !budget::bytes(size) {
+                    return self.over_budget(x);
+                }
+                let out = pieces.concat();
                 let mut v = val(
                     x,
                     Repr::String(if unknown { "[unknown]".into() } else { out }),
@@ -319,7 +366,7 @@ impl<'o> Run<'o> {
                         self.eval(env, *e, &acc)
                     })
                     .collect();
-                rc(val(x, Repr::Array(vals)))
+                self.collection(x, Repr::Array(vals))
             }
             XKind::Object(props) => {
                 let props = props.clone();
@@ -330,7 +377,7 @@ impl<'o> Run<'o> {
                         (k.clone(), self.eval(env, *e, &acc))
                     })
                     .collect();
-                rc(val(x, Repr::Object(vals)))
+                self.collection(x, Repr::Object(vals))
             }
             XKind::Plaintext(p) => {
                 let p = *p;
@@ -393,6 +440,17 @@ impl<'o> Run<'o> {
                 self.eval_validate(env, x, s, a)
             }
         }
+    }
+
+    /// An array or object value, unless it would nest deeper than the depth budget (its
+    /// members may be deep values reached by reference).
+    fn collection(&mut self, x: XId, repr: Repr) -> V {
+        let max = budget::limits().max_depth;
+        if depth_of(&repr) > max {
+            budget::exceed_depth();
+            return self.over_budget(x);
+        }
+        rc(val(x, repr))
     }
 
     fn eval_typed(&mut self, env: &Env, x: XId, accept: &Rc<Schema>) -> (V, bool) {

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::{Repr, V, Val, XId, XNode, rc, val};
+use crate::budget;
 use crate::schema::{self, Schema};
 use crate::{Data, Value};
 
@@ -62,6 +63,9 @@ pub(super) fn schema_of(v: &V) -> Rc<Schema> {
     if let Some(s) = &v.borrow().schema {
         return s.clone();
     }
+    let Some(_depth) = budget::descend().filter(|_| budget::step()) else {
+        return schema::always();
+    };
     let repr = v.borrow().repr.clone();
     match repr {
         Repr::Null => schema::typed("null"),
@@ -113,6 +117,9 @@ pub(super) fn merge(v: &V, base: Option<V>) {
     if same(v, &base) {
         return;
     }
+    let Some(_depth) = budget::descend().filter(|_| budget::step()) else {
+        return;
+    };
     let existing = v.borrow().base.clone();
     match existing {
         Some(b) => merge(&b, Some(base)),
@@ -142,8 +149,11 @@ pub(super) fn deep_copy(v: &V, memo: &mut HashMap<*const RefCell<Val>, V>) -> V 
         return c.clone();
     }
     let copy = rc(val(0, Repr::Null));
+    let Some(_depth) = budget::descend().filter(|_| budget::step()) else {
+        return copy;
+    };
     memo.insert(Rc::as_ptr(v), copy.clone());
-    let (def, base, schema, unknown, secret, fin, repr, access) = {
+    let (def, base, schema, unknown, secret, fin, repr, access, depth) = {
         let b = v.borrow();
         (
             b.def,
@@ -154,6 +164,7 @@ pub(super) fn deep_copy(v: &V, memo: &mut HashMap<*const RefCell<Val>, V>) -> V 
             b.fin,
             b.repr.clone(),
             b.access.clone(),
+            b.depth,
         )
     };
     let repr = match repr {
@@ -176,6 +187,7 @@ pub(super) fn deep_copy(v: &V, memo: &mut HashMap<*const RefCell<Val>, V>) -> V 
         c.fin = fin;
         c.repr = repr;
         c.access = access;
+        c.depth = depth;
     }
     copy
 }
@@ -199,6 +211,7 @@ pub(super) fn shallow_copy(v: &V) -> V {
         repr: b.repr.clone(),
         access: b.access.clone(),
         merged_keys: b.merged_keys.clone(),
+        depth: b.depth,
     })
 }
 
@@ -211,6 +224,9 @@ pub(super) fn str_of(v: &V) -> String {
 
 /// Converts a public value into an evaluation value defined by `x`.
 pub(super) fn unexport(v: &Value, x: XId, secret: bool) -> V {
+    let Some(_depth) = budget::descend().filter(|_| budget::step()) else {
+        return super::unknown_val(x, schema::always());
+    };
     let repr = match &v.data {
         Data::Null => Repr::Null,
         Data::Bool(b) => Repr::Bool(*b),
@@ -234,8 +250,20 @@ pub(super) fn unexport(v: &Value, x: XId, secret: bool) -> V {
 
 /// Converts an evaluation value to a public one.
 pub(super) fn export(xs: &[XNode], v: &V) -> Value {
+    // A value shared by reference is exported once per use: steps and bytes bound the copies.
+    // Each node out is charged its size, so the copies stay within the text budget too.
+    let Some(_depth) =
+        budget::descend().filter(|_| budget::step() && budget::total(std::mem::size_of::<Value>()))
+    else {
+        return Value::new(Data::Null);
+    };
     let (repr, secret, unknown, def, base) = {
         let b = v.borrow();
+        if let Repr::String(s) = &b.repr
+            && !budget::bytes(s.len())
+        {
+            return Value::new(Data::Null);
+        }
         (b.repr.clone(), b.secret, b.unknown, b.def, b.base.clone())
     };
     let data = if unknown {

@@ -123,6 +123,10 @@ impl<'a> Validator<'a> {
         let Some(accept) = accept.filter(|a| !a.always) else {
             return true;
         };
+        // A schema may refer to itself (`$ref`, `anyOf`): the walk is bounded like any other.
+        let Some(_depth) = crate::budget::descend().filter(|_| crate::budget::step()) else {
+            return false;
+        };
         if accept.never {
             return false;
         }

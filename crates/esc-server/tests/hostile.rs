@@ -1,0 +1,98 @@
+//! Definitions and bodies written to take the server down: each is refused with a diagnostic
+//! that names the budget it ran out of, and the server goes on serving.
+
+mod support;
+
+use std::fmt::Write as _;
+
+use support::{Fixture, TOKEN};
+
+/// The summaries of a 400's diagnostics.
+fn summaries(reply: &support::Reply) -> Vec<String> {
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    reply.json()["diagnostics"]
+        .as_array()
+        .expect("diagnostics")
+        .iter()
+        .map(|d| d["summary"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn still_serving(fixture: &Fixture) {
+    let reply = fixture.get("/environments/acme").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}
+
+#[tokio::test]
+async fn a_682_byte_doubling_check_body_is_refused_at_the_value_size_budget() {
+    let fixture = Fixture::start(&[]).await;
+    let mut body = String::from("values:\n  x0: ab\n");
+    for i in 1..=34 {
+        let _ = writeln!(body, "  x{i}: ${{x{}}}${{x{}}}", i - 1, i - 1);
+    }
+    assert!(body.len() < 700, "{}", body.len());
+    let reply = fixture
+        .call("POST", "/environments/acme/yaml/check", Some(TOKEN), &body)
+        .await;
+    let summaries = summaries(&reply);
+    assert!(
+        summaries.iter().any(|s| s
+            .contains("a value would be 2097152 bytes, over the 1048576-byte value-size budget")),
+        "{summaries:?}"
+    );
+    still_serving(&fixture).await;
+}
+
+#[tokio::test]
+async fn a_40_level_import_diamond_is_refused_at_the_import_depth_budget() {
+    let fixture = Fixture::start(&[("app/env0.yaml", "values:\n  v0: 0\n")]).await;
+    fixture.write("app/env1.yaml", "imports: [app/env0]\n");
+    for i in 2..40 {
+        fixture.write(
+            &format!("app/env{i}.yaml"),
+            &format!("imports: [app/env{}, app/env{}]\n", i - 1, i - 2),
+        );
+    }
+    let reply = fixture.post("/environments/acme/app/env39/open").await;
+    let summaries = summaries(&reply);
+    assert!(
+        summaries
+            .iter()
+            .any(|s| s.ends_with("(the import-depth budget)")),
+        "{summaries:?}"
+    );
+    still_serving(&fixture).await;
+}
+
+#[tokio::test]
+async fn deep_nesting_and_long_reference_chains_stop_at_the_depth_budget_on_a_handler_thread() {
+    let fixture = Fixture::start(&[]).await;
+    let mut nested = String::from("values:\n");
+    for level in 0..1_400 {
+        let _ = writeln!(nested, "{}k:", " ".repeat(level + 2));
+    }
+    let mut chain = String::from("values:\n");
+    for i in 0..3_000 {
+        let _ = writeln!(chain, "  a{i:05}: ${{a{:05}}}", i + 1);
+    }
+    chain.push_str("  a03000: end\n");
+    let mut shallow_but_deep = String::from("values:\n  a00000: leaf\n");
+    for i in 1..3_000 {
+        let _ = writeln!(shallow_but_deep, "  a{i:05}:\n    - ${{a{:05}}}", i - 1);
+    }
+    let mut functions = String::from("values:\n  x:\n");
+    for level in 0..1_000 {
+        let _ = writeln!(functions, "{}fn::toJSON:", " ".repeat(level + 4));
+    }
+    for body in [nested, chain, shallow_but_deep, functions] {
+        let reply = fixture
+            .call("POST", "/environments/acme/yaml/check", Some(TOKEN), &body)
+            .await;
+        let summaries = summaries(&reply);
+        assert!(
+            summaries.iter().any(|s| s.contains("(the depth budget)")),
+            "{summaries:?}"
+        );
+    }
+    still_serving(&fixture).await;
+}
