@@ -266,3 +266,19 @@ fn a_file_with_mode_zero_is_written_and_rewritten() {
     assert_eq!(mode_of(&dir.path().join("locked")), 0);
     assert_eq!(hidden_folders(dir.path()).len(), 1);
 }
+
+#[test]
+fn a_failed_write_leaves_no_half_written_folder_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("mnt");
+    write(&target, &[file("a", 0o644, "1")]).unwrap();
+    let before = hidden_folders(&target);
+    // `..data` turned into a real folder: publishing the new set fails.
+    fs::remove_file(target.join("..data")).unwrap();
+    fs::create_dir(target.join("..data")).unwrap();
+    fs::write(target.join("..data/keep"), "x").unwrap();
+    let err = write(&target, &[file("a", 0o644, "2")]).unwrap_err();
+    assert!(matches!(err, WriteError::Io { .. }), "{err}");
+    let after: Vec<String> = hidden_folders(&target);
+    assert_eq!(after, before);
+}

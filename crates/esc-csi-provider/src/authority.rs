@@ -421,6 +421,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn grpc_go_1_56s_own_bytes_come_out_with_localhost_as_authority() {
+        // What driver v1.5's client wrote for a Version call on socket /tmp/cap.sock (recorded
+        // from peers/driver-v1.5-client): a Huffman-coded :authority, indexed for reuse.
+        let recorded = include_bytes!("../tests/fixtures/grpc-go-1.56-version-call.bin");
+        let out = through(recorded.to_vec(), 7).await.unwrap();
+        let frames = frames(&out);
+        let (kind, flags, _, block) = frames.iter().find(|f| f.0 == HEADERS).unwrap();
+        assert_eq!(flags & END_HEADERS, END_HEADERS, "{kind}");
+        let headers = decoded(&mut Decoder::new(), block);
+        let get = |name: &[u8]| {
+            headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        };
+        assert_eq!(get(b":authority").as_deref(), Some("localhost"));
+        assert_eq!(
+            get(b":path").as_deref(),
+            Some("/v1alpha1.CSIDriverProvider/Version")
+        );
+        assert_eq!(get(b"content-type").as_deref(), Some("application/grpc"));
+        // The DATA frame with the request message passes as it came.
+        assert!(out.ends_with(b"\x0a\x08v1alpha1"));
+    }
+
+    #[tokio::test]
     async fn a_valid_authority_is_kept() {
         let mut encoder = Encoder::new();
         let block = encode(&mut encoder, &request_headers("localhost:50051"));

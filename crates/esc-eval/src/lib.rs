@@ -148,7 +148,8 @@ pub struct Definition {
 }
 
 /// Parses the definition of environment `name`; the diagnostics are the load diagnostics
-/// (syntax errors and malformed expressions).
+/// (syntax errors and malformed expressions). YAML nesting is bounded by the depth budget of
+/// the evaluation in progress on this thread, or by [`Limits::default`]'s.
 #[must_use]
 pub fn load(name: &str, source: &[u8]) -> (Definition, Vec<Diagnostic>) {
     let (decl, diags) = load_decl(name, source);

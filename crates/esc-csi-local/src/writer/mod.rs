@@ -210,18 +210,13 @@ impl<'a> Writer<'a> {
         }
 
         let (new_name, new_dir) = self.create_data_folder(&root)?;
-        fill(&new_dir, files)?;
-        drop(new_dir);
-        match root.remove_file(DATA_TMP) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                return Err(io_at(root.show(DATA_TMP))(e));
-            }
-            _ => {}
+        if let Err(e) = fill(&new_dir, files).and_then(|()| publish(&root, &new_name)) {
+            // Nothing points at the new folder yet: leave no half-written copy behind.
+            drop(new_dir);
+            let _ = root.remove_tree(&new_name);
+            return Err(e);
         }
-        root.symlink(&new_name, DATA_TMP)
-            .map_err(io_at(root.show(DATA_TMP)))?;
-        root.rename(DATA_TMP, DATA)
-            .map_err(io_at(root.show(DATA)))?;
+        drop(new_dir);
 
         for name in &tops {
             if check_visible(&root, name)? == Entry::Missing {
@@ -278,6 +273,22 @@ impl<'a> Writer<'a> {
             ),
         })
     }
+}
+
+/// Points `..data` at the folder `name` in one step: a new link, renamed over the old one.
+fn publish(root: &Dir, name: &str) -> Result<(), WriteError> {
+    match root.remove_file(DATA_TMP) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            return Err(io_at(root.show(DATA_TMP))(e));
+        }
+        _ => {}
+    }
+    root.symlink(name, DATA_TMP)
+        .map_err(io_at(root.show(DATA_TMP)))?;
+    root.rename(DATA_TMP, DATA).map_err(|e| {
+        let _ = root.remove_file(DATA_TMP);
+        io_at(root.show(DATA))(e)
+    })
 }
 
 /// `..2006_01_02_15_04_05.<random>`, as Kubernetes' atomic writer names them.
