@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"esc-csi.e2e/cluster"
@@ -78,6 +79,7 @@ func TestWorkloadIdentity(t *testing.T) {
 	namespace(t, "wi", "api")
 	writeEnv(t, "payments", "prod", "values:\n  stripe:\n    key:\n      fn::secret: sk_e2e_wi\n")
 	before := metric(t, "esc_csi_token_exchanges_total", `result="success"`)
+	var pods []*corev1.Pod
 	for _, method := range []string{"oidc", ""} {
 		name := "wi-" + method
 		params := map[string]string{"organization": cluster.Org, "project": "payments", "environment": "prod"}
@@ -88,6 +90,7 @@ func TestWorkloadIdentity(t *testing.T) {
 		}
 		spc(t, "wi", name, params, "- fileName: stripe-key\n  secretKey: stripe.key\n", "")
 		p := pod(t, "wi", "api-"+strings.TrimPrefix(name, "wi-"), "api", vol{name: "secrets", class: name})
+		pods = append(pods, p)
 		publish(t, p, "secrets")
 		expectFiles(t, kl.TargetPath(p, "secrets"), map[string]file{"stripe-key": {"sk_e2e_wi", 0o644}})
 		expectPodStatus(t, p, name, "secrets", "stripe-key")
@@ -95,6 +98,15 @@ func TestWorkloadIdentity(t *testing.T) {
 	// One exchange per pod: each pod has its own bound token.
 	if got := metric(t, "esc_csi_token_exchanges_total", `result="success"`) - before; got != 2 {
 		t.Errorf("%v successful token exchanges, want 2", got)
+	}
+	// requiresRepublish: after the poll interval the kubelet calls again with a fresh token,
+	// which esc-csi exchanges afresh; the files stay as they are.
+	last := pods[len(pods)-1]
+	waitRotationDue(written(t, kl.TargetPath(last, "secrets")))
+	publish(t, last, "secrets")
+	expectFiles(t, kl.TargetPath(last, "secrets"), map[string]file{"stripe-key": {"sk_e2e_wi", 0o644}})
+	if got := metric(t, "esc_csi_token_exchanges_total", `result="success"`) - before; got != 3 {
+		t.Errorf("%v successful token exchanges after a re-publish with a fresh token, want 3", got)
 	}
 	log, err := os.ReadFile(filepath.Join(c.Dir, "logs", "esc-server.log"))
 	if err != nil {
