@@ -11,6 +11,7 @@ mod budget;
 mod crypt;
 mod eval;
 mod interp;
+mod resolve;
 mod schema;
 mod syntax;
 mod validate;
@@ -166,14 +167,17 @@ pub(crate) fn load_decl(name: &str, source: &[u8]) -> (Option<ast::Environment>,
     let text = String::from_utf8_lossy(source);
     let node = match syntax::parse(name, &text) {
         Ok(n) => n,
-        Err(e) => {
-            let d = Diagnostic {
-                severity: Severity::Error,
-                summary: e.summary,
-                path: e.path,
-                range: e.range,
-            };
-            return (None, vec![d]);
+        Err(errors) => {
+            let diags = errors
+                .into_iter()
+                .map(|e| Diagnostic {
+                    severity: Severity::Error,
+                    summary: e.summary,
+                    path: e.path,
+                    range: e.range,
+                })
+                .collect();
+            return (None, diags);
         }
     };
     let mut diags = Vec::new();

@@ -1,0 +1,130 @@
+//! esc-eval against Pulumi's own evaluator (github.com/pulumi/esc v0.26.0) on what the shared
+//! corpus does not cover: YAML tags and number spellings as gopkg.in/yaml.v3 reads them,
+//! aliases, `fn::fromJSON` (numbers as sent, Go's errors), `fn::fromBase64`'s errors and
+//! `fn::toYAML`. Every expected text here is what the reference printed for the same input
+//! (`peers/esc-eval`).
+
+use std::collections::BTreeMap;
+
+use esc_eval::{Decrypter, Environments, Evaluation, Options, Providers};
+
+struct NoEnvironments;
+
+impl Environments for NoEnvironments {
+    fn load(&self, name: &str) -> Result<Vec<u8>, String> {
+        Err(format!("no environment {name}"))
+    }
+}
+
+struct NoProviders;
+
+impl Providers for NoProviders {
+    fn provider(&self, _: &str) -> Option<&dyn esc_eval::Provider> {
+        None
+    }
+}
+
+struct NoDecrypter;
+
+impl Decrypter for NoDecrypter {
+    fn decrypt(&self, _: &[u8]) -> Result<Vec<u8>, String> {
+        Err("no decrypter".into())
+    }
+}
+
+fn run(source: &str) -> Evaluation {
+    let context = BTreeMap::new();
+    let options = Options {
+        environments: &NoEnvironments,
+        providers: &NoProviders,
+        decrypter: &NoDecrypter,
+        context: &context,
+        show_secrets: true,
+        limits: esc_eval::Limits::default(),
+    };
+    esc_eval::evaluate("test", source.as_bytes(), &options)
+}
+
+/// The evaluated `values` as JSON, after checking there were no diagnostics.
+fn values(source: &str) -> serde_json::Value {
+    let e = run(source);
+    assert!(e.diagnostics.is_empty(), "{:?}", e.diagnostics);
+    let props = e.properties.unwrap();
+    serde_json::Value::Object(
+        props
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json(false)))
+            .collect(),
+    )
+}
+
+/// The summaries of the diagnostics.
+fn summaries(source: &str) -> Vec<String> {
+    run(source)
+        .diagnostics
+        .into_iter()
+        .map(|d| d.summary)
+        .collect()
+}
+
+/// The text `${x}` interpolates to, for a single value `x`.
+fn text_of(x: &str) -> String {
+    let v = values(&format!("values:\n  x: {x}\n  s: =${{x}}\n"));
+    let s = v["s"].as_str().unwrap_or_else(|| panic!("{x}: {v}"));
+    s.strip_prefix('=').unwrap().to_owned()
+}
+
+#[test]
+fn yaml_number_spellings_as_yaml_v3_reads_them() {
+    for (spelling, text) in [
+        ("1_000", "1000"),
+        ("-0.0", "-0"),
+        ("1e400", "1e400"),
+        (".inf", "+Inf"),
+        ("-.inf", "-Inf"),
+        (".nan", "NaN"),
+        ("017", "15"),
+        ("0x1F", "31"),
+        ("+18446744073709551615", "1.8446744073709552e+19"),
+        ("1e21", "1e+21"),
+    ] {
+        assert_eq!(text_of(spelling), text, "{spelling}");
+    }
+    // `1e400` overflows a float64: the reference keeps it a string.
+    let v = values("values:\n  big: 1e400\n  n: 1_000\n");
+    assert_eq!(v["big"], "1e400");
+    assert_eq!(v["n"], 1000);
+}
+
+#[test]
+fn yaml_tags_as_yaml_v3_reads_them() {
+    let v = values(
+        "values:\n  i: !!int \"42\"\n  s: !!str 42\n  f: !!float \"1\"\n  b: !!bool \"true\"\n  \
+         n: !!null \"\"\n  custom: !foo 42\n  bare: ! 42\n  bin: !!binary aGVsbG8=\n  \
+         ts: !!timestamp 2001-12-14\n",
+    );
+    assert_eq!(v["i"], 42);
+    assert_eq!(v["s"], "42");
+    assert_eq!(v["f"], 1);
+    assert_eq!(v["b"], true);
+    assert_eq!(v["n"], serde_json::Value::Null);
+    assert_eq!(v["custom"], "42");
+    assert_eq!(v["bare"], 42);
+    assert_eq!(v["bin"], "aGVsbG8=");
+    assert_eq!(v["ts"], "2001-12-14");
+    assert_eq!(
+        summaries("values:\n  a: !!int abc\n  b: !!bool yes\n"),
+        [
+            "yaml: cannot decode !!str `abc` as a !!int",
+            "yaml: cannot decode !!str `yes` as a !!bool"
+        ]
+    );
+}
+
+#[test]
+fn each_alias_has_its_own_diagnostic() {
+    assert_eq!(
+        summaries("values:\n  a: &x 1\n  b: *x\n  c: [*x, *x]\n"),
+        ["alias nodes are not supported"; 3]
+    );
+}
