@@ -10,6 +10,7 @@ mod ast;
 mod budget;
 mod crypt;
 mod eval;
+mod gobase64;
 mod interp;
 mod resolve;
 mod schema;

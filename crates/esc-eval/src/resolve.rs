@@ -108,9 +108,7 @@ pub(crate) fn tagged(text: &str, quoted: bool, tag: Option<&str>) -> Result<Scal
         "!!str" => return Ok(Scalar::Str),
         "!!binary" => {
             // Decoded to check it; the reference keeps the text itself.
-            use base64::Engine;
-            let compact: String = text.chars().filter(|c| *c != '\n' && *c != '\r').collect();
-            return match base64::engine::general_purpose::STANDARD.decode(compact) {
+            return match crate::gobase64::decode(text.as_bytes()) {
                 Ok(_) => Ok(Scalar::Str),
                 Err(_) => Err("yaml: !!binary value contains invalid base64 data".into()),
             };

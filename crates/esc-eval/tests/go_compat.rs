@@ -128,3 +128,45 @@ fn each_alias_has_its_own_diagnostic() {
         ["alias nodes are not supported"; 3]
     );
 }
+
+#[test]
+fn from_json_keeps_each_number_as_written() {
+    let v = values(
+        "values:\n  j:\n    fn::fromJSON: '[1.0, 1E2, 1.50]'\n  s: \"${j[0]} ${j[1]} ${j[2]}\"\n  \
+         big:\n    fn::fromJSON: '12345678901234567890123'\n  b: \"=${big}\"\n  \
+         t:\n    fn::toString: ${j}\n",
+    );
+    assert_eq!(v["s"], "1.0 1E2 1.50");
+    assert_eq!(v["b"], "=12345678901234567890123");
+    assert_eq!(v["t"], "\"1.0\",\"1E2\",\"1.50\"");
+}
+
+#[test]
+fn from_json_reads_the_first_value_as_go_s_decoder_does() {
+    // Go's json.Decoder stops after the first value: what follows is not looked at.
+    let v = values(
+        "values:\n  a:\n    fn::fromJSON: '1 x'\n  b:\n    fn::fromJSON: '{\"a\":1}x'\n  \
+         c:\n    fn::fromJSON: '01'\n",
+    );
+    assert_eq!(v["a"], 1);
+    assert_eq!(v["b"], serde_json::json!({"a": 1}));
+    assert_eq!(v["c"], 0);
+}
+
+#[test]
+fn from_json_and_from_base64_errors_are_go_s() {
+    assert_eq!(
+        summaries(
+            "values:\n  a:\n    fn::fromJSON: ''\n  b:\n    fn::fromJSON: '[1,'\n  \
+             c:\n    fn::fromJSON: '[1 2]'\n  d:\n    fn::fromBase64: 'aGVsbG8'\n  \
+             e:\n    fn::fromBase64: 'aGVsbG8=x'\n  f:\n    fn::fromBase64: aGVsbB==\n"
+        ),
+        [
+            "decoding JSON string: EOF",
+            "decoding JSON string: unexpected EOF",
+            "decoding JSON string: invalid character '2' after array element",
+            "decoding base64 string: illegal base64 data at input byte 4",
+            "decoding base64 string: illegal base64 data at input byte 8",
+        ]
+    );
+}

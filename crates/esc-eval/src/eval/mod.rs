@@ -15,6 +15,7 @@
 mod builtins;
 mod declare;
 mod external;
+mod gojson;
 mod imports;
 mod marks;
 mod reference;
