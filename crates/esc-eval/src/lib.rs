@@ -20,7 +20,7 @@ mod value;
 
 pub use budget::Limits;
 pub use crypt::{EnvelopeError, decode_envelope, encode_envelope};
-pub use value::{Data, Pos, Range, Trace, Value};
+pub use value::{Data, Number, Pos, Range, Trace, Value};
 
 use std::collections::BTreeMap;
 

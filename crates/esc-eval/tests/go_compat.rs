@@ -170,3 +170,41 @@ fn from_json_and_from_base64_errors_are_go_s() {
         ]
     );
 }
+
+#[test]
+fn numbers_keep_their_text_through_export_to_json_and_the_wire() {
+    let e = run(
+        "values:\n  j:\n    fn::fromJSON: '[1.0, 1E2, 12345678901234567890123, -0]'\n  \
+         t:\n    fn::toJSON: ${j}\n  y: -0.0\n",
+    );
+    assert!(e.diagnostics.is_empty(), "{:?}", e.diagnostics);
+    let p = e.properties.unwrap();
+    let j = &p["j"];
+    let texts: Vec<&str> = match &j.data {
+        esc_eval::Data::Array(a) => a
+            .iter()
+            .map(|v| match &v.data {
+                esc_eval::Data::Number(n) => n.as_str(),
+                other => panic!("{other:?}"),
+            })
+            .collect(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(texts, ["1.0", "1E2", "12345678901234567890123", "-0"]);
+    assert_eq!(
+        p["t"].to_json(false),
+        "[1.0,1E2,12345678901234567890123,-0]"
+    );
+    assert_eq!(j.to_go_json(), "[1.0,1E2,12345678901234567890123,-0]");
+    // The API's Value shape, as esc-server sends it.
+    let wire = serde_json::to_string(&j).unwrap();
+    assert!(
+        wire.starts_with("{\"value\":[{\"value\":1.0,\"trace\""),
+        "{wire}"
+    );
+    assert!(
+        wire.contains("{\"value\":12345678901234567890123,"),
+        "{wire}"
+    );
+    assert_eq!(p["y"].to_go_json(), "-0");
+}

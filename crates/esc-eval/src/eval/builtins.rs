@@ -178,8 +178,7 @@ impl Run<'_> {
         let v = self.with_schema(x, Repr::Null);
         combine(&v, &[&value]);
         if !v.borrow().unknown {
-            let json = export(&self.xs, &value).to_json(false);
-            let text = go_json(&json);
+            let text = export(&self.xs, &value).to_go_json();
             if budget::is_exceeded() || !budget::bytes(text.len()) {
                 return self.over_budget(x);
             }
@@ -358,15 +357,4 @@ pub(super) fn go_split(s: &str, sep: &str) -> Vec<String> {
         return s.chars().map(String::from).collect();
     }
     s.split(sep).map(str::to_owned).collect()
-}
-
-/// Compact JSON as Go's `encoding/json` writes it (`<`, `>`, `&` escaped).
-pub(super) fn go_json(j: &serde_json::Value) -> String {
-    serde_json::to_string(j)
-        .unwrap_or_default()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
 }
