@@ -15,6 +15,7 @@ mod interp;
 mod resolve;
 mod schema;
 mod syntax;
+mod toyaml;
 mod validate;
 mod value;
 

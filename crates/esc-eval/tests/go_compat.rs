@@ -208,3 +208,20 @@ fn numbers_keep_their_text_through_export_to_json_and_the_wire() {
     );
     assert_eq!(p["y"].to_go_json(), "-0");
 }
+
+#[test]
+fn to_yaml_writes_what_yaml_v3_writes() {
+    let v = values(
+        "values:\n  j:\n    fn::fromJSON: '[1.0, 1E2]'\n  y:\n    fn::toYAML:\n      \
+         a: [1, \"two\", {b: null, c: true}]\n      \"key with: colon\": \"multi\\nline\"\n      \
+         n: \"123\"\n      nested: [[1, 2], []]\n      emp: {}\n      sp: \" lead\"\n  \
+         yj:\n    fn::toYAML: ${j}\n",
+    );
+    assert_eq!(
+        v["y"],
+        "a:\n    - \"1\"\n    - two\n    - b: null\n      c: true\nemp: {}\n\
+         'key with: colon': |-\n    multi\n    line\n\"n\": \"123\"\nnested:\n    - - \"1\"\n\
+         \x20     - \"2\"\n    - []\nsp: ' lead'\n"
+    );
+    assert_eq!(v["yj"], "- \"1.0\"\n- \"1E2\"\n");
+}

@@ -41,6 +41,7 @@ pub(super) fn parse_call(
             | "fn::split"
             | "fn::toBase64"
             | "fn::toJSON"
+            | "fn::toYAML"
             | "fn::toString"
     ) || name.starts_with("fn::open::")
         || name.starts_with("fn::rotate::");
@@ -154,6 +155,7 @@ pub(super) fn parse_call(
             Call::Concat(args)
         }
         "fn::toJSON" => Call::ToJson(args),
+        "fn::toYAML" => Call::ToYaml(args),
         "fn::fromJSON" => Call::FromJson(args),
         "fn::toString" => Call::ToString(args),
         "fn::toBase64" => Call::ToBase64(args),

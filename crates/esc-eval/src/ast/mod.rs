@@ -101,6 +101,7 @@ pub(crate) enum Call {
     },
     Concat(Expr),
     ToJson(Expr),
+    ToYaml(Expr),
     FromJson(Expr),
     ToString(Expr),
     ToBase64(Expr),

@@ -187,6 +187,25 @@ impl Run<'_> {
         v
     }
 
+    /// `fn::toYAML`: the value as the reference's yaml.v3 writes it.
+    pub(super) fn eval_to_yaml(&mut self, env: &Env, x: XId, a: XId) -> V {
+        let value = self.eval(env, a, &schema::always());
+        let v = self.with_schema(x, Repr::Null);
+        combine(&v, &[&value]);
+        if !v.borrow().unknown {
+            let exported = export(&self.xs, &value);
+            if budget::is_exceeded() {
+                return self.over_budget(x);
+            }
+            let text = crate::toyaml::to_yaml(&exported);
+            if !budget::bytes(text.len()) {
+                return self.over_budget(x);
+            }
+            v.borrow_mut().repr = Repr::String(text);
+        }
+        v
+    }
+
     /// `fn::toString`: the value as interpolation would write it.
     pub(super) fn eval_to_string(&mut self, env: &Env, x: XId, a: XId) -> V {
         let value = self.eval(env, a, &schema::always());
