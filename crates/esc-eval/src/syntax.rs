@@ -338,13 +338,11 @@ impl Builder<'_> {
                         _ => String::new(),
                     };
                     let child = join_key(&path, &key_text);
-                    let mut key = self.node(events, child.clone())?;
+                    let key = self.node(events, child.clone())?;
                     match &key.kind {
                         Kind::String(_) => {}
-                        Kind::Null | Kind::Bool(_) | Kind::Number(_) => {
-                            // Non-string scalar keys are read as their text.
-                            key.kind = Kind::String(key_text);
-                        }
+                        // As the reference: a key that resolves to null, a boolean or a
+                        // number (`2:`, `true:`, `~:`) is refused, not read as its text.
                         _ => self.errors.push(SyntaxError {
                             summary: "mapping keys must be strings".into(),
                             range: Some(key.range.clone()),
