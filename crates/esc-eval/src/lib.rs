@@ -10,6 +10,7 @@ mod ast;
 mod budget;
 mod crypt;
 mod eval;
+mod exprs;
 mod gobase64;
 mod interp;
 mod resolve;

@@ -315,6 +315,7 @@ async fn open(
         let opened = Opened {
             properties,
             execution_context: evaluate::context(user, &params.org),
+            exprs: esc_eval::load(&name, &revision.content).0.exprs(),
         };
         inner
             .sessions
@@ -376,6 +377,7 @@ async fn read(
                     properties: &opened.execution_context,
                 },
                 diagnostics: None,
+                exprs: Some(&opened.exprs),
             };
             return Ok(Json(environment).into_response());
         };
@@ -415,12 +417,14 @@ async fn check(
         }
         let properties = evaluation.properties.clone().unwrap_or_default();
         let context = evaluate::context(user, &params.org);
+        let exprs = esc_eval::load("<yaml>", &body).0.exprs();
         let environment = wire::Environment {
             properties: &properties,
             execution_context: wire::ExecutionContext {
                 properties: &context,
             },
             diagnostics: Some(evaluation.diagnostics.iter().map(Into::into).collect()),
+            exprs: Some(&exprs),
         };
         Ok(Json(environment).into_response())
     })

@@ -183,3 +183,42 @@ async fn writes_are_told_the_server_is_read_only() {
         .await
         .api_error(404);
 }
+
+#[tokio::test]
+async fn check_and_open_carry_the_exprs_esc_env_get_walks() {
+    let definition = "values:\n  app:\n    hosts: [a, \"${app.port}\"]\n    port: 8080\n    \
+                      password:\n      fn::secret: hunter2\n";
+    let fixture = Fixture::start(&[("shop/dev.yaml", definition)]).await;
+    let reply = fixture
+        .call(
+            "POST",
+            "/environments/acme/yaml/check",
+            Some(support::TOKEN),
+            definition,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let exprs = &reply.json()["exprs"];
+    let app = &exprs["app"];
+    assert_eq!(app["range"]["environment"], "<yaml>");
+    assert_eq!(app["range"]["begin"]["line"], 3);
+    let object = &app["object"];
+    assert_eq!(object["port"]["literal"], 8080);
+    assert_eq!(object["hosts"]["list"][0]["literal"], "a");
+    // An interpolation: its range only.
+    assert_eq!(object["hosts"]["list"][1]["range"]["begin"]["line"], 3);
+    let secret = &object["password"]["builtin"];
+    assert_eq!(secret["name"], "fn::secret");
+    assert_eq!(secret["nameRange"]["begin"]["line"], 6);
+    assert_eq!(secret["arg"]["literal"], "hunter2");
+
+    let environment = fixture.open_and_read("shop/dev").await;
+    assert_eq!(
+        environment["exprs"]["app"]["object"]["password"]["builtin"]["name"],
+        "fn::secret"
+    );
+    assert_eq!(
+        environment["exprs"]["app"]["range"]["environment"],
+        "shop/dev"
+    );
+}
