@@ -1,9 +1,12 @@
 //! The image's link of the binary, opt-in with `ESC_CSI_RELEASE_LINK=1` (the Dockerfile sets
-//! it): packed relative relocations (DT_RELR, glibc >= 2.36 as in distroless/cc-debian12), and
-//! on x86_64, where rustc links with rust-lld, the functions the daemon runs at start and on
-//! every mount placed side by side (`link-order.txt`, made by `scripts/link-order --update`),
-//! so the kernel maps about a third of the code pages it otherwise would. Without the variable
-//! the binary links as any other and runs on older glibc.
+//! it): packed relative relocations (DT_RELR, glibc >= 2.36 as in distroless/cc-debian12), so the
+//! loader reads 7 KB of relocations at start instead of 630 KB. Without the variable the binary
+//! links as any other and runs on older glibc.
+//!
+//! An ordering of hot functions used to be applied here as well. It cut resident code pages by
+//! about 5 MiB, but those are clean pages the kernel reclaims under pressure, not the daemon's
+//! own memory, and the list went stale with every compiler or dependency update; it was retired
+//! (docs/performance.md, "Memory").
 
 use std::env;
 
@@ -13,15 +16,4 @@ fn main() {
         return;
     }
     println!("cargo::rustc-link-arg-bin=esc-csi=-Wl,-z,pack-relative-relocs");
-    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap_or_default();
-    let os = env::var("CARGO_CFG_TARGET_OS").unwrap_or_default();
-    if arch == "x86_64" && os == "linux" {
-        let order = concat!(env!("CARGO_MANIFEST_DIR"), "/link-order.txt");
-        println!("cargo::rerun-if-changed={order}");
-        println!("cargo::rustc-link-arg-bin=esc-csi=-Wl,--symbol-ordering-file={order}");
-        // Functions the list names that this build no longer has are skipped, silently.
-        println!("cargo::rustc-link-arg-bin=esc-csi=-Wl,--no-warn-symbol-ordering");
-    } else {
-        println!("cargo::warning=no function ordering on {arch}-{os}: it needs rust-lld");
-    }
 }

@@ -347,7 +347,12 @@ impl EscClient {
                 })??;
         let max_values = self.options.max_reply_values;
         if let Some(reserved) = reserved {
-            let values = count_json_values(&body, max_values.max(1));
+            let most = if max_values == 0 {
+                usize::MAX
+            } else {
+                max_values
+            };
+            let values = count_json_values(&body, most);
             let extra = decode_cost(body.len(), values).saturating_sub(reserved.bytes());
             reserved
                 .grow(extra, deadline)

@@ -183,7 +183,9 @@ async fn load_scenario<L: Launcher>(
     let workload = stand_ins.workload(params);
     let provider = launcher.launch(&stand_ins.provider_config(params)).await?;
     let client = provider.client().await?;
-    report.idle_rss_kib = provider.pid.and_then(memory).map(|m| m.rss_kib);
+    let idle = provider.pid.and_then(memory);
+    report.idle_rss_kib = idle.as_ref().map(|m| m.rss_kib);
+    report.idle_anon_kib = idle.as_ref().map(|m| m.anon_kib);
     if params.warm_up {
         let mut c = client.clone();
         c.mount(workload.request(0, Vec::new()))
@@ -317,7 +319,6 @@ async fn startup<L: Launcher>(params: &Params, launcher: &mut L) -> Result<Repor
             .push("not measured: the provider was already running (--socket)".into());
         return Ok(report);
     }
-    let mut anon_kib = 0;
     // Kubernetes access, if asked for, changes what the daemon builds at start.
     let stand_ins = StandIns::start(params).await;
     for _ in 0..params.starts.max(1) {
@@ -330,16 +331,9 @@ async fn startup<L: Launcher>(params: &Params, launcher: &mut L) -> Result<Repor
         tokio::time::sleep(Duration::from_secs(1)).await;
         if let Some(m) = provider.pid.and_then(memory) {
             report.idle_rss_kib = Some(report.idle_rss_kib.unwrap_or(0).max(m.rss_kib));
+            report.idle_anon_kib = Some(report.idle_anon_kib.unwrap_or(0).max(m.anon_kib));
             report.peak_rss_kib = Some(report.peak_rss_kib.unwrap_or(0).max(m.hwm_kib));
-            anon_kib = anon_kib.max(m.anon_kib);
         }
-    }
-    if anon_kib > 0 {
-        report.notes.push(format!(
-            "idle RSS of which anonymous (heap, stacks, relocated data): {:.1} MiB; the rest is \
-             code pages of the binary and libc",
-            anon_kib as f64 / 1024.0
-        ));
     }
     report.notes.push(format!(
         "ready per start (ms): {}",
@@ -371,7 +365,9 @@ async fn rotation<L: Launcher>(
     let workload = stand_ins.workload(params);
     let provider = launcher.launch(&stand_ins.provider_config(params)).await?;
     let client = provider.client().await?;
-    report.idle_rss_kib = provider.pid.and_then(memory).map(|m| m.rss_kib);
+    let idle = provider.pid.and_then(memory);
+    report.idle_rss_kib = idle.as_ref().map(|m| m.rss_kib);
+    report.idle_anon_kib = idle.as_ref().map(|m| m.anon_kib);
     let held: Arc<Mutex<Vec<Vec<ObjectVersion>>>> = Arc::new(Mutex::new(vec![Vec::new(); pods]));
     let keep = held.clone();
     let inspect: Inspect = Arc::new(move |i, response| {

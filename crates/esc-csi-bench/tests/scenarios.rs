@@ -185,7 +185,8 @@ async fn a_rotation_wave_after_expiry_re_mounts_every_pod_with_one_open() {
     let params = Params {
         stop: Stop::Count(20),
         pods: 20,
-        cache_ttl: Duration::from_millis(300),
+        // Long enough that a loaded machine finishes the wave before the entry expires again.
+        cache_ttl: Duration::from_secs(2),
         esc_latency: Duration::from_millis(2),
         ..Scenario::Rotation.preset()
     };

@@ -103,7 +103,7 @@ impl ResponseBudget {
 }
 
 /// Why a response could not grow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Overflow {
     Response { bytes: usize, limit: usize },
     Memory(esc_api::MemoryError),

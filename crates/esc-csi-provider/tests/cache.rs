@@ -176,3 +176,126 @@ async fn auth_secret_reads_are_cached_briefly_and_failures_are_not() {
     );
     assert_eq!(h.kube.calls().len(), 3);
 }
+
+// ---- the store against a reference model ----------------------------------------------------
+
+mod model {
+    //! `cache::Store`'s keeping rules (TTL, entry and byte bounds, least recently used first)
+    //! checked against a plain list kept in recency order, over random operations and options.
+    //! The clock is tokio's, paused, so ages are exact.
+
+    use std::time::Duration;
+
+    use esc_csi_provider::cache::{CacheOptions, Store};
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Get(u8),
+        Insert(u8, u32, usize),
+        Wait(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0u8..6).prop_map(Op::Get),
+            4 => (0u8..6, any::<u32>(), 0usize..60).prop_map(|(k, v, b)| Op::Insert(k, v, b)),
+            1 => (0u64..150).prop_map(Op::Wait),
+        ]
+    }
+
+    /// Entries least recently used first: (key, value, stored at ms, bytes).
+    struct Model {
+        ttl: u64,
+        max_entries: usize,
+        max_bytes: usize,
+        now: u64,
+        entries: Vec<(u8, u32, u64, usize)>,
+    }
+
+    impl Model {
+        fn fresh(&self, stored: u64) -> bool {
+            self.now - stored < self.ttl
+        }
+
+        fn bytes(&self) -> usize {
+            self.entries.iter().map(|e| e.3).sum()
+        }
+
+        fn get(&mut self, key: u8) -> Option<u32> {
+            let i = self.entries.iter().position(|e| e.0 == key)?;
+            let entry = self.entries.remove(i);
+            if !self.fresh(entry.2) {
+                return None;
+            }
+            self.entries.push(entry);
+            Some(entry.1)
+        }
+
+        fn insert(&mut self, key: u8, value: u32, bytes: usize) {
+            if self.ttl == 0 || self.max_entries == 0 || bytes > self.max_bytes {
+                return;
+            }
+            self.entries.retain(|e| e.0 != key);
+            let full =
+                |m: &Self| m.entries.len() >= m.max_entries || m.bytes() + bytes > m.max_bytes;
+            if full(self) {
+                let now = self.now;
+                let ttl = self.ttl;
+                self.entries.retain(|e| now - e.2 < ttl);
+            }
+            while full(self) && !self.entries.is_empty() {
+                self.entries.remove(0);
+            }
+            self.entries.push((key, value, self.now, bytes));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(400))]
+
+        #[test]
+        fn the_store_keeps_and_evicts_exactly_as_a_recency_list_would(
+            ttl in prop_oneof![Just(0u64), Just(100), Just(1_000)],
+            max_entries in 0usize..5,
+            max_bytes in 0usize..150,
+            ops in proptest::collection::vec(op(), 1..80),
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .start_paused(true)
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let store: Store<u8, u32, ()> = Store::new(CacheOptions {
+                    ttl: Duration::from_millis(ttl),
+                    max_entries,
+                    max_bytes,
+                });
+                let mut model = Model { ttl, max_entries, max_bytes, now: 0, entries: Vec::new() };
+                for (step, op) in ops.iter().enumerate() {
+                    match *op {
+                        Op::Get(key) => {
+                            let got = store.get(&key).map(|(v, _)| v);
+                            prop_assert_eq!(got, model.get(key), "step {}: {:?}", step, op);
+                        }
+                        Op::Insert(key, value, bytes) => {
+                            store.insert(key, value, bytes);
+                            model.insert(key, value, bytes);
+                        }
+                        Op::Wait(ms) => {
+                            tokio::time::advance(Duration::from_millis(ms)).await;
+                            model.now += ms;
+                        }
+                    }
+                    let (entries, bytes) = store.size();
+                    prop_assert!(entries <= max_entries && bytes <= max_bytes, "step {}", step);
+                    // Expired entries linger alike in both until touched or pushed out.
+                    prop_assert_eq!(entries, model.entries.len(), "step {}: entries", step);
+                    prop_assert_eq!(bytes, model.bytes(), "step {}: bytes", step);
+                }
+                Ok(())
+            })?;
+        }
+    }
+}

@@ -20,10 +20,12 @@ async fn with_memory(
     options: ServiceOptions,
 ) -> (Harness, std::sync::Arc<MemoryBudget>) {
     let memory = MemoryBudget::new(limit);
-    let mut config = Config::default();
-    config.options = ServiceOptions {
-        memory: Some(memory.clone()),
-        ..options
+    let mut config = Config {
+        options: ServiceOptions {
+            memory: Some(memory.clone()),
+            ..options
+        },
+        ..Config::default()
     };
     config.client.memory = Some(memory.clone());
     (Harness::configured(config).await, memory)
@@ -237,4 +239,41 @@ async fn no_auth_secret_is_read_when_the_pods_namespace_is_missing_or_empty() {
         );
     }
     assert!(h.kube.calls().is_empty(), "{:?}", h.kube.calls());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn thirty_two_hostile_mounts_at_once_stay_inside_the_node_wide_memory_budget() {
+    let limit = 48 * MIB;
+    let (h, memory) = with_memory(limit, ServiceOptions::default()).await;
+    h.set_env(json!({"big": "x".repeat(MIB)}));
+    let secrets: String = (0..400)
+        .map(|i| format!("- {{fileName: f{i}, secretKey: big}}\n"))
+        .collect();
+    let class = h.class(&secrets);
+    let mounts: Vec<_> = (0..32)
+        .map(|_| {
+            let (client, class) = (h.client.clone(), class.clone());
+            tokio::spawn(async move {
+                let mut client = client;
+                client
+                    .mount(esc_csi_provider::proto::v1alpha1::MountRequest {
+                        attributes: class,
+                        secrets: "{}".into(),
+                        target_path: "/t".into(),
+                        permission: "420".into(),
+                        current_object_version: vec![],
+                    })
+                    .await
+            })
+        })
+        .collect();
+    for mount in mounts {
+        let status = mount.await.unwrap().unwrap_err();
+        assert!(
+            matches!(status.code(), Code::ResourceExhausted | Code::Unavailable),
+            "{status:?}"
+        );
+    }
+    assert!(memory.peak() <= limit, "peak {}", memory.peak());
+    assert_eq!(memory.used(), 0);
 }
