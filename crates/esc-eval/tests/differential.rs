@@ -260,7 +260,7 @@ fn write_case(root: &Path, name: &str, env: &str, import: &str) -> PathBuf {
 fn generated(root: &Path) -> Vec<(String, PathBuf)> {
     let mut rng = Rng(0x5eed_e5c0_ffee_1234);
     let mut cases = Vec::new();
-    for i in 0..160 {
+    for i in 0..400 {
         let (a, b, imp) = (rng.pick(SCALARS), rng.pick(SCALARS), rng.pick(SCALARS));
         let (e1, e2) = (rng.pick(EXPRS), rng.pick(EXPRS));
         let env =
