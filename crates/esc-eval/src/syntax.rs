@@ -269,10 +269,10 @@ impl Builder<'_> {
                 let range = self.scalar_range(span, &text, style);
                 // The reference shortens `tag:yaml.org,2002:x` to `!!x`.
                 let tag = tag.map(|t| {
-                    if t.handle == "tag:yaml.org,2002:" {
-                        format!("!!{}", t.suffix)
-                    } else {
-                        format!("{}{}", t.handle, t.suffix)
+                    let full = format!("{}{}", t.handle, t.suffix);
+                    match full.strip_prefix("tag:yaml.org,2002:") {
+                        Some(short) => format!("!!{short}"),
+                        None => full,
                     }
                 });
                 let kind = match resolve(&text, style, tag.as_deref()) {

@@ -286,6 +286,7 @@ fn generated(root: &Path) -> Vec<(String, PathBuf)> {
         "values:\n  \"1\": one\n  2: two\n  true: t\n  ~: n\n",
         "values:\n  a: |\n    literal\n    block\n  b: >\n    folded\n    text\n",
         "values:\n  a: 0x\n  b: 0o\n  c: 1__0\n  d: ._5\n  e: .5_0\n",
+        "values:\n  a: !<tag:yaml.org,2002:int> \"42\"\n  b: !<tag:yaml.org,2002:str> 42\n  c: !!foo 7\n",
     ];
     for (i, env) in odd.iter().enumerate() {
         let name = if env.contains(".inf") {

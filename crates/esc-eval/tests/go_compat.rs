@@ -225,3 +225,13 @@ fn to_yaml_writes_what_yaml_v3_writes() {
     );
     assert_eq!(v["yj"], "- \"1.0\"\n- \"1E2\"\n");
 }
+
+#[test]
+fn verbatim_core_tags_are_the_short_ones() {
+    let v = values(
+        "values:\n  a: !<tag:yaml.org,2002:int> \"42\"\n  b: !<tag:yaml.org,2002:str> 42\n  c: !!foo 7\n",
+    );
+    assert_eq!(v["a"], 42);
+    assert_eq!(v["b"], "42");
+    assert_eq!(v["c"], "7");
+}
