@@ -10,15 +10,19 @@ mod ast;
 mod budget;
 mod crypt;
 mod eval;
+mod exprs;
+mod gobase64;
 mod interp;
+mod resolve;
 mod schema;
 mod syntax;
+mod toyaml;
 mod validate;
 mod value;
 
 pub use budget::Limits;
 pub use crypt::{EnvelopeError, decode_envelope, encode_envelope};
-pub use value::{Data, Pos, Range, Trace, Value};
+pub use value::{Data, Number, Pos, Range, Trace, Value};
 
 use std::collections::BTreeMap;
 
@@ -166,14 +170,17 @@ pub(crate) fn load_decl(name: &str, source: &[u8]) -> (Option<ast::Environment>,
     let text = String::from_utf8_lossy(source);
     let node = match syntax::parse(name, &text) {
         Ok(n) => n,
-        Err(e) => {
-            let d = Diagnostic {
-                severity: Severity::Error,
-                summary: e.summary,
-                path: e.path,
-                range: e.range,
-            };
-            return (None, vec![d]);
+        Err(errors) => {
+            let diags = errors
+                .into_iter()
+                .map(|e| Diagnostic {
+                    severity: Severity::Error,
+                    summary: e.summary,
+                    path: e.path,
+                    range: e.range,
+                })
+                .collect();
+            return (None, diags);
         }
     };
     let mut diags = Vec::new();

@@ -164,8 +164,9 @@ impl Builder<'_> {
 
 type Events<'a> = std::iter::Peekable<std::vec::IntoIter<(Event<'a>, Span)>>;
 
-/// Parses a YAML document. `Ok(None)` is an empty document.
-pub(crate) fn parse(environment: &str, source: &str) -> Result<Node, SyntaxError> {
+/// Parses a YAML document (an empty one is an empty object). The errors are every problem
+/// found, in document order, as the reference reports them (one per alias, per bad tag...).
+pub(crate) fn parse(environment: &str, source: &str) -> Result<Node, Vec<SyntaxError>> {
     let mut lines = vec![0];
     lines.extend(source.match_indices('\n').map(|(i, _)| i + 1));
     let mut b = Builder {
@@ -200,7 +201,7 @@ pub(crate) fn parse(environment: &str, source: &str) -> Result<Node, SyntaxError
                     Event::SequenceStart(..) | Event::MappingStart(..) => {
                         depth += 1;
                         if depth > max_depth {
-                            return Err(SyntaxError {
+                            return Err(vec![SyntaxError {
                                 summary: format!(
                                     "yaml: line {}: collections nest deeper than {max_depth} \
                                      levels (the depth budget)",
@@ -208,7 +209,7 @@ pub(crate) fn parse(environment: &str, source: &str) -> Result<Node, SyntaxError
                                 ),
                                 range: Some(b.begin(ev.1)),
                                 path: String::new(),
-                            });
+                            }]);
                         }
                     }
                     Event::SequenceEnd | Event::MappingEnd => depth = depth.saturating_sub(1),
@@ -221,11 +222,11 @@ pub(crate) fn parse(environment: &str, source: &str) -> Result<Node, SyntaxError
                 }
             }
             Err(e) => {
-                return Err(SyntaxError {
+                return Err(vec![SyntaxError {
                     summary: format!("yaml: line {}: {}", e.marker().line(), e.info()),
                     range: None,
                     path: String::new(),
-                });
+                }]);
             }
         }
     }
@@ -244,9 +245,13 @@ pub(crate) fn parse(environment: &str, source: &str) -> Result<Node, SyntaxError
         return Ok(empty(&b));
     }
     let node = b.node(&mut events, String::new());
-    match (b.errors.into_iter().next(), node) {
-        (Some(e), _) | (None, Err(e)) => Err(e),
-        (None, Ok(n)) => Ok(n),
+    match node {
+        Err(e) => {
+            b.errors.push(e);
+            Err(b.errors)
+        }
+        Ok(_) if !b.errors.is_empty() => Err(b.errors),
+        Ok(n) => Ok(n),
     }
 }
 
@@ -262,8 +267,25 @@ impl Builder<'_> {
         match ev {
             Event::Scalar(text, style, _, tag) => {
                 let range = self.scalar_range(span, &text, style);
-                let tag = tag.map(|t| t.suffix.clone());
-                let kind = resolve(&text, style, tag.as_deref());
+                // The reference shortens `tag:yaml.org,2002:x` to `!!x`.
+                let tag = tag.map(|t| {
+                    let full = format!("{}{}", t.handle, t.suffix);
+                    match full.strip_prefix("tag:yaml.org,2002:") {
+                        Some(short) => format!("!!{short}"),
+                        None => full,
+                    }
+                });
+                let kind = match resolve(&text, style, tag.as_deref()) {
+                    Ok(k) => k,
+                    Err(summary) => {
+                        self.errors.push(SyntaxError {
+                            summary,
+                            range: Some(range.clone()),
+                            path: path.clone(),
+                        });
+                        Kind::Null
+                    }
+                };
                 let plain_line =
                     style == ScalarStyle::Plain && span.start.line() == span.end.line();
                 Ok(Node {
@@ -316,13 +338,11 @@ impl Builder<'_> {
                         _ => String::new(),
                     };
                     let child = join_key(&path, &key_text);
-                    let mut key = self.node(events, child.clone())?;
+                    let key = self.node(events, child.clone())?;
                     match &key.kind {
                         Kind::String(_) => {}
-                        Kind::Null | Kind::Bool(_) | Kind::Number(_) => {
-                            // Non-string scalar keys are read as their text.
-                            key.kind = Kind::String(key_text);
-                        }
+                        // As the reference: a key that resolves to null, a boolean or a
+                        // number (`2:`, `true:`, `~:`) is refused, not read as its text.
                         _ => self.errors.push(SyntaxError {
                             summary: "mapping keys must be strings".into(),
                             range: Some(key.range.clone()),
@@ -333,11 +353,21 @@ impl Builder<'_> {
                     entries.push((key, value));
                 }
             }
-            Event::Alias(_) => Err(SyntaxError {
-                summary: "alias nodes are not supported".into(),
-                range: Some(self.begin(span)),
-                path,
-            }),
+            Event::Alias(_) => {
+                // Reported, and read on: each alias has its own diagnostic.
+                let range = self.begin(span);
+                self.errors.push(SyntaxError {
+                    summary: "alias nodes are not supported".into(),
+                    range: Some(range.clone()),
+                    path: path.clone(),
+                });
+                Ok(Node {
+                    kind: Kind::Null,
+                    range,
+                    path,
+                    plain_line: false,
+                })
+            }
             other => Err(SyntaxError {
                 summary: format!("unexpected YAML event {other:?}"),
                 range: Some(self.begin(span)),
@@ -347,110 +377,15 @@ impl Builder<'_> {
     }
 }
 
-/// Resolves a scalar per the YAML 1.2 core schema (as the reference's YAML library does).
-fn resolve(text: &str, style: ScalarStyle, tag: Option<&str>) -> Kind {
-    match tag {
-        Some("str") => return Kind::String(text.to_owned()),
-        Some("null") => return Kind::Null,
-        _ => {}
-    }
-    if style != ScalarStyle::Plain {
-        return Kind::String(text.to_owned());
-    }
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Kind::Null,
-        "true" | "True" | "TRUE" => return Kind::Bool(true),
-        "false" | "False" | "FALSE" => return Kind::Bool(false),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Kind::Number("+Inf".into());
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return Kind::Number("-Inf".into()),
-        ".nan" | ".NaN" | ".NAN" => return Kind::Number("NaN".into()),
-        _ => {}
-    }
-    if let Some(n) = parse_int(text) {
-        return Kind::Number(n);
-    }
-    if is_float(text)
-        && let Ok(f) = text.parse::<f64>()
-    {
-        return Kind::Number(format_float(f));
-    }
-    Kind::String(text.to_owned())
-}
-
-fn parse_int(text: &str) -> Option<String> {
-    let (neg, digits) = match text.as_bytes().first()? {
-        b'-' => (true, &text[1..]),
-        b'+' => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let (radix, body) = if let Some(r) = digits.strip_prefix("0x") {
-        (16, r)
-    } else if let Some(r) = digits.strip_prefix("0o") {
-        (8, r)
-    } else if let Some(r) = digits.strip_prefix("0b") {
-        (2, r)
-    } else {
-        (10, digits)
-    };
-    if body.is_empty() || !body.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let v = i128::from_str_radix(body, radix).ok()?;
-    let v = if neg { -v } else { v };
-    if v > i128::from(u64::MAX) || v < i128::from(i64::MIN) {
-        return None;
-    }
-    Some(v.to_string())
-}
-
-fn is_float(text: &str) -> bool {
-    let t = text.strip_prefix(['-', '+']).unwrap_or(text);
-    let (mantissa, exp) = match t.find(['e', 'E']) {
-        Some(i) => (&t[..i], Some(&t[i + 1..])),
-        None => (t, None),
-    };
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some((a, b)) => {
-            (a.is_empty() && !b.is_empty() || !a.is_empty())
-                && a.bytes().all(|c| c.is_ascii_digit())
-                && b.bytes().all(|c| c.is_ascii_digit())
-        }
-        None => !mantissa.is_empty() && mantissa.bytes().all(|c| c.is_ascii_digit()),
-    };
-    let exp_ok = exp.is_none_or(|e| {
-        let e = e.strip_prefix(['-', '+']).unwrap_or(e);
-        !e.is_empty() && e.bytes().all(|c| c.is_ascii_digit())
-    });
-    mantissa_ok && exp_ok
-}
-
-/// Formats like Go's `strconv.FormatFloat(f, 'g', -1, 64)`.
-pub(crate) fn format_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
-    }
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if !(-4..6).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        return format!("{mantissa}e{sign}{:02}", exp.abs());
-    }
-    format!("{f}")
+/// Resolves a scalar as the reference's YAML library does (see [`crate::resolve`]).
+fn resolve(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Kind, String> {
+    use crate::resolve::Scalar;
+    Ok(
+        match crate::resolve::tagged(text, style != ScalarStyle::Plain, tag)? {
+            Scalar::Null => Kind::Null,
+            Scalar::Bool(b) => Kind::Bool(b),
+            Scalar::Int { text, .. } | Scalar::Float(text) => Kind::Number(text),
+            Scalar::Timestamp | Scalar::Str => Kind::String(text.to_owned()),
+        },
+    )
 }

@@ -47,12 +47,74 @@ impl Serialize for Trace {
     }
 }
 
+/// A number as its JSON text, kept exactly as it was written or sent (`1E2`, `1.50`, a
+/// 23-digit integer), as the reference keeps a `json.Number`. It serializes as that text.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Number(String);
+
+impl Number {
+    /// The number written `text`, when `text` is a JSON number.
+    #[must_use]
+    pub fn new(text: &str) -> Option<Number> {
+        serde_json::from_str::<&serde_json::value::RawValue>(text)
+            .ok()
+            .filter(|_| {
+                let t = text.strip_prefix('-').unwrap_or(text);
+                t.starts_with(|c: char| c.is_ascii_digit())
+                    && t.bytes()
+                        .all(|c| c.is_ascii_digit() || b"+-.eE".contains(&c))
+            })
+            .map(|_| Number(text.to_owned()))
+    }
+
+    /// Its text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// As a `serde_json` number, which may round it (an integer beyond 64 bits, or a float
+    /// whose text `f64` rewrites).
+    #[must_use]
+    pub fn to_serde(&self) -> serde_json::Number {
+        serde_json::from_str(&self.0).unwrap_or_else(|_| serde_json::Number::from(0))
+    }
+}
+
+impl From<serde_json::Number> for Number {
+    fn from(n: serde_json::Number) -> Number {
+        Number(n.to_string())
+    }
+}
+
+impl From<i64> for Number {
+    fn from(n: i64) -> Number {
+        Number(n.to_string())
+    }
+}
+
+impl fmt::Display for Number {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Number {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // With serde_json this writes the text itself.
+        match serde_json::value::RawValue::from_string(self.0.clone()) {
+            Ok(raw) => raw.serialize(s),
+            Err(_) => s.serialize_str(&self.0),
+        }
+    }
+}
+
 /// The data of a value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Data {
     Null,
     Bool(bool),
-    Number(serde_json::Number),
+    Number(Number),
     String(String),
     Array(Vec<Value>),
     Object(BTreeMap<String, Value>),
@@ -86,7 +148,7 @@ impl Value {
         Value::new(match json {
             J::Null => Data::Null,
             J::Bool(b) => Data::Bool(*b),
-            J::Number(n) => Data::Number(n.clone()),
+            J::Number(n) => Data::Number(n.clone().into()),
             J::String(s) => Data::String(s.clone()),
             J::Array(a) => Data::Array(a.iter().map(Value::from_json).collect()),
             J::Object(o) => Data::Object(
@@ -98,7 +160,8 @@ impl Value {
     }
 
     /// Plain JSON. With `redact`, secrets become `"[secret]"`; unknowns are always
-    /// `"[unknown]"`.
+    /// `"[unknown]"`. A `serde_json` number may round a number's text (see
+    /// [`Number::to_serde`]); [`Value::to_go_json`] keeps it.
     #[must_use]
     pub fn to_json(&self, redact: bool) -> serde_json::Value {
         use serde_json::Value as J;
@@ -111,7 +174,7 @@ impl Value {
         match &self.data {
             Data::Null => J::Null,
             Data::Bool(b) => J::Bool(*b),
-            Data::Number(n) => J::Number(n.clone()),
+            Data::Number(n) => J::Number(n.to_serde()),
             Data::String(s) => J::String(s.clone()),
             Data::Array(a) => J::Array(a.iter().map(|v| v.to_json(redact)).collect()),
             Data::Object(o) => J::Object(
@@ -120,6 +183,20 @@ impl Value {
                     .collect(),
             ),
         }
+    }
+
+    /// Compact JSON of the plain value (secrets shown, unknowns `"[unknown]"`) as Go's
+    /// `json.Marshal` writes it: sorted keys, `<`, `>`, `&`, U+2028 and U+2029 escaped, and
+    /// each number as its text.
+    #[must_use]
+    pub fn to_go_json(&self) -> String {
+        serde_json::to_string(&Plain(self))
+            .unwrap_or_default()
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
     }
 
     /// Marks this value and everything inside it secret.
@@ -174,6 +251,25 @@ impl fmt::Debug for Value {
             Data::String(s) => write!(f, "{s:?}"),
             Data::Array(a) => f.debug_list().entries(a).finish(),
             Data::Object(o) => f.debug_map().entries(o).finish(),
+        }
+    }
+}
+
+/// The plain projection of a value, numbers as their text.
+struct Plain<'a>(&'a Value);
+
+impl Serialize for Plain<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.unknown {
+            return s.serialize_str("[unknown]");
+        }
+        match &self.0.data {
+            Data::Null => s.serialize_unit(),
+            Data::Bool(b) => s.serialize_bool(*b),
+            Data::Number(n) => n.serialize(s),
+            Data::String(v) => s.serialize_str(v),
+            Data::Array(a) => s.collect_seq(a.iter().map(Plain)),
+            Data::Object(o) => s.collect_map(o.iter().map(|(k, v)| (k, Plain(v)))),
         }
     }
 }

@@ -31,6 +31,7 @@ type Reply<T> = Result<T, ApiError>;
 pub(crate) fn router(inner: Arc<Inner>, auth: Arc<Auth>) -> Router {
     let env = "/environments/{org}/{project}/{env}";
     let api = Router::new()
+        .route("/environments", get(list_all))
         .route("/environments/{org}", get(list))
         .route("/environments/{org}/yaml/check", post(check))
         .route(env, get(definition))
@@ -46,6 +47,14 @@ pub(crate) fn router(inner: Arc<Inner>, auth: Arc<Auth>) -> Router {
         .route(&format!("{env}/open//{{id}}"), get(read))
         .route(&format!("{env}/tags"), get(environment_tags))
         .route(&format!("{env}/tags/{{tag}}"), get(environment_tag))
+        .route_layer(from_fn_with_state(Arc::clone(&auth), require_token))
+        .route_layer(from_fn(log_request))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(Arc::clone(&inner));
+    // The signed-in user, which the `esc` CLI asks for at login (and again every hour).
+    let user = Router::new()
+        .route("/api/user", get(current_user))
+        .route("/api/user/organizations/default", get(default_organization))
         .route_layer(from_fn_with_state(auth, require_token))
         .route_layer(from_fn(log_request))
         .method_not_allowed_fallback(method_not_allowed)
@@ -58,6 +67,7 @@ pub(crate) fn router(inner: Arc<Inner>, auth: Arc<Auth>) -> Router {
         .with_state(inner);
     Router::new()
         .nest("/api/esc", api)
+        .merge(user)
         .merge(oauth)
         .fallback(not_found)
 }
@@ -82,12 +92,86 @@ async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-async fn not_found() -> ApiError {
+/// A request no route serves: a write (the API's writes are POST, PUT, PATCH and DELETE
+/// under paths the server does not serve for reading, such as `.../rotate`) is told the
+/// server is read-only; anything else is not found.
+async fn not_found(method: axum::http::Method) -> ApiError {
+    if is_write(&method) {
+        return read_only(&method);
+    }
     ApiError::not_found("Not Found")
 }
 
-async fn method_not_allowed() -> ApiError {
+async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    if is_write(&method) {
+        return read_only(&method);
+    }
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+}
+
+fn is_write(method: &axum::http::Method) -> bool {
+    use axum::http::Method;
+    [Method::POST, Method::PUT, Method::PATCH, Method::DELETE].contains(method)
+}
+
+/// The answer to every write (`esc env init`, `set`, `edit`, `rm`, `tag`, `version tag`,
+/// `rotate`...): the API's error body, with a message a CLI user can act on.
+fn read_only(method: &axum::http::Method) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "this esc-server is read-only: {method} requests are not served; change an \
+             environment by editing its file in the server's folder"
+        ),
+    )
+}
+
+/// The organization the server's user belongs to: the one it serves, else the user's own.
+fn default_org(inner: &Inner) -> String {
+    inner
+        .config
+        .organization
+        .clone()
+        .unwrap_or_else(|| inner.config.user.clone())
+}
+
+/// `GET /api/user`: the local user, a member of the default organization.
+async fn current_user(State(inner): Shared, caller: Option<Extension<Caller>>) -> Response {
+    let user = user_of(&inner, caller);
+    let org = default_org(&inner);
+    Json(serde_json::json!({
+        "id": user,
+        "githubLogin": user,
+        "name": user,
+        "email": "",
+        "avatarUrl": "",
+        "organizations": [{"githubLogin": org, "name": org, "avatarUrl": ""}],
+        "identities": [],
+    }))
+    .into_response()
+}
+
+/// `GET /api/user/organizations/default`.
+async fn default_organization(State(inner): Shared) -> Response {
+    Json(serde_json::json!({"gitHubLogin": default_org(&inner), "messages": []})).into_response()
+}
+
+/// `GET /api/esc/environments`: every environment of every organization the user sees, here
+/// those of the default organization; one page, so no `nextToken` (the CLI stops on "").
+async fn list_all(State(inner): Shared) -> Reply<Response> {
+    let org = default_org(&inner);
+    let listed = blocking(move || Ok(inner.store.list()?)).await?;
+    let environments = listed
+        .into_iter()
+        .map(|l| wire::OrgEnvironment {
+            organization: org.clone(),
+            project: l.project,
+            name: l.name,
+            created: timestamp(l.created),
+            modified: timestamp(l.modified),
+        })
+        .collect();
+    Ok(Json(wire::OrgEnvironments { environments }).into_response())
 }
 
 /// The path parameters of every route; each route fills the ones it has.
@@ -231,6 +315,7 @@ async fn open(
         let opened = Opened {
             properties,
             execution_context: evaluate::context(user, &params.org),
+            exprs: esc_eval::load(&name, &revision.content).0.exprs(),
         };
         inner
             .sessions
@@ -292,6 +377,7 @@ async fn read(
                     properties: &opened.execution_context,
                 },
                 diagnostics: None,
+                exprs: Some(&opened.exprs),
             };
             return Ok(Json(environment).into_response());
         };
@@ -331,34 +417,58 @@ async fn check(
         }
         let properties = evaluation.properties.clone().unwrap_or_default();
         let context = evaluate::context(user, &params.org);
+        let exprs = esc_eval::load("<yaml>", &body).0.exprs();
         let environment = wire::Environment {
             properties: &properties,
             execution_context: wire::ExecutionContext {
                 properties: &context,
             },
             diagnostics: Some(evaluation.diagnostics.iter().map(Into::into).collect()),
+            exprs: Some(&exprs),
         };
         Ok(Json(environment).into_response())
     })
     .await
 }
 
+/// The paging of the revision and tag lists, as the API defines it.
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    /// Revisions: only those numbered below this (0: from the latest).
+    before: Option<u64>,
+    /// Tags: only those named after this.
+    after: Option<String>,
+    /// At most this many.
+    count: Option<usize>,
+}
+
+fn page_query(query: Result<Query<PageQuery>, QueryRejection>) -> Reply<PageQuery> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    Ok(q)
+}
+
+/// Newest first, numbered below `before` (when not 0), at most `count`. The `esc` CLI pages
+/// with `before` set to the last number it got and stops at an empty page.
 async fn revisions(
     State(inner): Shared,
     path: Result<Path<Params>, PathRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Reply<Response> {
     let params = params(&inner, path)?;
+    let page = page_query(query)?;
     let user = inner.config.user.clone();
     let held = blocking(move || Ok(inner.store.revisions(params.project(), params.env())?)).await?;
+    let latest = held.first().map_or(0, |r| r.number);
     let list: Vec<_> = held
         .iter()
-        .enumerate()
-        .map(|(i, r)| wire::EnvironmentRevision {
+        .filter(|r| page.before.is_none_or(|b| b == 0 || r.number < b))
+        .take(page.count.unwrap_or(usize::MAX))
+        .map(|r| wire::EnvironmentRevision {
             number: r.number,
             created: timestamp(r.created),
             creator_login: user.clone(),
             creator_name: user.clone(),
-            tags: if i == 0 {
+            tags: if r.number == latest {
                 vec![LATEST.to_owned()]
             } else {
                 Vec::new()
@@ -379,14 +489,21 @@ fn latest_tag(inner: &Inner, revision: &Revision) -> wire::EnvironmentRevisionTa
     }
 }
 
+/// Sorted by name, named after `after`, at most `count`; the CLI stops at an empty page.
 async fn revision_tags(
     State(inner): Shared,
     path: Result<Path<Params>, PathRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Reply<Response> {
     let params = params(&inner, path)?;
+    let page = page_query(query)?;
     let copy = Arc::clone(&inner);
     let current = blocking(move || Ok(copy.store.current(params.project(), params.env())?)).await?;
-    let tags = vec![latest_tag(&inner, &current)];
+    let tags = vec![latest_tag(&inner, &current)]
+        .into_iter()
+        .filter(|t| page.after.as_deref().is_none_or(|a| t.name.as_str() > a))
+        .take(page.count.unwrap_or(usize::MAX))
+        .collect();
     Ok(Json(wire::EnvironmentRevisionTags { tags }).into_response())
 }
 
@@ -406,14 +523,15 @@ async fn revision_tag(
     Ok(Json(latest_tag(&inner, &current)).into_response())
 }
 
-/// Environment tags (key/value labels) are not kept locally: always none.
+/// Environment tags (key/value labels) are not kept locally: always none, and the list
+/// ends with `"nextToken": "0"`, the end marker the `esc` CLI waits for.
 async fn environment_tags(
     State(inner): Shared,
     path: Result<Path<Params>, PathRejection>,
 ) -> Reply<Response> {
     let params = params(&inner, path)?;
     blocking(move || Ok(inner.store.current(params.project(), params.env())?)).await?;
-    let body = serde_json::json!({"tags": {}, "nextToken": ""});
+    let body = serde_json::json!({"tags": {}, "nextToken": "0"});
     Ok(Json(body).into_response())
 }
 

@@ -11,6 +11,8 @@ use serde::Serialize;
 pub(crate) struct Opened {
     pub(crate) properties: BTreeMap<String, Value>,
     pub(crate) execution_context: BTreeMap<String, Value>,
+    /// The definition's expressions, for the `exprs` of a read.
+    pub(crate) exprs: serde_json::Map<String, serde_json::Value>,
 }
 
 /// `Environment` (and, with diagnostics, `CheckEnvironment`).
@@ -21,6 +23,9 @@ pub(crate) struct Environment<'a> {
     pub(crate) execution_context: ExecutionContext<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) diagnostics: Option<Vec<Diagnostic>>,
+    /// `exprs`: the definition's expression tree, which `esc env get ENV PATH` walks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) exprs: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 /// `EvaluatedExecutionContext`.

@@ -146,7 +146,7 @@ async fn revisions_and_the_latest_tag_are_listed() {
         .await
         .api_error(404);
     let env_tags = fixture.get("/environments/acme/shop/dev/tags").await.json();
-    assert_eq!(env_tags, json!({"tags": {}, "nextToken": ""}));
+    assert_eq!(env_tags, json!({"tags": {}, "nextToken": "0"}));
     fixture
         .get("/environments/acme/shop/dev/tags/team")
         .await

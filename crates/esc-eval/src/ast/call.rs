@@ -13,6 +13,22 @@ pub(super) fn parse_call(
     entries: &[(Node, Node)],
     diags: &mut Vec<Diagnostic>,
 ) -> Option<ExprKind> {
+    let mut kind = parse_call_of(node, entries, diags)?;
+    if let ExprKind::Builtin(b) = &mut kind
+        && let [(key, value)] = entries
+    {
+        // The argument again, as one expression (its diagnostics were reported above).
+        b.name_range = Some(key.range.clone());
+        b.arg = Some(parse_expr(value, &mut Vec::new()));
+    }
+    Some(kind)
+}
+
+fn parse_call_of(
+    node: &Node,
+    entries: &[(Node, Node)],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<ExprKind> {
     if entries.len() != 1 {
         for (k, _) in entries {
             let k = key_text(k);
@@ -41,6 +57,7 @@ pub(super) fn parse_call(
             | "fn::split"
             | "fn::toBase64"
             | "fn::toJSON"
+            | "fn::toYAML"
             | "fn::toString"
     ) || name.starts_with("fn::open::")
         || name.starts_with("fn::rotate::");
@@ -154,6 +171,7 @@ pub(super) fn parse_call(
             Call::Concat(args)
         }
         "fn::toJSON" => Call::ToJson(args),
+        "fn::toYAML" => Call::ToYaml(args),
         "fn::fromJSON" => Call::FromJson(args),
         "fn::toString" => Call::ToString(args),
         "fn::toBase64" => Call::ToBase64(args),
@@ -213,8 +231,12 @@ pub(super) fn parse_call(
 }
 
 fn builtin(name: &str, call: Call) -> ExprKind {
-    let _ = name;
-    ExprKind::Builtin(Box::new(Builtin { call }))
+    ExprKind::Builtin(Box::new(Builtin {
+        call,
+        name: name.to_owned(),
+        name_range: None,
+        arg: None,
+    }))
 }
 
 fn field(entries: &[Entry], name: &str) -> Option<Expr> {

@@ -76,6 +76,11 @@ pub(crate) enum ExprKind {
 #[derive(Debug, Clone)]
 pub(crate) struct Builtin {
     pub(crate) call: Call,
+    /// `fn::...` as written, where its key is, and its argument as one expression: what the
+    /// API's `exprs` show (`BuiltinExpr`).
+    pub(crate) name: String,
+    pub(crate) name_range: Option<crate::Range>,
+    pub(crate) arg: Option<Expr>,
 }
 
 #[derive(Debug, Clone)]
@@ -101,6 +106,7 @@ pub(crate) enum Call {
     },
     Concat(Expr),
     ToJson(Expr),
+    ToYaml(Expr),
     FromJson(Expr),
     ToString(Expr),
     ToBase64(Expr),

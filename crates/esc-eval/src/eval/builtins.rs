@@ -12,9 +12,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::marks::{combine, contains_unknowns};
-use super::values::{export, schema_of, str_of, unexport};
+use super::values::{export, schema_of, str_of};
 use super::{Env, Repr, Run, V, XId, rc, val};
-use crate::Value;
 use crate::budget;
 use crate::schema;
 
@@ -107,12 +106,13 @@ impl Run<'_> {
 
     /// `fn::fromBase64`.
     pub(super) fn eval_from_base64(&mut self, env: &Env, x: XId, s: XId) -> V {
-        self.eval_string_to_string(env, x, s, |text| match STANDARD.decode(text) {
-            Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
-            Err(e) => Err(Some(format!(
-                "decoding base64 string: {}",
-                base64_error(&e)
-            ))),
+        self.eval_string_to_string(env, x, s, |text| {
+            match crate::gobase64::decode(text.as_bytes()) {
+                Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+                Err(at) => Err(Some(format!(
+                    "decoding base64 string: illegal base64 data at input byte {at}"
+                ))),
+            }
         })
     }
 
@@ -158,19 +158,17 @@ impl Run<'_> {
         if !known {
             return v;
         }
-        match serde_json::from_str::<serde_json::Value>(&str_of(&text)) {
+        match super::gojson::decode(&str_of(&text)) {
             Ok(j) => {
-                let mut out = Value::from_json(&j);
-                if v.borrow().secret {
-                    out = out.into_secret();
-                }
-                unexport(&out, x, self.xs[x].secret)
+                let secret = v.borrow().secret || self.xs[x].secret;
+                from_go_json(&j, x, secret)
             }
-            Err(e) => {
+            Err(super::gojson::Error::Go(e)) => {
                 self.error(x, format!("decoding JSON string: {e}"));
                 v.borrow_mut().unknown = true;
                 v
             }
+            Err(super::gojson::Error::OverBudget) => self.over_budget(x),
         }
     }
 
@@ -180,9 +178,27 @@ impl Run<'_> {
         let v = self.with_schema(x, Repr::Null);
         combine(&v, &[&value]);
         if !v.borrow().unknown {
-            let json = export(&self.xs, &value).to_json(false);
-            let text = go_json(&json);
+            let text = export(&self.xs, &value).to_go_json();
             if budget::is_exceeded() || !budget::bytes(text.len()) {
+                return self.over_budget(x);
+            }
+            v.borrow_mut().repr = Repr::String(text);
+        }
+        v
+    }
+
+    /// `fn::toYAML`: the value as the reference's yaml.v3 writes it.
+    pub(super) fn eval_to_yaml(&mut self, env: &Env, x: XId, a: XId) -> V {
+        let value = self.eval(env, a, &schema::always());
+        let v = self.with_schema(x, Repr::Null);
+        combine(&v, &[&value]);
+        if !v.borrow().unknown {
+            let exported = export(&self.xs, &value);
+            if budget::is_exceeded() {
+                return self.over_budget(x);
+            }
+            let text = crate::toyaml::to_yaml(&exported);
+            if !budget::bytes(text.len()) {
                 return self.over_budget(x);
             }
             v.borrow_mut().repr = Repr::String(text);
@@ -251,6 +267,29 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// A decoded JSON value as an evaluation value defined by `x`: numbers keep their text.
+fn from_go_json(j: &super::gojson::Json, x: XId, secret: bool) -> V {
+    use super::gojson::Json;
+    let Some(_depth) = budget::descend().filter(|_| budget::step()) else {
+        return super::unknown_val(x, schema::always());
+    };
+    let repr = match j {
+        Json::Null => Repr::Null,
+        Json::Bool(b) => Repr::Bool(*b),
+        Json::Number(n) => Repr::Number(n.clone()),
+        Json::String(s) => Repr::String(s.clone()),
+        Json::Array(a) => Repr::Array(a.iter().map(|i| from_go_json(i, x, secret)).collect()),
+        Json::Object(o) => Repr::Object(
+            o.iter()
+                .map(|(k, i)| (k.clone(), from_go_json(i, x, secret)))
+                .collect(),
+        ),
+    };
+    let mut out = val(x, repr);
+    out.secret = secret;
+    rc(out)
 }
 
 /// `(text, unknown, secret)` of a value interpolated into a string.
@@ -337,24 +376,4 @@ pub(super) fn go_split(s: &str, sep: &str) -> Vec<String> {
         return s.chars().map(String::from).collect();
     }
     s.split(sep).map(str::to_owned).collect()
-}
-
-pub(super) fn base64_error(e: &base64::DecodeError) -> String {
-    match e {
-        base64::DecodeError::InvalidByte(at, _) | base64::DecodeError::InvalidLastSymbol(at, _) => {
-            format!("illegal base64 data at input byte {at}")
-        }
-        _ => "illegal base64 data at input byte 0".into(),
-    }
-}
-
-/// Compact JSON as Go's `encoding/json` writes it (`<`, `>`, `&` escaped).
-pub(super) fn go_json(j: &serde_json::Value) -> String {
-    serde_json::to_string(j)
-        .unwrap_or_default()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-        .replace('\u{2028}', "\\u2028")
-        .replace('\u{2029}', "\\u2029")
 }

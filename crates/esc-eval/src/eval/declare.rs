@@ -124,6 +124,7 @@ impl Run<'_> {
                 schema::array_of(schema::always()),
             ),
             Call::ToJson(x) => (XKind::ToJson(self.declare("", x, None)), string),
+            Call::ToYaml(x) => (XKind::ToYaml(self.declare("", x, None)), string),
             Call::FromJson(x) => (XKind::FromJson(self.declare("", x, None)), schema::always()),
             Call::ToString(x) => (XKind::ToString(self.declare("", x, None)), string),
             Call::ToBase64(x) => (XKind::ToBase64(self.declare("", x, None)), string),

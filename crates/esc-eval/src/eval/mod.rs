@@ -15,6 +15,7 @@
 mod builtins;
 mod declare;
 mod external;
+mod gojson;
 mod imports;
 mod marks;
 mod reference;
@@ -136,6 +137,7 @@ enum XKind {
     Split(XId, XId),
     Concat(XId),
     ToJson(XId),
+    ToYaml(XId),
     FromJson(XId),
     ToString(XId),
     ToBase64(XId),
@@ -426,6 +428,10 @@ impl<'o> Run<'o> {
             XKind::ToJson(a) => {
                 let a = *a;
                 self.eval_to_json(env, x, a)
+            }
+            XKind::ToYaml(a) => {
+                let a = *a;
+                self.eval_to_yaml(env, x, a)
             }
             XKind::ToString(a) => {
                 let a = *a;

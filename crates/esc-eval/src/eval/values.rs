@@ -230,7 +230,7 @@ pub(super) fn unexport(v: &Value, x: XId, secret: bool) -> V {
     let repr = match &v.data {
         Data::Null => Repr::Null,
         Data::Bool(b) => Repr::Bool(*b),
-        Data::Number(n) => Repr::Number(n.to_string()),
+        Data::Number(n) => Repr::Number(n.as_str().to_owned()),
         Data::String(s) => Repr::String(s.clone()),
         Data::Array(a) => Repr::Array(a.iter().map(|i| unexport(i, x, i.secret)).collect()),
         Data::Object(o) => Repr::Object(
@@ -272,9 +272,10 @@ pub(super) fn export(xs: &[XNode], v: &V) -> Value {
         match repr {
             Repr::Null => Data::Null,
             Repr::Bool(b) => Data::Bool(b),
-            Repr::Number(n) => match serde_json::from_str::<serde_json::Number>(&n) {
-                Ok(n) => Data::Number(n),
-                Err(_) => Data::String(n),
+            // The text as written; one that is no JSON number (`+Inf`, `NaN`) is a string.
+            Repr::Number(n) => match crate::Number::new(&n) {
+                Some(n) => Data::Number(n),
+                None => Data::String(n),
             },
             Repr::String(s) => Data::String(s),
             Repr::Array(a) => Data::Array(a.iter().map(|i| export(xs, i)).collect()),
