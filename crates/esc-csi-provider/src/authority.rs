@@ -3,11 +3,13 @@
 //! under tonic, refuses such a request as malformed (RST_STREAM PROTOCOL_ERROR), so every mount
 //! from driver v1.4 or v1.5 would fail before reaching the provider.
 //!
-//! [`AuthorityFix`] sits between the socket and tonic. It passes the connection through frame by
-//! frame and re-encodes each request's header block, replacing an `:authority` that is not a
-//! valid authority with `localhost` (what v1.6 sends). Every block is decoded and re-encoded,
-//! not only those that change, so that the HPACK tables of our encoder and of h2's decoder stay
-//! in step. Responses pass through untouched. Nothing else in the headers is read.
+//! [`AuthorityFix`] sits between the socket and tonic and looks at a connection's first request
+//! header block. If its `:authority` is valid (v1.6 sends `localhost`, as tonic clients do), the
+//! connection is passed through untouched from then on: a client keeps one authority for its
+//! connection. Otherwise every header block of that connection is decoded and re-encoded with
+//! `localhost` in its place; every block, not only those that change, so that the HPACK tables
+//! of our encoder and of h2's decoder stay in step. Responses pass through untouched. Nothing
+//! else in the headers is read.
 
 use std::io;
 use std::pin::Pin;
@@ -46,7 +48,18 @@ pub struct AuthorityFix<S> {
     block: Option<(u32, u8, Vec<u8>)>,
     decoder: Decoder<'static>,
     encoder: Encoder<'static>,
+    mode: Mode,
     eof: bool,
+}
+
+/// What this connection needs, known from its first header block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Undecided,
+    /// A valid `:authority`: everything passes as it comes.
+    Passthrough,
+    /// Header blocks are re-encoded.
+    Rewrite,
 }
 
 impl<S> std::fmt::Debug for AuthorityFix<S> {
@@ -75,6 +88,7 @@ impl<S> AuthorityFix<S> {
             block: None,
             decoder,
             encoder: Encoder::new(),
+            mode: Mode::Undecided,
             eof: false,
         }
     }
@@ -108,7 +122,7 @@ impl<S> AuthorityFix<S> {
                     let len = usize::from(h[0]) << 16 | usize::from(h[1]) << 8 | usize::from(h[2]);
                     let (kind, flags) = (h[3], h[4]);
                     let stream = u32::from_be_bytes([h[5], h[6], h[7], h[8]]) & 0x7fff_ffff;
-                    if kind != HEADERS && kind != CONTINUATION {
+                    if (kind != HEADERS && kind != CONTINUATION) || self.mode == Mode::Passthrough {
                         self.output
                             .extend_from_slice(&self.input.split_to(FRAME_HEADER_LEN));
                         self.state = State::Passing(len);
@@ -158,6 +172,7 @@ impl<S> AuthorityFix<S> {
         let mut headers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
         let mut size = 0usize;
         let mut over = false;
+        let mut rewrote = false;
         self.decoder
             .decode_with_cb(encoded, |name, value| {
                 size = size.saturating_add(name.len() + value.len() + 32);
@@ -168,6 +183,7 @@ impl<S> AuthorityFix<S> {
                 let value = if name.as_ref() == b":authority"
                     && http::uri::Authority::try_from(value.as_ref()).is_err()
                 {
+                    rewrote = true;
                     b"localhost".to_vec()
                 } else {
                     value.into_owned()
@@ -182,6 +198,18 @@ impl<S> AuthorityFix<S> {
         if over {
             return Err(invalid("HTTP/2 headers over 64 KiB"));
         }
+        if self.mode == Mode::Undecided {
+            self.mode = if rewrote {
+                Mode::Rewrite
+            } else {
+                Mode::Passthrough
+            };
+        }
+        if self.mode == Mode::Passthrough {
+            // The block as the client encoded it, so h2's table follows the client's.
+            self.emit_frames(stream, flags, block);
+            return Ok(());
+        }
         let mut payload = priority.to_vec();
         self.encoder
             .encode_into(
@@ -189,6 +217,13 @@ impl<S> AuthorityFix<S> {
                 &mut payload,
             )
             .map_err(|e| invalid(&format!("cannot re-encode HTTP/2 headers ({e})")))?;
+        self.emit_frames(stream, flags, &payload);
+        Ok(())
+    }
+
+    /// Writes `payload` (priority fields, then the header block) as a HEADERS frame and as many
+    /// CONTINUATION frames as the frame size needs.
+    fn emit_frames(&mut self, stream: u32, flags: u8, payload: &[u8]) {
         let mut chunks = payload.chunks(MAX_FRAME).peekable();
         let mut kind = HEADERS;
         let mut first_flags = flags;
@@ -212,7 +247,6 @@ impl<S> AuthorityFix<S> {
                 .put_slice(&[0, 0, 0, HEADERS, flags | END_HEADERS]);
             self.output.put_u32(stream);
         }
-        Ok(())
     }
 }
 
@@ -242,6 +276,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for AuthorityFix<S> {
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
         loop {
+            if this.mode == Mode::Passthrough && this.output.is_empty() && this.input.is_empty() {
+                // Decided and drained: the socket's bytes go straight to tonic, with no copy.
+                return Pin::new(&mut this.inner).poll_read(cx, buf);
+            }
             if !this.output.is_empty() {
                 let n = this.output.len().min(buf.remaining());
                 buf.put_slice(&this.output.split_to(n));
@@ -458,6 +496,19 @@ mod tests {
             headers[3],
             (b":authority".to_vec(), b"localhost:50051".to_vec())
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_whose_first_request_has_a_valid_authority_passes_byte_for_byte() {
+        let mut encoder = Encoder::new();
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(0x4, 0, 0, &[]));
+        let first = encode(&mut encoder, &request_headers("localhost"));
+        input.extend(frame(HEADERS, END_HEADERS, 1, &first));
+        input.extend(frame(0x0, END_STREAM, 1, b"\0\0\0\0\x02ab"));
+        // Later blocks are not even looked at, whatever they hold.
+        input.extend(frame(HEADERS, END_HEADERS, 3, &[0xff; 40]));
+        assert_eq!(through(input.clone(), 5).await.unwrap(), input);
     }
 
     #[tokio::test]
