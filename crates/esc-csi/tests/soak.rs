@@ -247,6 +247,8 @@ async fn mounts_under_injected_faults_are_whole_or_clearly_refused_and_resources
             ("KUBECONFIG", kubeconfig.to_str().unwrap()),
             ("ESC_CSI_API_URL", &esc.url()),
             ("ESC_CSI_LOG_LEVEL", "error"),
+            // As the chart's DaemonSet sets it, so memory returns as it does in a cluster.
+            ("MALLOC_MMAP_THRESHOLD_", "131072"),
         ],
         &[
             "--cache-ttl",
