@@ -121,7 +121,9 @@ impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
         let class = class?;
         span.record("environment", field::display(&class.environment));
         for warning in &class.warnings {
-            tracing::warn!("{warning}");
+            // The class's own target, so that `esc-csi mount`, which silences this module's
+            // failure line (it prints the error itself), still shows these.
+            tracing::warn!(target: "esc_csi_provider::class", "{warning}");
         }
         let mut budget = ResponseBudget::new(self.options.max_response_bytes, reserved);
         let files = self

@@ -143,6 +143,28 @@ async fn mount_writes_the_files_and_reports_what_changed_on_each_run() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn mount_shows_the_unknown_key_warning_that_check_prints() {
+    let esc = FakeEsc::start().await;
+    esc.accept_token(TOKEN);
+    esc.set("acme/app/dev", json!({"app": {"hello": "world"}}));
+    let dir = tempfile::tempdir().unwrap();
+    let items = "- fileName: hello\n  secretKey: app.hello\n  description: greeting\n";
+    let spc = write_class(dir.path(), &class(&esc.url(), items));
+    let target = dir.path().join("mnt");
+    let output = run(
+        &["mount", &spc, "--target", target.to_str().unwrap()],
+        Some(TOKEN),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(r#"unknown key \"description\" is ignored"#)
+            || stderr(&output).contains(r#"unknown key "description" is ignored"#),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn mount_of_a_missing_environment_fails_with_the_providers_message() {
     let esc = FakeEsc::start().await;
     let dir = tempfile::tempdir().unwrap();
