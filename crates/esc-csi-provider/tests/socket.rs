@@ -6,23 +6,9 @@ mod support;
 
 use std::sync::{Arc, OnceLock};
 
-use axum::body::{Body, to_bytes};
-use axum::http::Request;
 use esc_csi_provider::{admin, server};
 use prometheus_client::registry::Registry;
-use support::Harness;
-use tower::ServiceExt;
-
-async fn healthz(router: &axum::Router) -> (u16, String) {
-    let response = router
-        .clone()
-        .oneshot(Request::get("/healthz").body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
+use support::{Harness, admin_get};
 
 #[tokio::test]
 async fn a_second_daemon_refuses_a_live_socket_and_leaves_it_serving() {
@@ -62,11 +48,14 @@ async fn a_daemon_removes_only_its_own_socket_and_liveness_fails_when_it_is_not_
     let owned = Arc::new(OnceLock::new());
     owned.set(ours.clone()).unwrap();
     let router = admin::router_owning(Arc::new(Registry::default()), path.clone(), owned);
-    assert_eq!(healthz(&router).await, (200, "ok\n".to_owned()));
+    assert_eq!(
+        admin_get(&router, "/healthz").await,
+        (200, "ok\n".to_owned())
+    );
 
     // Someone removes the socket: liveness fails.
     std::fs::remove_file(&path).unwrap();
-    let (status, body) = healthz(&router).await;
+    let (status, body) = admin_get(&router, "/healthz").await;
     assert_eq!(status, 503);
     assert!(
         body.starts_with("not alive: ") && body.contains("is gone"),
@@ -75,7 +64,7 @@ async fn a_daemon_removes_only_its_own_socket_and_liveness_fails_when_it_is_not_
 
     // Another daemon serves there now: still not ours, and at exit ours leaves it alone.
     let second = server::bind(&path).unwrap();
-    let (status, body) = healthz(&router).await;
+    let (status, body) = admin_get(&router, "/healthz").await;
     assert_eq!(status, 503);
     assert!(body.contains("is no longer this daemon's socket"), "{body}");
     ours.remove_if_ours();

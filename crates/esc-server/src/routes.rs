@@ -160,18 +160,7 @@ async fn default_organization(State(inner): Shared) -> Response {
 /// those of the default organization; one page, so no `nextToken` (the CLI stops on "").
 async fn list_all(State(inner): Shared) -> Reply<Response> {
     let org = default_org(&inner);
-    let listed = blocking(move || Ok(inner.store.list()?)).await?;
-    let environments = listed
-        .into_iter()
-        .map(|l| wire::OrgEnvironment {
-            organization: org.clone(),
-            project: l.project,
-            name: l.name,
-            created: timestamp(l.created),
-            modified: timestamp(l.modified),
-        })
-        .collect();
-    Ok(Json(wire::OrgEnvironments { environments }).into_response())
+    environments_of(inner, org).await
 }
 
 /// The path parameters of every route; each route fills the ones it has.
@@ -227,11 +216,16 @@ fn timestamp(t: jiff::Timestamp) -> String {
 
 async fn list(State(inner): Shared, path: Result<Path<Params>, PathRejection>) -> Reply<Response> {
     let params = params(&inner, path)?;
+    environments_of(inner, params.org).await
+}
+
+/// Every environment of the folder, listed as `organization`'s.
+async fn environments_of(inner: Arc<Inner>, organization: String) -> Reply<Response> {
     let listed = blocking(move || Ok(inner.store.list()?)).await?;
     let environments = listed
         .into_iter()
         .map(|l| wire::OrgEnvironment {
-            organization: params.org.clone(),
+            organization: organization.clone(),
             project: l.project,
             name: l.name,
             created: timestamp(l.created),

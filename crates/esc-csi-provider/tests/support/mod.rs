@@ -330,3 +330,17 @@ pub fn example_env() -> serde_json::Value {
         "root key with a .": (0..101).collect::<Vec<_>>(),
     })
 }
+
+/// GETs `path` from the admin router: status and body text.
+pub async fn admin_get(router: &axum::Router, path: &str) -> (u16, String) {
+    use axum::body::{Body, to_bytes};
+    use tower::ServiceExt;
+    let response = router
+        .clone()
+        .oneshot(axum::http::Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
