@@ -1,9 +1,15 @@
 //! What the official `esc` CLI (v0.26.0, `cmd/esc/cli`) needs beyond the SDKs, over real HTTP
 //! on loopback: login (`GET /api/user`, the default organization), `esc env ls` without an
 //! organization, paging exactly as the CLI pages (`before`/`after`/`count`, and the
-//! `"nextToken": "0"` that ends an environment tag list), and a clear answer to writes.
+//! `"nextToken": "0"` that ends an environment tag list), and a clear answer to writes; then
+//! the CLI itself (`ESC_CSI_ESC_CLI`, built by `.ci/run`) driven through all of it.
 
 mod support;
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::Fixture;
@@ -221,4 +227,333 @@ async fn check_and_open_carry_the_exprs_esc_env_get_walks() {
         environment["exprs"]["app"]["range"]["environment"],
         "shop/dev"
     );
+}
+
+/// The official `esc` CLI (v0.26.0, `peers/esc-cli`, built and cached by `.ci/run`) found
+/// through `ESC_CSI_ESC_CLI`, or `None` (after saying why) when the test should be skipped.
+/// `ESC_CSI_REQUIRE_PEERS=1` makes a missing CLI a failure.
+#[allow(clippy::print_stdout)]
+fn esc_cli() -> Option<PathBuf> {
+    let cli = std::env::var_os("ESC_CSI_ESC_CLI")
+        .map(PathBuf::from)
+        .filter(|p| p.is_file());
+    if cli.is_none() {
+        assert!(
+            !std::env::var("ESC_CSI_REQUIRE_PEERS").is_ok_and(|v| v == "1"),
+            "ESC_CSI_REQUIRE_PEERS=1 but ESC_CSI_ESC_CLI names no built esc CLI"
+        );
+        println!("skipped: set ESC_CSI_ESC_CLI to a build of peers/esc-cli (.ci/run does)");
+    }
+    cli
+}
+
+/// One `esc` command's outcome.
+struct Ran {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// The `esc` CLI with a home of its own (credentials, temporary files), so nothing of the
+/// machine's Pulumi login is read or changed.
+struct EscCli {
+    bin: PathBuf,
+    home: tempfile::TempDir,
+}
+
+impl EscCli {
+    /// Longer than any command takes (well under a second); a CLI paging forever is stopped.
+    const LIMIT: Duration = Duration::from_secs(20);
+
+    /// Runs `esc ARGS` with `envs` added, killed once it outlives [`Self::LIMIT`].
+    fn run_with(&self, args: &[&str], envs: &[(&str, &str)]) -> Ran {
+        let home = self.home.path();
+        let (mut out, mut err) = (tempfile::tempfile().unwrap(), tempfile::tempfile().unwrap());
+        let mut child = Command::new(&self.bin)
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("PULUMI_HOME", home.join(".pulumi"))
+            .env("TMPDIR", home)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(err.try_clone().unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Self::LIMIT;
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("esc {args:?} still ran after {:?}", Self::LIMIT);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let read = |file: &mut std::fs::File| {
+            let mut text = String::new();
+            file.seek(SeekFrom::Start(0)).unwrap();
+            file.read_to_string(&mut text).unwrap();
+            text
+        };
+        Ran {
+            success: status.success(),
+            stdout: read(&mut out),
+            stderr: read(&mut err),
+        }
+    }
+
+    /// `esc ARGS`, which must succeed; its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let ran = self.run_with(args, &[]);
+        assert!(
+            ran.success,
+            "esc {args:?} failed:\n{}\n{}",
+            ran.stdout, ran.stderr
+        );
+        ran.stdout
+    }
+
+    /// `esc ARGS`, which must fail; its error line.
+    fn fails(&self, args: &[&str], envs: &[(&str, &str)]) -> String {
+        let ran = self.run_with(args, envs);
+        assert!(!ran.success, "esc {args:?} succeeded:\n{}", ran.stdout);
+        ran.stderr
+            .lines()
+            .find(|l| l.starts_with("Error: "))
+            .unwrap_or_else(|| panic!("no error line:\n{}", ran.stderr))
+            .to_owned()
+    }
+}
+
+/// Revision 1 of `shop/dev`; revision 2 sets the port to 9090.
+const CLI_DEV_V1: &str = "imports: [base]
+values:
+  app:
+    name: shop
+    port: 8080
+    url: https://${app.name}.${region}.example
+  password:
+    fn::secret: hunter2
+  environmentVariables:
+    APP_URL: ${app.url}
+    DB_PASSWORD: ${password}
+  files:
+    CONFIG: port=${app.port}
+";
+
+// Several threads: the CLI runs on a blocking one while the server answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_esc_cli_logs_in_lists_reads_opens_runs_and_pages_to_the_end() {
+    let Some(bin) = esc_cli() else { return };
+    let fixture = Fixture::start_with(
+        &[
+            ("shop/dev.yaml", CLI_DEV_V1),
+            ("default/base.yaml", "values:\n  region: eu\n"),
+        ],
+        |c| c.tokens = vec![support::TOKEN.into()],
+    )
+    .await;
+    // Revision 1 is the first content seen; the CLI then sees revision 2 as the latest.
+    fixture.get("/environments/acme/shop/dev").await;
+    fixture.write(
+        "shop/dev.yaml",
+        &CLI_DEV_V1.replace("port: 8080", "port: 9090"),
+    );
+    let backend = format!("http://{}", fixture.running.addr());
+    let cli = EscCli {
+        bin,
+        home: tempfile::tempdir().unwrap(),
+    };
+    tokio::task::spawn_blocking(move || cli_session(&cli, &backend))
+        .await
+        .unwrap();
+}
+
+/// The conversation of the test above, command by command, checking what the CLI prints.
+fn cli_session(cli: &EscCli, backend: &str) {
+    // Login: a wrong token is refused, the right one signs in as the local user.
+    let refused = cli.fails(
+        &["login", backend],
+        &[("PULUMI_ACCESS_TOKEN", "not-the-token")],
+    );
+    assert!(
+        refused.contains("problem logging in: Unauthorized"),
+        "{refused}"
+    );
+    let login = cli.run_with(
+        &["login", backend],
+        &[("PULUMI_ACCESS_TOKEN", support::TOKEN)],
+    );
+    assert!(login.success, "{}", login.stderr);
+    assert!(
+        login
+            .stdout
+            .starts_with(&format!("Logged in to {backend} as local")),
+        "{}",
+        login.stdout
+    );
+    // The retired-CLI banner goes to standard error, never into the output read below.
+    assert!(
+        login
+            .stderr
+            .contains("The standalone ESC CLI has been retired"),
+        "{}",
+        login.stderr
+    );
+    assert!(!login.stderr.contains(support::TOKEN));
+
+    // Listing: the default organization's names are printed without it, others with it.
+    assert_eq!(cli.ok(&["env", "ls"]), "default/base\nshop/dev\n");
+    assert_eq!(
+        cli.ok(&["env", "ls", "--organization", "acme"]),
+        "acme/default/base\nacme/shop/dev\n"
+    );
+    assert_eq!(cli.ok(&["env", "ls", "--project", "shop"]), "shop/dev\n");
+
+    // `env get`: values with secrets hidden, then the definition; one path with where it is
+    // defined (walking the check's `exprs`); an imported value traced to its environment.
+    let got = cli.ok(&["env", "get", "shop/dev"]);
+    assert!(got.contains("\"port\": 9090"), "{got}");
+    assert!(got.contains("\"password\": \"[secret]\""), "{got}");
+    assert!(got.contains("    port: 9090\n"), "{got}");
+    let url = cli.ok(&["env", "get", "shop/dev", "app.url"]);
+    assert!(url.contains("\"https://shop.eu.example\""), "{url}");
+    assert!(
+        url.contains("https://${app.name}.${region}.example"),
+        "{url}"
+    );
+    assert!(url.contains("- dev:6:10"), "{url}");
+    let secret = cli.ok(&["env", "get", "shop/dev", "password"]);
+    assert!(secret.contains("\"[secret]\""), "{secret}");
+    assert!(secret.contains("fn::secret: hunter2"), "{secret}");
+    let region = cli.ok(&["env", "get", "shop/dev", "region"]);
+    assert!(
+        region.contains("\"eu\"") && region.contains("- base:2:11"),
+        "{region}"
+    );
+    let shown: Value = serde_json::from_str(&cli.ok(&[
+        "env",
+        "get",
+        "shop/dev",
+        "--show-secrets",
+        "--value",
+        "json",
+    ]))
+    .unwrap();
+    let opened = json!({
+        "app": {"name": "shop", "port": 9090, "url": "https://shop.eu.example"},
+        "environmentVariables": {"APP_URL": "https://shop.eu.example", "DB_PASSWORD": "hunter2"},
+        "files": {"CONFIG": "port=9090"},
+        "password": "hunter2",
+        "region": "eu",
+    });
+    assert_eq!(shown, opened);
+
+    // `env open` in every format.
+    let json_out: Value =
+        serde_json::from_str(&cli.ok(&["env", "open", "shop/dev", "--format", "json"])).unwrap();
+    assert_eq!(json_out, opened);
+    let yaml = cli.ok(&["env", "open", "shop/dev", "--format", "yaml"]);
+    assert!(yaml.contains("password: hunter2\n"), "{yaml}");
+    assert!(yaml.contains("url: https://shop.eu.example\n"), "{yaml}");
+    let dotenv = cli.ok(&["env", "open", "shop/dev", "--format", "dotenv"]);
+    assert!(
+        dotenv.starts_with("APP_URL=\"https://shop.eu.example\"\nDB_PASSWORD=\"hunter2\"\n"),
+        "{dotenv}"
+    );
+    // A `files` entry becomes a temporary file holding the value.
+    let config = dotenv
+        .lines()
+        .find_map(|l| l.strip_prefix("CONFIG=\""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap_or_else(|| panic!("no CONFIG in {dotenv}"));
+    assert_eq!(std::fs::read_to_string(config).unwrap(), "port=9090");
+    let shell = cli.ok(&["env", "open", "shop/dev", "--format", "shell"]);
+    assert!(
+        shell.contains("export DB_PASSWORD=\"hunter2\"\n"),
+        "{shell}"
+    );
+    let detailed: Value =
+        serde_json::from_str(&cli.ok(&["env", "open", "shop/dev", "--format", "detailed"]))
+            .unwrap();
+    let properties = &detailed["value"];
+    assert_eq!(properties["password"]["secret"], true);
+    assert_eq!(properties["region"]["trace"]["def"]["environment"], "base");
+    assert_eq!(
+        properties["app"]["value"]["port"]["trace"]["def"]["begin"]["line"],
+        5
+    );
+    let string = cli.ok(&["env", "open", "shop/dev", "--format", "string"]);
+    assert!(string.contains("\"password\"=\"hunter2\""), "{string}");
+
+    // Revisions: a pinned one opens as it was; `latest` and a lifetime too.
+    assert_eq!(cli.ok(&["env", "open", "shop/dev@1", "app.port"]), "8080\n");
+    assert_eq!(cli.ok(&["env", "open", "shop/dev@2", "app.port"]), "9090\n");
+    assert_eq!(
+        cli.ok(&[
+            "env",
+            "open",
+            "shop/dev@latest",
+            "app.port",
+            "--lifetime",
+            "5m"
+        ]),
+        "9090\n"
+    );
+
+    // `esc run`: the environment's variables and files reach the command.
+    let run = cli.ok(&[
+        "run",
+        "shop/dev",
+        "--",
+        "sh",
+        "-c",
+        "echo \"$APP_URL\"; test \"$DB_PASSWORD\" = hunter2 && echo secret-set; cat \"$CONFIG\"",
+    ]);
+    assert_eq!(run, "https://shop.eu.example\nsecret-set\nport=9090");
+
+    // Lists the CLI pages through: each ends (within the time limit) with what is held.
+    let history = cli.ok(&["env", "version", "history", "shop/dev"]);
+    let headings: Vec<_> = history
+        .lines()
+        .filter(|l| l.starts_with("revision "))
+        .collect();
+    assert_eq!(
+        headings,
+        ["revision 2 (tag: latest)", "revision 1"],
+        "{history}"
+    );
+    assert!(history.contains("Author: local <local>"), "{history}");
+    let one = cli.ok(&["env", "version", "shop/dev@1"]);
+    assert!(one.starts_with("revision 1\n"), "{one}");
+    let tags = cli.ok(&["env", "version", "tag", "ls", "shop/dev"]);
+    let latest = tags.lines().find(|l| l.contains(" latest ")).unwrap_or("");
+    assert!(latest.contains(" 2 "), "{tags}");
+    assert_eq!(cli.ok(&["env", "tag", "ls", "shop/dev"]), "");
+
+    let diff = cli.ok(&["env", "diff", "shop/dev@1", "shop/dev@latest"]);
+    assert!(
+        diff.contains("-    \"port\": 8080,\n+    \"port\": 9090,"),
+        "{diff}"
+    );
+    assert!(diff.contains("-    port: 8080\n+    port: 9090"), "{diff}");
+
+    // Writes are told why they cannot be done.
+    for args in [
+        &["env", "set", "shop/dev", "app.port", "1"][..],
+        &["env", "init", "shop/new"],
+        &["env", "tag", "shop/dev", "team", "eng"],
+        &["env", "rm", "shop/dev", "--yes"],
+    ] {
+        let error = cli.fails(args, &[]);
+        assert!(
+            error.contains("[405] this esc-server is read-only"),
+            "{args:?}: {error}"
+        );
+    }
 }
