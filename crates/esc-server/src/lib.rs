@@ -16,6 +16,7 @@
 //! ```
 
 mod auth;
+mod bases;
 mod config;
 mod error;
 mod evaluate;

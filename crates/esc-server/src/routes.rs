@@ -306,10 +306,12 @@ async fn open(
             Some(properties) if !evaluation.has_errors() => properties,
             _ => return Err(failed(&name, &evaluation.diagnostics)),
         };
+        let mut exprs = esc_eval::load(&name, &revision.content).0.exprs();
+        crate::bases::add(&mut exprs, &properties);
         let opened = Opened {
             properties,
             execution_context: evaluate::context(user, &params.org),
-            exprs: esc_eval::load(&name, &revision.content).0.exprs(),
+            exprs,
         };
         inner
             .sessions
@@ -411,7 +413,8 @@ async fn check(
         }
         let properties = evaluation.properties.clone().unwrap_or_default();
         let context = evaluate::context(user, &params.org);
-        let exprs = esc_eval::load("<yaml>", &body).0.exprs();
+        let mut exprs = esc_eval::load("<yaml>", &body).0.exprs();
+        crate::bases::add(&mut exprs, &properties);
         let environment = wire::Environment {
             properties: &properties,
             execution_context: wire::ExecutionContext {

@@ -353,7 +353,10 @@ async fn the_official_esc_cli_logs_in_lists_reads_opens_runs_and_pages_to_the_en
     let fixture = Fixture::start_with(
         &[
             ("shop/dev.yaml", CLI_DEV_V1),
-            ("default/base.yaml", "values:\n  region: eu\n"),
+            (
+                "default/base.yaml",
+                "values:\n  region: eu\n  app:\n    name: base-app\n",
+            ),
         ],
         |c| c.tokens = vec![support::TOKEN.into()],
     )
@@ -428,6 +431,9 @@ fn cli_session(cli: &EscCli, backend: &str) {
         "{url}"
     );
     assert!(url.contains("- dev:6:10"), "{url}");
+    // An overriding value lists the imported definition it overrides after its own.
+    let name = cli.ok(&["env", "get", "shop/dev", "app.name"]);
+    assert!(name.contains("- dev:4:11\n- base:4:11\n"), "{name}");
     let secret = cli.ok(&["env", "get", "shop/dev", "password"]);
     assert!(secret.contains("\"[secret]\""), "{secret}");
     assert!(secret.contains("fn::secret: hunter2"), "{secret}");
