@@ -410,6 +410,24 @@ fn cli_session(cli: &EscCli, backend: &str) {
     );
     assert!(!login.stderr.contains(support::TOKEN));
 
+    // Without `esc login`: the backend and token from the environment.
+    let fresh = EscCli {
+        bin: cli.bin.clone(),
+        home: tempfile::tempdir().unwrap(),
+    };
+    let listed = fresh.run_with(
+        &["env", "ls"],
+        &[
+            ("PULUMI_BACKEND_URL", backend),
+            ("PULUMI_ACCESS_TOKEN", support::TOKEN),
+        ],
+    );
+    assert_eq!(
+        listed.stdout, "default/base\nshop/dev\n",
+        "{}",
+        listed.stderr
+    );
+
     // Listing: the default organization's names are printed without it, others with it.
     assert_eq!(cli.ok(&["env", "ls"]), "default/base\nshop/dev\n");
     assert_eq!(
