@@ -353,6 +353,7 @@ async fn the_official_esc_cli_logs_in_lists_reads_opens_runs_and_pages_to_the_en
     let fixture = Fixture::start_with(
         &[
             ("shop/dev.yaml", CLI_DEV_V1),
+            ("shop/broken.yaml", "values:\n  a: ${missing.thing}\n"),
             (
                 "default/base.yaml",
                 "values:\n  region: eu\n  app:\n    name: base-app\n",
@@ -423,18 +424,24 @@ fn cli_session(cli: &EscCli, backend: &str) {
         ],
     );
     assert_eq!(
-        listed.stdout, "default/base\nshop/dev\n",
+        listed.stdout, "default/base\nshop/broken\nshop/dev\n",
         "{}",
         listed.stderr
     );
 
     // Listing: the default organization's names are printed without it, others with it.
-    assert_eq!(cli.ok(&["env", "ls"]), "default/base\nshop/dev\n");
+    assert_eq!(
+        cli.ok(&["env", "ls"]),
+        "default/base\nshop/broken\nshop/dev\n"
+    );
     assert_eq!(
         cli.ok(&["env", "ls", "--organization", "acme"]),
-        "acme/default/base\nacme/shop/dev\n"
+        "acme/default/base\nacme/shop/broken\nacme/shop/dev\n"
     );
-    assert_eq!(cli.ok(&["env", "ls", "--project", "shop"]), "shop/dev\n");
+    assert_eq!(
+        cli.ok(&["env", "ls", "--project", "shop"]),
+        "shop/broken\nshop/dev\n"
+    );
 
     // `env get`: values with secrets hidden, then the definition; one path with where it is
     // defined (walking the check's `exprs`); an imported value traced to its environment.
@@ -514,6 +521,17 @@ fn cli_session(cli: &EscCli, backend: &str) {
     );
     let string = cli.ok(&["env", "open", "shop/dev", "--format", "string"]);
     assert!(string.contains("\"password\"=\"hunter2\""), "{string}");
+
+    // An evaluation error: the CLI prints our diagnostics with their place (and exits 0).
+    let broken = cli.run_with(&["env", "open", "shop/broken"], &[]);
+    assert_eq!(broken.stdout, "");
+    assert!(
+        broken
+            .stderr
+            .ends_with("\nshop/broken:2:8: unknown property \"missing\"\n"),
+        "{}",
+        broken.stderr
+    );
 
     // Revisions: a pinned one opens as it was; `latest` and a lifetime too.
     assert_eq!(cli.ok(&["env", "open", "shop/dev@1", "app.port"]), "8080\n");
