@@ -21,6 +21,7 @@ use crate::auth::{Auth, Caller, require_token};
 use crate::error::ApiError;
 use crate::evaluate::{self, Mode};
 use crate::names;
+use crate::sessions::OpenError;
 use crate::store::{LATEST, Revision};
 use crate::wire::{self, Opened};
 use esc_eval::{Data, Value};
@@ -314,7 +315,12 @@ async fn open(
         inner
             .sessions
             .open(params.full_name(), duration, opened)
-            .map_err(|e| ApiError::internal(e.to_string()))
+            .map_err(|e| match e {
+                OpenError::Random => ApiError::internal(e.to_string()),
+                OpenError::TooLarge { .. } => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+                }
+            })
     })
     .await?;
     Ok(Json(wire::OpenEnvironment { id }).into_response())

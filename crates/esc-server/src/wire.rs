@@ -15,6 +15,29 @@ pub(crate) struct Opened {
     pub(crate) exprs: serde_json::Map<String, serde_json::Value>,
 }
 
+impl Opened {
+    /// Its size as JSON, counted without building the text: what a session weighs against the
+    /// server's byte budget.
+    pub(crate) fn encoded_len(&self) -> usize {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0 = self.0.saturating_add(buf.len());
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        // Writing to a counter cannot fail, and these maps have string keys.
+        let _ = serde_json::to_writer(&mut count, &self.properties);
+        let _ = serde_json::to_writer(&mut count, &self.execution_context);
+        let _ = serde_json::to_writer(&mut count, &self.exprs);
+        count.0
+    }
+}
+
 /// `Environment` (and, with diagnostics, `CheckEnvironment`).
 #[derive(Debug, Serialize)]
 pub(crate) struct Environment<'a> {
