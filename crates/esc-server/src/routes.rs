@@ -310,7 +310,7 @@ async fn open(
         let opened = Opened {
             properties,
             execution_context: evaluate::context(user, &params.org),
-            exprs: esc_eval::load(&name, &revision.content).0.exprs(),
+            exprs: wire::exprs(&esc_eval::load(&name, &revision.content).0),
         };
         inner
             .sessions
@@ -417,7 +417,7 @@ async fn check(
         }
         let properties = evaluation.properties.clone().unwrap_or_default();
         let context = evaluate::context(user, &params.org);
-        let exprs = esc_eval::load("<yaml>", &body).0.exprs();
+        let exprs = wire::exprs(&esc_eval::load("<yaml>", &body).0);
         let environment = wire::Environment {
             properties: &properties,
             execution_context: wire::ExecutionContext {
