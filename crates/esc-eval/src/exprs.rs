@@ -2,77 +2,118 @@
 //! open): each expression's range, and its structure (`object`, `list`, `builtin` with its
 //! name, name range and argument, `literal`). The `esc` CLI walks it to find where a path is
 //! defined (`esc env get ENV PATH`). Interpolations and references carry their range only.
+//!
+//! It is a view that serializes straight from the syntax tree: built as a `serde_json::Value`,
+//! the ranges of a 50,000-key definition took 380 MB of small maps.
 
-use serde_json::{Map, Value as Json, json};
+use std::collections::BTreeMap;
 
-use crate::ast::{Expr, ExprKind};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+
+use crate::ast::{Builtin, Entry, Expr, ExprKind};
 use crate::{Definition, Number};
 
+/// The `exprs` of each top-level value, as [`Definition::exprs`] returns it.
+#[derive(Clone, Copy)]
+pub struct Exprs<'a>(&'a Definition);
+
+impl std::fmt::Debug for Exprs<'_> {
+    /// Literals can be plaintext secrets: only the type is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Exprs")
+    }
+}
+
 impl Definition {
-    /// The `exprs` of each top-level value; empty when the definition did not load.
+    /// The `exprs` of each top-level value (serializes as an empty object when the definition
+    /// did not load).
     #[must_use]
-    pub fn exprs(&self) -> Map<String, Json> {
-        let Some(decl) = &self.decl else {
-            return Map::new();
-        };
-        decl.values
-            .iter()
-            .map(|(k, _, x)| (k.clone(), expr(x, 0)))
-            .collect()
+    pub fn exprs(&self) -> Exprs<'_> {
+        Exprs(self)
     }
 }
 
 /// Deeper than the YAML reader allows; a bound for the recursion regardless.
 const MAX_DEPTH: usize = 256;
 
-fn expr(x: &Expr, depth: usize) -> Json {
-    let mut out = Map::new();
-    if let Some(range) = &x.loc.range {
-        out.insert("range".into(), json!(range));
+impl Serialize for Exprs<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Some(decl) = &self.0.decl else {
+            return s.serialize_map(Some(0))?.end();
+        };
+        // Sorted, and the last of a repeated key wins, as in a JSON object.
+        let values: BTreeMap<&str, &Expr> = decl
+            .values
+            .iter()
+            .map(|(k, _, x)| (k.as_str(), x))
+            .collect();
+        s.collect_map(values.into_iter().map(|(k, x)| (k, View(x, 0))))
     }
-    if depth > MAX_DEPTH {
-        return Json::Object(out);
-    }
-    match &x.kind {
-        ExprKind::Null => {
-            out.insert("literal".into(), Json::Null);
-        }
-        ExprKind::Bool(b) => {
-            out.insert("literal".into(), json!(b));
-        }
-        ExprKind::Number(n) => {
-            let literal = Number::new(n).map_or_else(|| json!(n), |n| json!(n));
-            out.insert("literal".into(), literal);
-        }
-        ExprKind::String(s) => {
-            out.insert("literal".into(), json!(s));
-        }
-        ExprKind::Interpolate(_) | ExprKind::Symbol(_) => {}
-        ExprKind::Array(items) => {
-            let list: Vec<Json> = items.iter().map(|i| expr(i, depth + 1)).collect();
-            out.insert("list".into(), Json::Array(list));
-        }
-        ExprKind::Object(entries) => {
-            let object: Map<String, Json> = entries
-                .iter()
-                .filter_map(|e| {
-                    let (k, _) = e.key.as_ref()?;
-                    Some((k.clone(), expr(&e.value, depth + 1)))
-                })
-                .collect();
-            out.insert("object".into(), Json::Object(object));
-        }
-        ExprKind::Builtin(b) => {
-            let mut builtin = Map::new();
-            builtin.insert("name".into(), json!(b.name));
-            if let Some(r) = &b.name_range {
-                builtin.insert("nameRange".into(), json!(r));
+}
+
+struct View<'a>(&'a Expr, usize);
+struct List<'a>(&'a [Expr], usize);
+struct Object<'a>(&'a [Entry], usize);
+struct Call<'a>(&'a Builtin, usize);
+
+impl Serialize for View<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let View(x, depth) = *self;
+        let mut map = s.serialize_map(None)?;
+        if depth <= MAX_DEPTH {
+            match &x.kind {
+                ExprKind::Null => map.serialize_entry("literal", &())?,
+                ExprKind::Bool(b) => map.serialize_entry("literal", b)?,
+                ExprKind::Number(n) => match Number::new(n) {
+                    Some(number) => map.serialize_entry("literal", &number)?,
+                    None => map.serialize_entry("literal", n)?,
+                },
+                ExprKind::String(text) => map.serialize_entry("literal", text)?,
+                ExprKind::Interpolate(_) | ExprKind::Symbol(_) => {}
+                ExprKind::Array(items) => map.serialize_entry("list", &List(items, depth + 1))?,
+                ExprKind::Object(entries) => {
+                    map.serialize_entry("object", &Object(entries, depth + 1))?;
+                }
+                ExprKind::Builtin(b) => map.serialize_entry("builtin", &Call(b, depth + 1))?,
             }
-            if let Some(arg) = &b.arg {
-                builtin.insert("arg".into(), expr(arg, depth + 1));
-            }
-            out.insert("builtin".into(), Json::Object(builtin));
         }
+        if let Some(range) = &x.loc.range {
+            map.serialize_entry("range", range)?;
+        }
+        map.end()
     }
-    Json::Object(out)
+}
+
+impl Serialize for List<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for item in self.0 {
+            seq.serialize_element(&View(item, self.1))?;
+        }
+        seq.end()
+    }
+}
+
+impl Serialize for Object<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let entries: BTreeMap<&str, &Expr> = (self.0.iter())
+            .filter_map(|e| Some((e.key.as_ref()?.0.as_str(), &e.value)))
+            .collect();
+        s.collect_map(entries.into_iter().map(|(k, x)| (k, View(x, self.1))))
+    }
+}
+
+impl Serialize for Call<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let Call(b, depth) = *self;
+        let mut map = s.serialize_map(None)?;
+        if let Some(arg) = &b.arg {
+            map.serialize_entry("arg", &View(arg, depth))?;
+        }
+        map.serialize_entry("name", &b.name)?;
+        if let Some(range) = &b.name_range {
+            map.serialize_entry("nameRange", range)?;
+        }
+        map.end()
+    }
 }

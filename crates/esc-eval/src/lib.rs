@@ -22,6 +22,7 @@ mod value;
 
 pub use budget::Limits;
 pub use crypt::{EnvelopeError, decode_envelope, encode_envelope};
+pub use exprs::Exprs;
 pub use value::{Data, Number, Pos, Range, Trace, Value};
 
 use std::collections::BTreeMap;

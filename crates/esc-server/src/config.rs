@@ -24,6 +24,10 @@ pub struct Config {
     pub max_open_duration: Duration,
     /// Open sessions held at most; past it, the session closest to expiry is dropped.
     pub max_sessions: usize,
+    /// Bytes held at most by all open sessions together, each weighed as its JSON encoding;
+    /// past it, the sessions closest to expiry are dropped. An environment larger than this
+    /// alone cannot be opened.
+    pub max_session_bytes: usize,
     /// `context.pulumi.user.login` (and `id`) seen by definitions.
     pub user: String,
     /// Serve `POST /api/oauth/token` for this issuer's tokens. With it, only configured and
@@ -33,7 +37,7 @@ pub struct Config {
 
 impl Config {
     /// Defaults for everything but the folder: any organization, any token, 1h sessions of at
-    /// most 24h, 10 000 sessions, user `local`.
+    /// most 24h, 10 000 sessions holding 128 MiB at most, user `local`.
     pub fn new(environments: impl Into<PathBuf>) -> Config {
         Config {
             environments: environments.into(),
@@ -42,6 +46,7 @@ impl Config {
             default_open_duration: Duration::from_secs(3600),
             max_open_duration: Duration::from_secs(24 * 3600),
             max_sessions: 10_000,
+            max_session_bytes: 128 << 20,
             user: "local".to_owned(),
             oidc: None,
         }
@@ -78,7 +83,7 @@ impl Config {
                 max: self.max_open_duration,
             });
         }
-        if self.max_sessions == 0 {
+        if self.max_sessions == 0 || self.max_session_bytes == 0 {
             return Err(ConfigError::NoSessions);
         }
         if self.user.trim().is_empty() {
@@ -109,7 +114,7 @@ pub enum ConfigError {
     ZeroDuration,
     #[error("the default open duration {default:?} is longer than the maximum {max:?}")]
     DefaultAboveMax { default: Duration, max: Duration },
-    #[error("the session limit must be at least 1")]
+    #[error("the session limits (count and bytes) must be at least 1")]
     NoSessions,
     #[error("the user name is empty")]
     EmptyUser,

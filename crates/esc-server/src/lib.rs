@@ -67,7 +67,7 @@ impl EscServer {
         ));
         let inner = Arc::new(Inner {
             store: Store::new(config.environments.clone()),
-            sessions: Sessions::new(config.max_sessions),
+            sessions: Sessions::new(config.max_sessions, config.max_session_bytes),
             issued,
             config,
         });

@@ -21,6 +21,7 @@ use crate::auth::{Auth, Caller, require_token};
 use crate::error::ApiError;
 use crate::evaluate::{self, Mode};
 use crate::names;
+use crate::sessions::OpenError;
 use crate::store::{LATEST, Revision};
 use crate::wire::{self, Opened};
 use esc_eval::{Data, Value};
@@ -306,8 +307,8 @@ async fn open(
             Some(properties) if !evaluation.has_errors() => properties,
             _ => return Err(failed(&name, &evaluation.diagnostics)),
         };
-        let mut exprs = esc_eval::load(&name, &revision.content).0.exprs();
-        crate::bases::add(&mut exprs, &properties);
+        let exprs = wire::exprs(&esc_eval::load(&name, &revision.content).0);
+        let exprs = crate::bases::add(exprs, &properties);
         let opened = Opened {
             properties,
             execution_context: evaluate::context(user, &params.org),
@@ -316,7 +317,12 @@ async fn open(
         inner
             .sessions
             .open(params.full_name(), duration, opened)
-            .map_err(|e| ApiError::internal(e.to_string()))
+            .map_err(|e| match e {
+                OpenError::Random => ApiError::internal(e.to_string()),
+                OpenError::TooLarge { .. } => {
+                    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string())
+                }
+            })
     })
     .await?;
     Ok(Json(wire::OpenEnvironment { id }).into_response())
@@ -413,8 +419,8 @@ async fn check(
         }
         let properties = evaluation.properties.clone().unwrap_or_default();
         let context = evaluate::context(user, &params.org);
-        let mut exprs = esc_eval::load("<yaml>", &body).0.exprs();
-        crate::bases::add(&mut exprs, &properties);
+        let exprs = wire::exprs(&esc_eval::load("<yaml>", &body).0);
+        let exprs = crate::bases::add(exprs, &properties);
         let environment = wire::Environment {
             properties: &properties,
             execution_context: wire::ExecutionContext {

@@ -5,14 +5,54 @@ use std::collections::BTreeMap;
 
 use esc_eval::Value;
 use serde::Serialize;
+use serde_json::value::RawValue;
 
 /// What an `open` evaluated, kept for the session's reads.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Opened {
     pub(crate) properties: BTreeMap<String, Value>,
     pub(crate) execution_context: BTreeMap<String, Value>,
-    /// The definition's expressions, for the `exprs` of a read.
-    pub(crate) exprs: serde_json::Map<String, serde_json::Value>,
+    /// The definition's expressions, for the `exprs` of a read, kept as their JSON text.
+    pub(crate) exprs: Box<RawValue>,
+}
+
+impl Default for Opened {
+    fn default() -> Opened {
+        Opened {
+            properties: BTreeMap::new(),
+            execution_context: BTreeMap::new(),
+            exprs: exprs(&esc_eval::load("", b"").0),
+        }
+    }
+}
+
+/// A definition's `exprs` as JSON text: a tenth of the memory of the same tree of values.
+pub(crate) fn exprs(definition: &esc_eval::Definition) -> Box<RawValue> {
+    // It cannot fail (string keys, numbers checked as JSON); were it to, `exprs` is optional.
+    serde_json::value::to_raw_value(&definition.exprs())
+        .unwrap_or_else(|_| RawValue::NULL.to_owned())
+}
+
+impl Opened {
+    /// Its size as JSON, counted without building the text: what a session weighs against the
+    /// server's byte budget.
+    pub(crate) fn encoded_len(&self) -> usize {
+        struct Count(usize);
+        impl std::io::Write for Count {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0 = self.0.saturating_add(buf.len());
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        // Writing to a counter cannot fail, and these maps have string keys.
+        let _ = serde_json::to_writer(&mut count, &self.properties);
+        let _ = serde_json::to_writer(&mut count, &self.execution_context);
+        count.0.saturating_add(self.exprs.get().len())
+    }
 }
 
 /// `Environment` (and, with diagnostics, `CheckEnvironment`).
@@ -25,7 +65,7 @@ pub(crate) struct Environment<'a> {
     pub(crate) diagnostics: Option<Vec<Diagnostic>>,
     /// `exprs`: the definition's expression tree, which `esc env get ENV PATH` walks.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) exprs: Option<&'a serde_json::Map<String, serde_json::Value>>,
+    pub(crate) exprs: Option<&'a RawValue>,
 }
 
 /// `EvaluatedExecutionContext`.

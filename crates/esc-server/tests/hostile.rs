@@ -96,3 +96,40 @@ async fn deep_nesting_and_long_reference_chains_stop_at_the_depth_budget_on_a_ha
     }
     still_serving(&fixture).await;
 }
+
+#[tokio::test]
+async fn opens_past_the_session_byte_budget_evict_older_sessions_and_a_larger_one_is_a_422() {
+    let fixture = Fixture::start_with(
+        &[
+            ("app/small.yaml", "values:\n  v: ok\n"),
+            (
+                "app/big.yaml",
+                &format!("values:\n  v: {}\n", "x".repeat(3000)),
+            ),
+        ],
+        |config| config.max_session_bytes = 2000,
+    )
+    .await;
+    let first = fixture.open("app/small").await;
+    for _ in 0..20 {
+        fixture.open("app/small").await;
+    }
+    let evicted = fixture
+        .get(&format!("/environments/acme/app/small/open/{first}"))
+        .await;
+    assert_eq!(evicted.status, 404, "{}", evicted.text());
+
+    let reply = fixture
+        .call("POST", "/environments/acme/app/big/open", Some(TOKEN), "")
+        .await;
+    let message = reply.api_error(422);
+    assert!(
+        message.starts_with("the evaluated environment is ")
+            && message.ends_with(
+                " bytes encoded, more than the server holds for all open sessions (2000 bytes)"
+            )
+            && !message.contains("xxx"),
+        "{message}"
+    );
+    still_serving(&fixture).await;
+}
