@@ -126,6 +126,11 @@ mod tests {
     use super::*;
 
     fn exprs_with_bases(definition: &str, imported: &str) -> serde_json::Value {
+        serde_json::from_str(&exprs_text(definition, imported)).unwrap()
+    }
+
+    /// `exprs` with bases, as the text the server sends.
+    fn exprs_text(definition: &str, imported: &str) -> String {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("default")).unwrap();
         std::fs::write(dir.path().join("default/base.yaml"), imported).unwrap();
@@ -140,7 +145,7 @@ mod tests {
         );
         let properties = evaluation.properties.unwrap();
         let exprs = crate::wire::exprs(&esc_eval::load("shop/dev", definition.as_bytes()).0);
-        serde_json::from_str(add(exprs, &properties).get()).unwrap()
+        add(exprs, &properties).get().to_owned()
     }
 
     #[test]
@@ -177,5 +182,21 @@ mod tests {
         let text = crate::wire::exprs(&esc_eval::load("x", b"values: {a: 1}").0);
         let same = add(text.clone(), &BTreeMap::new());
         assert_eq!(same.get(), text.get());
+    }
+
+    #[test]
+    fn an_override_nested_as_deep_as_definitions_go_gets_its_bases() {
+        let nested = |leaf: &str| {
+            let mut yaml = String::from("values:\n");
+            for depth in 0..120 {
+                yaml.push_str(&format!("{}k{depth}:\n", " ".repeat(2 * depth + 2)));
+            }
+            yaml.push_str(&format!("{}leaf: {leaf}\n", " ".repeat(242)));
+            yaml
+        };
+        let definition = nested("mine").replace("values:\n", "imports: [base]\nvalues:\n");
+        // Deeper than serde_json parses into a tree: the bases are counted in the text.
+        let text = exprs_text(&definition, &nested("theirs"));
+        assert_eq!(text.matches("\"base\":").count(), 121, "{text}");
     }
 }
