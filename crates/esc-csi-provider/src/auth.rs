@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use crate::class::{AuthMethod, Class, Settings, keys};
 use crate::error::MountError;
 use crate::metrics::Metrics;
-use crate::oidc::{ExchangeFailure, TokenExchanger, service_account_tokens};
+use crate::oidc::{ExchangeClient, TokenExchanger, service_account_tokens};
 
 /// The key holding the token, in a Secret or in `nodePublishSecretRef`.
 pub const TOKEN_KEY: &str = "pulumi-access-token";
@@ -34,6 +34,9 @@ pub const NO_NODE_PUBLISH_SECRET_REF: &str = "null";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenOrigin {
     NodePublishSecretRef,
+    /// Where a local run (`esc-csi mount`) really took the token it sends as the
+    /// nodePublishSecretRef: [`Settings::token_label`].
+    Labelled(String),
     Secret {
         namespace: String,
         name: String,
@@ -54,6 +57,7 @@ impl fmt::Display for TokenOrigin {
                     "the volume's nodePublishSecretRef Secret (key {TOKEN_KEY})"
                 )
             }
+            TokenOrigin::Labelled(label) => f.write_str(label),
             TokenOrigin::Secret { namespace, name } => {
                 write!(f, "Kubernetes Secret {namespace}/{name} (key {TOKEN_KEY})")
             }
@@ -156,8 +160,6 @@ pub enum AuthError {
          {{\"<audience>\": {{\"token\": ...}}}}"
     )]
     BadServiceAccountTokens,
-    #[error("esc-csi cannot exchange service-account tokens: it has no HTTP client")]
-    NoExchangeClient,
 }
 
 fn sent_audiences(sent: &[String]) -> String {
@@ -178,12 +180,12 @@ fn present_keys(keys: &[String]) -> String {
 
 /// Finds the token for a mount: exchanged for the pod's service-account token, or from a
 /// Secret. An exchange failure is a [`MountError::Esc`] naming the exchange.
-pub async fn credential<R: SecretReader>(
+pub async fn credential<R: SecretReader, C: ExchangeClient>(
     class: &Class,
     node_publish_secrets: &str,
     settings: &Settings,
     reader: &R,
-    exchanger: &TokenExchanger,
+    exchanger: &TokenExchanger<C>,
     metrics: &Metrics,
     deadline: Instant,
 ) -> Result<Credential, MountError> {
@@ -230,10 +232,10 @@ fn pod_service_account_tokens(
     Ok((tokens, sent))
 }
 
-async fn exchanged(
+async fn exchanged<C: ExchangeClient>(
     class: &Class,
     subject: SecretString,
-    exchanger: &TokenExchanger,
+    exchanger: &TokenExchanger<C>,
     metrics: &Metrics,
     deadline: Instant,
 ) -> Result<Credential, MountError> {
@@ -254,12 +256,9 @@ async fn exchanged(
             deadline,
         )
         .await
-        .map_err(|failure| match failure {
-            ExchangeFailure::NoClient => MountError::Auth(AuthError::NoExchangeClient),
-            ExchangeFailure::Esc(error) => MountError::Esc {
-                error,
-                origin: origin.clone(),
-            },
+        .map_err(|error| MountError::Esc {
+            error,
+            origin: origin.clone(),
         })?;
     Ok(Credential { token, origin })
 }
@@ -273,7 +272,11 @@ async fn secret_credential<R: SecretReader>(
     deadline: Instant,
 ) -> Result<Credential, AuthError> {
     if let Some(token) = node_publish_token(node_publish_secrets)? {
-        return checked(token, TokenOrigin::NodePublishSecretRef);
+        let origin = match &settings.token_label {
+            Some(label) => TokenOrigin::Labelled(label.clone()),
+            None => TokenOrigin::NodePublishSecretRef,
+        };
+        return checked(token, origin);
     }
     let Some(secret) = &class.auth_secret else {
         return Err(AuthError::NoCredentials);

@@ -60,7 +60,7 @@ pub mod keys {
 }
 
 /// Daemon-wide settings that shape how classes are read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Used when a class has no `apiUrl`.
     pub default_api_url: Url,
@@ -75,6 +75,9 @@ pub struct Settings {
     pub allowed_oidc_audiences: Vec<String>,
     /// How much of `secrets` is read (see [`crate::budget`]).
     pub limits: ClassLimits,
+    /// What messages call a token from the nodePublishSecretRef, when a local run sends one it
+    /// took elsewhere (`esc-csi mount`: `PULUMI_ACCESS_TOKEN`); `None` in the daemon.
+    pub token_label: Option<String>,
 }
 
 impl Default for Settings {
@@ -86,6 +89,7 @@ impl Default for Settings {
             allowed_api_urls: Vec::new(),
             allowed_oidc_audiences: Vec::new(),
             limits: ClassLimits::default(),
+            token_label: None,
         }
     }
 }

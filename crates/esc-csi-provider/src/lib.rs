@@ -4,7 +4,9 @@
 //! rendering ([`render`]), versions ([`version`]), auth resolution ([`auth`]) and the mount
 //! itself ([`mount`]) — behind two seams: where values come from ([`source`]) and where tokens
 //! come from ([`auth::SecretReader`]). The gRPC service ([`grpc`], [`server`]) and the
-//! Kubernetes reader ([`kube_secrets`]) are adapters around it.
+//! Kubernetes reader ([`kube_secrets`]) are adapters around it; the ESC client makes the token
+//! exchanges behind a third seam ([`oidc::ExchangeClient`]). [`wire`] puts them together, the
+//! same way for every caller.
 
 pub mod admin;
 pub mod auth;
@@ -13,6 +15,7 @@ pub mod budget;
 pub mod cache;
 pub mod class;
 pub mod client;
+pub mod code;
 pub mod dotenv;
 pub mod error;
 pub mod folder;
@@ -31,6 +34,7 @@ pub mod source;
 pub mod stale;
 pub mod template;
 pub mod version;
+pub mod wire;
 pub mod yaml;
 
 pub use error::MountError;

@@ -15,7 +15,7 @@ use crate::error::{ItemProblem, ItemProblemKind, MountError};
 use crate::folder;
 use crate::items::{Item, Shape};
 use crate::metrics::Metrics;
-use crate::oidc::TokenExchanger;
+use crate::oidc::{ExchangeClient, TokenExchanger};
 use crate::render::{RenderError, render};
 use crate::source::EnvironmentSource;
 use crate::stale::{StaleOptions, StaleStore};
@@ -46,9 +46,11 @@ pub struct MountedFile {
     pub secret: bool,
 }
 
-/// Does mounts; shared by every request.
+/// Does mounts; shared by every request. Its seams: `S` where values come from, `R` where
+/// auth Secrets are read, `X` where service-account tokens are exchanged. Put together, for
+/// every caller, by [`crate::wire`].
 #[derive(Debug)]
-pub struct Mounter<S, R> {
+pub struct Mounter<S, R, X = esc_api::EscClient> {
     source: S,
     secrets: R,
     settings: Settings,
@@ -56,11 +58,11 @@ pub struct Mounter<S, R> {
     metrics: Arc<Metrics>,
     stale: Option<StaleStore>,
     /// Exchanges service-account tokens (workload identity) and caches the results.
-    exchanger: TokenExchanger,
+    exchanger: TokenExchanger<X>,
 }
 
-impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
-    pub fn new(source: S, secrets: R, settings: Settings, key: VersionKey) -> Self {
+impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> {
+    pub fn new(source: S, secrets: R, exchange: X, settings: Settings, key: VersionKey) -> Self {
         Mounter {
             source,
             secrets,
@@ -68,9 +70,7 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
             key,
             metrics: Arc::default(),
             stale: None,
-            exchanger: TokenExchanger::new(
-                esc_api::EscClient::new(esc_api::ClientOptions::default()).ok(),
-            ),
+            exchanger: TokenExchanger::new(exchange),
         }
     }
 
@@ -86,14 +86,6 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
     #[must_use]
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = metrics;
-        self
-    }
-
-    /// Exchanges service-account tokens with `client` (by default, a client of default options
-    /// that reports to no observer).
-    #[must_use]
-    pub fn with_token_client(mut self, client: esc_api::EscClient) -> Self {
-        self.exchanger = TokenExchanger::new(Some(client));
         self
     }
 
