@@ -76,6 +76,54 @@ pub struct Credential {
     pub origin: TokenOrigin,
 }
 
+/// The volume's nodePublishSecretRef Secret data: the request's `secrets` field, decoded once
+/// by the adapter. A field that is not a JSON object of strings is kept as that fact, and is an
+/// error only where a token is looked for in it (a class whose token comes from elsewhere
+/// never reads it).
+pub struct NodePublishSecretRef(Result<Option<BTreeMap<String, SecretString>>, ()>);
+
+/// No nodePublishSecretRef.
+impl Default for NodePublishSecretRef {
+    fn default() -> Self {
+        NodePublishSecretRef(Ok(None))
+    }
+}
+
+impl From<BTreeMap<String, SecretString>> for NodePublishSecretRef {
+    fn from(data: BTreeMap<String, SecretString>) -> Self {
+        NodePublishSecretRef(Ok(Some(data)))
+    }
+}
+
+impl fmt::Debug for NodePublishSecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Ok(Some(map)) => f.debug_set().entries(map.keys()).finish(),
+            Ok(None) => f.write_str("none"),
+            Err(()) => f.write_str("malformed"),
+        }
+    }
+}
+
+impl NodePublishSecretRef {
+    /// Decodes the request's `secrets` field. The driver sends `null` for a volume without one
+    /// (Go's `json.Marshal` of a nil map); `{}` and an empty field mean the same.
+    pub fn decode(text: &str) -> Self {
+        if text.trim().is_empty() {
+            return NodePublishSecretRef(Ok(None));
+        }
+        NodePublishSecretRef(serde_json::from_str(text).map_err(|_| ()))
+    }
+
+    /// The value of `key`, if the Secret has it.
+    fn get(&self, key: &str) -> Result<Option<SecretString>, AuthError> {
+        match &self.0 {
+            Ok(map) => Ok(map.as_ref().and_then(|m| m.get(key).cloned())),
+            Err(()) => Err(AuthError::BadNodePublishSecrets),
+        }
+    }
+}
+
 /// Reads one key of a Kubernetes Secret.
 pub trait SecretReader: Send + Sync + 'static {
     fn read_key(
@@ -182,7 +230,7 @@ fn present_keys(keys: &[String]) -> String {
 /// Secret. An exchange failure is a [`MountError::Esc`] naming the exchange.
 pub async fn credential<R: SecretReader, C: ExchangeClient>(
     class: &Class,
-    node_publish_secrets: &str,
+    node_publish: &NodePublishSecretRef,
     settings: &Settings,
     reader: &R,
     exchanger: &TokenExchanger<C>,
@@ -196,7 +244,7 @@ pub async fn credential<R: SecretReader, C: ExchangeClient>(
     };
     if oidc {
         let audience = &class.oidc.token_audience;
-        let (mut tokens, sent) = pod_service_account_tokens(class, node_publish_secrets)?;
+        let (mut tokens, sent) = pod_service_account_tokens(class, node_publish)?;
         match tokens.remove(audience) {
             Some(subject) => {
                 return exchanged(class, subject, exchanger, metrics, deadline).await;
@@ -211,19 +259,16 @@ pub async fn credential<R: SecretReader, C: ExchangeClient>(
             None => {}
         }
     }
-    Ok(secret_credential(class, node_publish_secrets, settings, reader, deadline).await?)
+    Ok(secret_credential(class, node_publish, settings, reader, deadline).await?)
 }
 
 /// The service-account tokens of the request, by audience, and the audiences sent. Newer
 /// drivers may put them in `secrets` instead of `attributes`.
 fn pod_service_account_tokens(
     class: &Class,
-    node_publish_secrets: &str,
+    node_publish: &NodePublishSecretRef,
 ) -> Result<(BTreeMap<String, SecretString>, Vec<String>), AuthError> {
-    let from_secrets = || {
-        let mut map = node_publish_map(node_publish_secrets).ok()??;
-        map.remove(keys::SERVICE_ACCOUNT_TOKENS)
-    };
+    let from_secrets = || node_publish.get(keys::SERVICE_ACCOUNT_TOKENS).ok()?;
     let Some(text) = class.service_account_tokens.clone().or_else(from_secrets) else {
         return Ok((BTreeMap::new(), Vec::new()));
     };
@@ -266,12 +311,12 @@ async fn exchanged<C: ExchangeClient>(
 /// A token from `nodePublishSecretRef` or `authSecretName`.
 async fn secret_credential<R: SecretReader>(
     class: &Class,
-    node_publish_secrets: &str,
+    node_publish: &NodePublishSecretRef,
     settings: &Settings,
     reader: &R,
     deadline: Instant,
 ) -> Result<Credential, AuthError> {
-    if let Some(token) = node_publish_token(node_publish_secrets)? {
+    if let Some(token) = node_publish.get(TOKEN_KEY)? {
         let origin = match &settings.token_label {
             Some(label) => TokenOrigin::Labelled(label.clone()),
             None => TokenOrigin::NodePublishSecretRef,
@@ -305,21 +350,6 @@ async fn secret_credential<R: SecretReader>(
         name: secret.name.clone(),
     };
     checked(token, origin)
-}
-
-/// The token in the request's `secrets` field, if there is one.
-fn node_publish_token(text: &str) -> Result<Option<SecretString>, AuthError> {
-    Ok(node_publish_map(text)?.and_then(|mut map| map.remove(TOKEN_KEY)))
-}
-
-/// The request's `secrets` field: the volume's nodePublishSecretRef data, or `None` when the
-/// volume has none. The driver then sends `null` (Go's `json.Marshal` of a nil map); `{}` and an
-/// empty field mean the same.
-fn node_publish_map(text: &str) -> Result<Option<BTreeMap<String, SecretString>>, AuthError> {
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    serde_json::from_str(text).map_err(|_| AuthError::BadNodePublishSecrets)
 }
 
 /// Trims the newline `echo` leaves in Secrets and refuses what cannot be a token.

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use url::{Host, Url};
 
 use crate::budget::ClassLimits;
-use crate::items::{Item, parse_items};
+use crate::items::{Item, ItemsMemo, parse_items};
 use crate::problems::Problems;
 
 /// Parameter names, as the Go provider defined them.
@@ -191,6 +191,15 @@ impl Class {
         attributes: &BTreeMap<String, String>,
         settings: &Settings,
     ) -> Result<Class, Problems> {
+        Class::from_attributes_in(attributes, settings, &ItemsMemo::default())
+    }
+
+    /// As [`Class::from_attributes`], with item lists already read in `known` read once.
+    pub fn from_attributes_in(
+        attributes: &BTreeMap<String, String>,
+        settings: &Settings,
+        known: &ItemsMemo,
+    ) -> Result<Class, Problems> {
         let mut problems = Problems::default();
         let mut warnings = Vec::new();
         let get = |key: &str| {
@@ -318,7 +327,7 @@ impl Class {
 
         let items = match attributes.get(keys::SECRETS) {
             Some(text) if !text.trim().is_empty() => {
-                parse_items(text, &settings.limits, &mut problems, &mut warnings)
+                parse_items(text, &settings.limits, known, &mut problems, &mut warnings)
             }
             _ => {
                 required(keys::SECRETS, &mut problems);

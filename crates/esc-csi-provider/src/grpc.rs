@@ -19,7 +19,7 @@ use crate::budget::ResponseBudget;
 use crate::class::{Class, keys, parse_attributes};
 use crate::code::ErrorCode;
 use crate::error::MountError;
-use crate::mount::{MountedFile, Mounter};
+use crate::mount::{MountInput, MountedFile, Mounter};
 use crate::oidc::ExchangeClient;
 use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
 use crate::proto::v1alpha1::{
@@ -126,15 +126,10 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> ProviderService<S
             tracing::warn!(target: "esc_csi_provider::class", "{warning}");
         }
         let mut budget = ResponseBudget::new(self.options.max_response_bytes, reserved);
+        let input = MountInput::decode(&request.secrets, &request.permission)?;
         let files = self
             .mounter
-            .mount(
-                &class,
-                &request.secrets,
-                &request.permission,
-                deadline,
-                &mut budget,
-            )
+            .mount(&class, &input, deadline, &mut budget)
             .await?;
         let response = response(files);
         let bytes = response.encoded_len();

@@ -18,6 +18,8 @@ pub mod client;
 pub mod code;
 pub mod dotenv;
 pub mod error;
+#[cfg(test)]
+mod fakes;
 pub mod folder;
 pub mod grpc;
 pub mod items;

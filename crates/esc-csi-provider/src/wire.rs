@@ -83,11 +83,11 @@ pub enum WireError {
 }
 
 impl Wiring {
-    /// The provider, reading auth Secrets from `secrets`, versioning files with `key` and
+    /// The provider, reading auth Secrets with `auth_secrets`, versioning files with `key` and
     /// recording into `metrics` (the ESC client reports to it too).
     pub fn provider<R: SecretReader>(
         self,
-        secrets: R,
+        auth_secrets: R,
         key: VersionKey,
         metrics: Arc<Metrics>,
     ) -> Result<Provider<R>, WireError> {
@@ -101,12 +101,12 @@ impl Wiring {
             Some(options) => CachedSource::new(client.clone(), options, metrics.clone()),
             None => CachedSource::uncached(client.clone()),
         };
-        let secrets = match self.auth_secret_cache {
-            Some(options) => CachedSecrets::new(secrets, options, metrics.clone()),
-            None => CachedSecrets::uncached(secrets),
+        let auth_secrets = match self.auth_secret_cache {
+            Some(options) => CachedSecrets::new(auth_secrets, options, metrics.clone()),
+            None => CachedSecrets::uncached(auth_secrets),
         };
         let mut mounter =
-            Mounter::new(source, secrets, client, self.settings, key).with_metrics(metrics);
+            Mounter::new(source, auth_secrets, client, self.settings, key).with_metrics(metrics);
         if let Some(stale) = &self.stale {
             mounter = mounter.with_stale(stale);
         }
