@@ -3,7 +3,7 @@
 //! organization, paging exactly as the CLI pages (`before`/`after`/`count`, and the
 //! `"nextToken": "0"` that ends an environment tag list), and a clear answer to writes.
 
-mod support;
+use crate::support;
 
 use serde_json::{Value, json};
 use support::Fixture;

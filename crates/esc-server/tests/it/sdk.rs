@@ -5,7 +5,7 @@
 //! venv under `target/`) and found through `ESC_SDK_PYTHON`. Without it the test is skipped,
 //! unless `ESC_CSI_REQUIRE_SDK=1`, which makes a missing SDK a failure.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

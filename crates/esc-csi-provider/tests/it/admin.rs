@@ -1,7 +1,7 @@
 //! The operator endpoints: readiness follows the provider's socket, health does not, metrics are
 //! the registry's text.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
