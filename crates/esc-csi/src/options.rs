@@ -135,10 +135,13 @@ mod tests {
 
     #[test]
     fn serve_without_flags_is_wired_with_exactly_the_library_defaults() {
-        // The variables would override the defaults under test.
-        let set: Vec<String> = std::env::vars()
-            .map(|(k, _)| k)
-            .filter(|k| k.starts_with("ESC_CSI_"))
+        // serve's own variables would override the defaults under test.
+        let command = <Cli as clap::CommandFactory>::command();
+        let serve = command.find_subcommand("serve").unwrap();
+        let set: Vec<_> = serve
+            .get_arguments()
+            .filter_map(|arg| arg.get_env())
+            .filter(|name| std::env::var_os(name).is_some())
             .collect();
         assert!(set.is_empty(), "unset {set:?} to run this test");
         let got = serve_args(&[]).wiring();
