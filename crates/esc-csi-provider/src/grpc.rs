@@ -1,5 +1,6 @@
-//! The gRPC adapter: `v1alpha1.CSIDriverProvider` over the domain [`Mounter`], and the one
-//! place where mount errors become gRPC status codes.
+//! The gRPC adapter: `v1alpha1.CSIDriverProvider` over the domain [`Mounter`]. It decodes the
+//! request once (attributes, nodePublishSecretRef, permission) and is the one place where mount
+//! errors become gRPC statuses (their kind is decided in [`crate::code`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -132,7 +132,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
         &self.metrics
     }
 
-    /// Checks the request's attributes (see [`parse_attributes`]); no I/O.
+    /// Checks the request's attributes (see [`crate::class::parse_attributes`]); no I/O.
     pub fn plan(&self, attributes: &BTreeMap<String, String>) -> Result<Class, MountError> {
         let class = Class::from_attributes_in(attributes, &self.settings, &self.items);
         class.map_err(|problems| MountError::Class {
