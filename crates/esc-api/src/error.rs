@@ -87,28 +87,45 @@ impl EscError {
         }
     }
 
-    /// A failure that may pass if the same call is made again: no connection, one call that
-    /// took too long, 408, 429 or any 5xx. Everything else (other 4xx, undecodable or oversized replies, a bad URL, the
-    /// deadline) would fail the same way again.
-    pub fn is_transient(&self) -> bool {
+    /// What the failure means, decided here once: retries ([`Self::is_transient`]), stale
+    /// serving ([`Self::is_unreachable`]), the hint a pod's events show and the gRPC code all
+    /// derive from it.
+    pub fn failure(&self) -> Failure {
+        let exchange = self.0.step == Step::Exchange;
         match &self.0.kind {
-            ErrorKind::Connect { .. } | ErrorKind::Slow { .. } => true,
-            ErrorKind::Status { status, .. } => {
-                matches!(status.as_u16(), 408 | 429) || status.is_server_error()
-            }
-            _ => false,
+            ErrorKind::Connect { .. } | ErrorKind::Slow { .. } => Failure::NoAnswer,
+            ErrorKind::Timeout { .. } => Failure::Deadline,
+            ErrorKind::Decode { .. } => Failure::NotTheApi,
+            ErrorKind::TooLarge { .. }
+            | ErrorKind::TooManyValues { .. }
+            | ErrorKind::Memory(crate::MemoryError::TooLarge { .. }) => Failure::TooLarge,
+            ErrorKind::Memory(crate::MemoryError::Busy { .. }) => Failure::MemoryBusy,
+            ErrorKind::BadApiUrl { .. } => Failure::BadApiUrl,
+            ErrorKind::Status { status, .. } => match status.as_u16() {
+                408 => Failure::NoAnswer,
+                429 => Failure::RateLimited,
+                500..=599 => Failure::ServerError,
+                // The token endpoint refuses a bad or untrusted identity with 400 invalid_grant.
+                400 if exchange => Failure::Unauthenticated,
+                400 => Failure::DoesNotEvaluate,
+                401 => Failure::Unauthenticated,
+                403 => Failure::Forbidden,
+                404 if exchange => Failure::NoTokenEndpoint,
+                404 => Failure::NotFound,
+                _ => Failure::OtherStatus,
+            },
         }
     }
 
-    /// ESC could not be reached or did not answer usefully in time: a transient failure, the
-    /// deadline, or a reply that is not the API's (a proxy's page, a body cut short). Not a
-    /// refusal (401, 403, 404, 400), which says something about the request.
+    /// A failure that may pass if the same call is made again (see [`Failure::is_transient`]).
+    pub fn is_transient(&self) -> bool {
+        self.failure().is_transient()
+    }
+
+    /// ESC could not be reached or did not answer usefully in time (see
+    /// [`Failure::is_unreachable`]).
     pub fn is_unreachable(&self) -> bool {
-        self.is_transient()
-            || matches!(
-                self.0.kind,
-                ErrorKind::Timeout { .. } | ErrorKind::Decode { .. }
-            )
+        self.failure().is_unreachable()
     }
 
     /// How long the server asked us to wait (`Retry-After`), if it did.
@@ -117,6 +134,67 @@ impl EscError {
             ErrorKind::Status { retry_after, .. } => *retry_after,
             _ => None,
         }
+    }
+}
+
+/// What a failed call means for the mount, whatever the step. Every consumer matches on it
+/// exhaustively, so a new kind of failure is decided everywhere at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No HTTP answer (DNS, TCP, TLS), one call over the per-call limit, or 408.
+    NoAnswer,
+    /// 429.
+    RateLimited,
+    /// Any 5xx.
+    ServerError,
+    /// The caller's deadline passed.
+    Deadline,
+    /// An answer that is not the API's: a proxy's page, a body cut short.
+    NotTheApi,
+    /// 400 at open or read: the environment does not evaluate.
+    DoesNotEvaluate,
+    /// 401; or 400 at the token exchange (invalid_grant: a bad or untrusted identity).
+    Unauthenticated,
+    /// 403.
+    Forbidden,
+    /// 404 at open or read: no such environment or version, or the token cannot see it.
+    NotFound,
+    /// 404 at the token exchange: the API at apiUrl has no token endpoint.
+    NoTokenEndpoint,
+    /// Any other status.
+    OtherStatus,
+    /// The reply is over a size, value-count or memory limit that no retry changes.
+    TooLarge,
+    /// The node-wide memory budget is held by other mounts.
+    MemoryBusy,
+    /// The API URL cannot address environments.
+    BadApiUrl,
+}
+
+impl Failure {
+    /// May pass if the same call is made again: these are retried. Everything else (other
+    /// 4xx, undecodable or oversized replies, a bad URL, the deadline) would fail the same way.
+    pub fn is_transient(self) -> bool {
+        match self {
+            Failure::NoAnswer | Failure::RateLimited | Failure::ServerError => true,
+            Failure::Deadline
+            | Failure::NotTheApi
+            | Failure::DoesNotEvaluate
+            | Failure::Unauthenticated
+            | Failure::Forbidden
+            | Failure::NotFound
+            | Failure::NoTokenEndpoint
+            | Failure::OtherStatus
+            | Failure::TooLarge
+            | Failure::MemoryBusy
+            | Failure::BadApiUrl => false,
+        }
+    }
+
+    /// ESC could not be reached or did not answer usefully in time: transient, the deadline,
+    /// or not the API's reply. Not a refusal, which says something about the request.
+    pub fn is_unreachable(self) -> bool {
+        self.is_transient() || matches!(self, Failure::Deadline | Failure::NotTheApi)
     }
 }
 
@@ -219,6 +297,61 @@ pub fn sanitize(text: &str, max_chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn status(step: Step, code: u16) -> EscError {
+        let env = EnvironmentRef {
+            organization: "acme".into(),
+            project: "app".into(),
+            environment: "prod".into(),
+            version: None,
+        };
+        let kind = ErrorKind::Status {
+            status: http::StatusCode::from_u16(code).unwrap(),
+            message: None,
+            diagnostics: Vec::new(),
+            request_id: None,
+            retry_after: None,
+        };
+        EscError::new(step, &env, kind)
+    }
+
+    #[test]
+    fn a_404_means_no_token_endpoint_at_the_exchange_and_no_environment_at_open_and_read() {
+        assert_eq!(
+            status(Step::Exchange, 404).failure(),
+            Failure::NoTokenEndpoint
+        );
+        assert_eq!(status(Step::Open, 404).failure(), Failure::NotFound);
+        assert_eq!(status(Step::Read, 404).failure(), Failure::NotFound);
+        assert_eq!(
+            status(Step::Exchange, 400).failure(),
+            Failure::Unauthenticated
+        );
+        assert_eq!(status(Step::Open, 400).failure(), Failure::DoesNotEvaluate);
+    }
+
+    #[test]
+    fn only_no_answer_408_429_and_5xx_are_retried_and_a_refusal_is_never_unreachable() {
+        for step in [Step::Exchange, Step::Open, Step::Read] {
+            for code in [408, 429, 500, 502, 503, 599] {
+                assert!(status(step, code).is_transient(), "{step:?} {code}");
+                assert!(status(step, code).is_unreachable(), "{step:?} {code}");
+            }
+            for code in [400, 401, 403, 404, 409, 422] {
+                assert!(!status(step, code).is_transient(), "{step:?} {code}");
+                assert!(!status(step, code).is_unreachable(), "{step:?} {code}");
+            }
+        }
+        let env = EnvironmentRef {
+            organization: "acme".into(),
+            project: "app".into(),
+            environment: "prod".into(),
+            version: None,
+        };
+        let api = url::Url::parse("https://api.example.com/api/esc").unwrap();
+        let deadline = EscError::deadline(Step::Open, &env, &api);
+        assert!(!deadline.is_transient() && deadline.is_unreachable());
+    }
 
     #[test]
     fn quoted_server_text_is_one_trimmed_line_cut_at_the_limit() {

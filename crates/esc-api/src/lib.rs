@@ -19,7 +19,7 @@ use std::fmt;
 
 pub use budget::{MemoryBudget, MemoryError, Reservation};
 pub use client::{ClientOptions, EscClient};
-pub use error::{ErrorKind, EscError, Step, sanitize};
+pub use error::{ErrorKind, EscError, Failure, Step, sanitize};
 pub use oauth::{ExchangedToken, TokenExchange, TokenType};
 pub use observe::Observer;
 pub use reply::{MAX_RETRY_AFTER, MAX_TOKEN_LIFETIME};

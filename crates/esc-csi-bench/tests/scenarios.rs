@@ -9,39 +9,31 @@ use esc_csi_bench::launch::{Launcher, Provider, ProviderConfig};
 use esc_csi_bench::report::{self, Report, checks};
 use esc_csi_bench::run::{RunOptions, run};
 use esc_csi_bench::scenario::{Auth, Params, Scenario, Stop};
-use esc_csi_provider::Mounter;
-use esc_csi_provider::cache::{CacheOptions, CachedSecrets, CachedSource};
-use esc_csi_provider::class::Settings;
-use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
+use esc_csi_provider::cache::CacheOptions;
 use esc_csi_provider::kube_secrets::KubeSecrets;
 use esc_csi_provider::metrics::Metrics;
-use esc_csi_provider::server;
 use esc_csi_provider::version::VersionKey;
+use esc_csi_provider::wire::{Background, Wiring};
 
-/// The provider wired as `esc-csi serve` wires it, served in this process.
+/// The provider wired as `esc-csi serve` wires it (with the scenario's cache TTL), served in
+/// this process.
 struct InProcess;
 
 struct Serving {
+    _server: Background,
     _dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl Launcher for InProcess {
     async fn launch(&mut self, config: &ProviderConfig) -> Result<Provider, BenchError> {
-        let client = esc_api::EscClient::new(esc_api::ClientOptions::default()).unwrap();
-        let cache = CacheOptions {
-            ttl: config.cache_ttl,
-            ..CacheOptions::environments()
+        let defaults = Wiring::default();
+        let wiring = Wiring {
+            environment_cache: Some(CacheOptions {
+                ttl: config.cache_ttl,
+                ..CacheOptions::environments()
+            }),
+            ..defaults
         };
-        let metrics = Arc::new(Metrics::default());
-        let source = CachedSource::new(client, cache, metrics.clone());
         let secrets = match &config.kube_url {
             Some(url) => {
                 let config = kube::Config::new(url.parse().unwrap());
@@ -49,24 +41,16 @@ impl Launcher for InProcess {
             }
             None => KubeSecrets::unavailable("tokens come with each request"),
         };
-        let secrets = CachedSecrets::new(secrets, CacheOptions::auth_secrets(), metrics);
         let key = VersionKey::random().unwrap();
-        let mounter = Mounter::new(source, secrets, Settings::default(), key);
-        let service = ProviderService::new(Arc::new(mounter), ServiceOptions::default());
+        let provider = wiring
+            .provider(secrets, key, Arc::new(Metrics::default()))
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("pulumi.sock");
-        let listener = server::bind(&socket).unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = server::serve(listener, service, async {
-                let _ = stopped.await;
-            })
-            .await;
-        });
+        let server = Background::start(provider, &socket).unwrap();
         let serving = Serving {
+            _server: server,
             _dir: dir,
-            _stop: stop,
-            task,
         };
         Ok(Provider::new(socket, None, None, serving))
     }

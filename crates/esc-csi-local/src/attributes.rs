@@ -4,9 +4,18 @@
 
 use std::collections::BTreeMap;
 
-use esc_csi_provider::class::keys;
-
 use crate::manifest::SecretProviderClass;
+
+/// The keys the driver adds to the class's parameters: the driver's protocol, written here on
+/// the driver's side so that this crate needs nothing of the provider (`esc-csi` checks they
+/// are the provider's keys).
+pub mod keys {
+    pub const CLASS_NAME: &str = "secretProviderClass";
+    pub const POD_NAME: &str = "csi.storage.k8s.io/pod.name";
+    pub const POD_NAMESPACE: &str = "csi.storage.k8s.io/pod.namespace";
+    pub const POD_UID: &str = "csi.storage.k8s.io/pod.uid";
+    pub const SERVICE_ACCOUNT: &str = "csi.storage.k8s.io/serviceAccount.name";
+}
 
 /// The driver's key for whether the volume is an ephemeral inline volume.
 pub const EPHEMERAL: &str = "csi.storage.k8s.io/ephemeral";

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use crate::class::{AuthMethod, Class, Settings, keys};
 use crate::error::MountError;
 use crate::metrics::Metrics;
-use crate::oidc::{ExchangeFailure, TokenExchanger, service_account_tokens};
+use crate::oidc::{ExchangeClient, TokenExchanger, service_account_tokens};
 
 /// The key holding the token, in a Secret or in `nodePublishSecretRef`.
 pub const TOKEN_KEY: &str = "pulumi-access-token";
@@ -34,6 +34,9 @@ pub const NO_NODE_PUBLISH_SECRET_REF: &str = "null";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenOrigin {
     NodePublishSecretRef,
+    /// Where a local run (`esc-csi mount`) really took the token it sends as the
+    /// nodePublishSecretRef: [`Settings::token_label`].
+    Labelled(String),
     Secret {
         namespace: String,
         name: String,
@@ -54,6 +57,7 @@ impl fmt::Display for TokenOrigin {
                     "the volume's nodePublishSecretRef Secret (key {TOKEN_KEY})"
                 )
             }
+            TokenOrigin::Labelled(label) => f.write_str(label),
             TokenOrigin::Secret { namespace, name } => {
                 write!(f, "Kubernetes Secret {namespace}/{name} (key {TOKEN_KEY})")
             }
@@ -70,6 +74,54 @@ impl fmt::Display for TokenOrigin {
 pub struct Credential {
     pub token: SecretString,
     pub origin: TokenOrigin,
+}
+
+/// The volume's nodePublishSecretRef Secret data: the request's `secrets` field, decoded once
+/// by the adapter. A field that is not a JSON object of strings is kept as that fact, and is an
+/// error only where a token is looked for in it (a class whose token comes from elsewhere
+/// never reads it).
+pub struct NodePublishSecretRef(Result<Option<BTreeMap<String, SecretString>>, ()>);
+
+/// No nodePublishSecretRef.
+impl Default for NodePublishSecretRef {
+    fn default() -> Self {
+        NodePublishSecretRef(Ok(None))
+    }
+}
+
+impl From<BTreeMap<String, SecretString>> for NodePublishSecretRef {
+    fn from(data: BTreeMap<String, SecretString>) -> Self {
+        NodePublishSecretRef(Ok(Some(data)))
+    }
+}
+
+impl fmt::Debug for NodePublishSecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Ok(Some(map)) => f.debug_set().entries(map.keys()).finish(),
+            Ok(None) => f.write_str("none"),
+            Err(()) => f.write_str("malformed"),
+        }
+    }
+}
+
+impl NodePublishSecretRef {
+    /// Decodes the request's `secrets` field. The driver sends `null` for a volume without one
+    /// (Go's `json.Marshal` of a nil map); `{}` and an empty field mean the same.
+    pub fn decode(text: &str) -> Self {
+        if text.trim().is_empty() {
+            return NodePublishSecretRef(Ok(None));
+        }
+        NodePublishSecretRef(serde_json::from_str(text).map_err(|_| ()))
+    }
+
+    /// The value of `key`, if the Secret has it.
+    fn get(&self, key: &str) -> Result<Option<SecretString>, AuthError> {
+        match &self.0 {
+            Ok(map) => Ok(map.as_ref().and_then(|m| m.get(key).cloned())),
+            Err(()) => Err(AuthError::BadNodePublishSecrets),
+        }
+    }
 }
 
 /// Reads one key of a Kubernetes Secret.
@@ -156,8 +208,6 @@ pub enum AuthError {
          {{\"<audience>\": {{\"token\": ...}}}}"
     )]
     BadServiceAccountTokens,
-    #[error("esc-csi cannot exchange service-account tokens: it has no HTTP client")]
-    NoExchangeClient,
 }
 
 fn sent_audiences(sent: &[String]) -> String {
@@ -178,12 +228,12 @@ fn present_keys(keys: &[String]) -> String {
 
 /// Finds the token for a mount: exchanged for the pod's service-account token, or from a
 /// Secret. An exchange failure is a [`MountError::Esc`] naming the exchange.
-pub async fn credential<R: SecretReader>(
+pub async fn credential<R: SecretReader, C: ExchangeClient>(
     class: &Class,
-    node_publish_secrets: &str,
+    node_publish: &NodePublishSecretRef,
     settings: &Settings,
     reader: &R,
-    exchanger: &TokenExchanger,
+    exchanger: &TokenExchanger<C>,
     metrics: &Metrics,
     deadline: Instant,
 ) -> Result<Credential, MountError> {
@@ -194,7 +244,7 @@ pub async fn credential<R: SecretReader>(
     };
     if oidc {
         let audience = &class.oidc.token_audience;
-        let (mut tokens, sent) = pod_service_account_tokens(class, node_publish_secrets)?;
+        let (mut tokens, sent) = pod_service_account_tokens(class, node_publish)?;
         match tokens.remove(audience) {
             Some(subject) => {
                 return exchanged(class, subject, exchanger, metrics, deadline).await;
@@ -209,19 +259,16 @@ pub async fn credential<R: SecretReader>(
             None => {}
         }
     }
-    Ok(secret_credential(class, node_publish_secrets, settings, reader, deadline).await?)
+    Ok(secret_credential(class, node_publish, settings, reader, deadline).await?)
 }
 
 /// The service-account tokens of the request, by audience, and the audiences sent. Newer
 /// drivers may put them in `secrets` instead of `attributes`.
 fn pod_service_account_tokens(
     class: &Class,
-    node_publish_secrets: &str,
+    node_publish: &NodePublishSecretRef,
 ) -> Result<(BTreeMap<String, SecretString>, Vec<String>), AuthError> {
-    let from_secrets = || {
-        let mut map = node_publish_map(node_publish_secrets).ok()??;
-        map.remove(keys::SERVICE_ACCOUNT_TOKENS)
-    };
+    let from_secrets = || node_publish.get(keys::SERVICE_ACCOUNT_TOKENS).ok()?;
     let Some(text) = class.service_account_tokens.clone().or_else(from_secrets) else {
         return Ok((BTreeMap::new(), Vec::new()));
     };
@@ -230,10 +277,10 @@ fn pod_service_account_tokens(
     Ok((tokens, sent))
 }
 
-async fn exchanged(
+async fn exchanged<C: ExchangeClient>(
     class: &Class,
     subject: SecretString,
-    exchanger: &TokenExchanger,
+    exchanger: &TokenExchanger<C>,
     metrics: &Metrics,
     deadline: Instant,
 ) -> Result<Credential, MountError> {
@@ -254,12 +301,9 @@ async fn exchanged(
             deadline,
         )
         .await
-        .map_err(|failure| match failure {
-            ExchangeFailure::NoClient => MountError::Auth(AuthError::NoExchangeClient),
-            ExchangeFailure::Esc(error) => MountError::Esc {
-                error,
-                origin: origin.clone(),
-            },
+        .map_err(|error| MountError::Esc {
+            error,
+            origin: origin.clone(),
         })?;
     Ok(Credential { token, origin })
 }
@@ -267,13 +311,17 @@ async fn exchanged(
 /// A token from `nodePublishSecretRef` or `authSecretName`.
 async fn secret_credential<R: SecretReader>(
     class: &Class,
-    node_publish_secrets: &str,
+    node_publish: &NodePublishSecretRef,
     settings: &Settings,
     reader: &R,
     deadline: Instant,
 ) -> Result<Credential, AuthError> {
-    if let Some(token) = node_publish_token(node_publish_secrets)? {
-        return checked(token, TokenOrigin::NodePublishSecretRef);
+    if let Some(token) = node_publish.get(TOKEN_KEY)? {
+        let origin = match &settings.token_label {
+            Some(label) => TokenOrigin::Labelled(label.clone()),
+            None => TokenOrigin::NodePublishSecretRef,
+        };
+        return checked(token, origin);
     }
     let Some(secret) = &class.auth_secret else {
         return Err(AuthError::NoCredentials);
@@ -302,21 +350,6 @@ async fn secret_credential<R: SecretReader>(
         name: secret.name.clone(),
     };
     checked(token, origin)
-}
-
-/// The token in the request's `secrets` field, if there is one.
-fn node_publish_token(text: &str) -> Result<Option<SecretString>, AuthError> {
-    Ok(node_publish_map(text)?.and_then(|mut map| map.remove(TOKEN_KEY)))
-}
-
-/// The request's `secrets` field: the volume's nodePublishSecretRef data, or `None` when the
-/// volume has none. The driver then sends `null` (Go's `json.Marshal` of a nil map); `{}` and an
-/// empty field mean the same.
-fn node_publish_map(text: &str) -> Result<Option<BTreeMap<String, SecretString>>, AuthError> {
-    if text.trim().is_empty() {
-        return Ok(None);
-    }
-    serde_json::from_str(text).map_err(|_| AuthError::BadNodePublishSecrets)
 }
 
 /// Trims the newline `echo` leaves in Secrets and refuses what cannot be a token.

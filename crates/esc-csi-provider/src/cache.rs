@@ -375,7 +375,8 @@ impl<K: Eq + Hash + Clone, V: Clone, E: Clone> Store<K, V, E> {
 #[derive(Debug)]
 pub struct CachedSource<S> {
     inner: S,
-    store: Store<EnvironmentKey, Arc<Value>, EscError>,
+    /// `None`: every fetch goes through, uncounted (see [`CachedSource::uncached`]).
+    store: Option<Store<EnvironmentKey, Arc<Value>, EscError>>,
     metrics: Arc<Metrics>,
 }
 
@@ -383,14 +384,23 @@ impl<S: EnvironmentSource> CachedSource<S> {
     pub fn new(inner: S, options: CacheOptions, metrics: Arc<Metrics>) -> Self {
         CachedSource {
             inner,
-            store: Store::new(options),
+            store: Some(Store::new(options)),
             metrics,
+        }
+    }
+
+    /// Neither keeps nor coalesces: for tests that script each of ESC's answers.
+    pub fn uncached(inner: S) -> Self {
+        CachedSource {
+            inner,
+            store: None,
+            metrics: Arc::default(),
         }
     }
 
     /// Entries kept now, and their estimated bytes.
     pub fn size(&self) -> (usize, usize) {
-        self.store.size()
+        self.store.as_ref().map_or((0, 0), Store::size)
     }
 }
 
@@ -402,9 +412,11 @@ impl<S: EnvironmentSource> EnvironmentSource for CachedSource<S> {
         token: &SecretString,
         deadline: Instant,
     ) -> Result<Arc<Value>, EscError> {
+        let Some(store) = &self.store else {
+            return self.inner.fetch(api, env, token, deadline).await;
+        };
         let key = EnvironmentKey::new(api, env, token);
-        let (result, lookup) = self
-            .store
+        let (result, lookup) = store
             .get_or_fetch(
                 &key,
                 deadline,
@@ -424,7 +436,8 @@ impl<S: EnvironmentSource> EnvironmentSource for CachedSource<S> {
 #[derive(Debug)]
 pub struct CachedSecrets<R> {
     inner: R,
-    store: Store<(String, String, String), SecretString, AuthError>,
+    /// `None`: every read goes through, uncounted (see [`CachedSecrets::uncached`]).
+    store: Option<Store<(String, String, String), SecretString, AuthError>>,
     metrics: Arc<Metrics>,
 }
 
@@ -432,8 +445,17 @@ impl<R: SecretReader> CachedSecrets<R> {
     pub fn new(inner: R, options: CacheOptions, metrics: Arc<Metrics>) -> Self {
         CachedSecrets {
             inner,
-            store: Store::new(options),
+            store: Some(Store::new(options)),
             metrics,
+        }
+    }
+
+    /// Neither keeps nor coalesces: for tests that script each of Kubernetes' answers.
+    pub fn uncached(inner: R) -> Self {
+        CachedSecrets {
+            inner,
+            store: None,
+            metrics: Arc::default(),
         }
     }
 }
@@ -446,9 +468,11 @@ impl<R: SecretReader> SecretReader for CachedSecrets<R> {
         key: &str,
         deadline: Instant,
     ) -> Result<SecretString, AuthError> {
+        let Some(store) = &self.store else {
+            return self.inner.read_key(namespace, name, key, deadline).await;
+        };
         let cache_key = (namespace.to_owned(), name.to_owned(), key.to_owned());
-        let (result, lookup) = self
-            .store
+        let (result, lookup) = store
             .get_or_fetch(
                 &cache_key,
                 deadline,

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use url::{Host, Url};
 
 use crate::budget::ClassLimits;
-use crate::items::{Item, parse_items};
+use crate::items::{Item, ItemsMemo, parse_items};
 use crate::problems::Problems;
 
 /// Parameter names, as the Go provider defined them.
@@ -60,7 +60,7 @@ pub mod keys {
 }
 
 /// Daemon-wide settings that shape how classes are read.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// Used when a class has no `apiUrl`.
     pub default_api_url: Url,
@@ -75,6 +75,9 @@ pub struct Settings {
     pub allowed_oidc_audiences: Vec<String>,
     /// How much of `secrets` is read (see [`crate::budget`]).
     pub limits: ClassLimits,
+    /// What messages call a token from the nodePublishSecretRef, when a local run sends one it
+    /// took elsewhere (`esc-csi mount`: `PULUMI_ACCESS_TOKEN`); `None` in the daemon.
+    pub token_label: Option<String>,
 }
 
 impl Default for Settings {
@@ -86,6 +89,7 @@ impl Default for Settings {
             allowed_api_urls: Vec::new(),
             allowed_oidc_audiences: Vec::new(),
             limits: ClassLimits::default(),
+            token_label: None,
         }
     }
 }
@@ -186,6 +190,15 @@ impl Class {
     pub fn from_attributes(
         attributes: &BTreeMap<String, String>,
         settings: &Settings,
+    ) -> Result<Class, Problems> {
+        Class::from_attributes_in(attributes, settings, &ItemsMemo::default())
+    }
+
+    /// As [`Class::from_attributes`], with item lists already read in `known` read once.
+    pub fn from_attributes_in(
+        attributes: &BTreeMap<String, String>,
+        settings: &Settings,
+        known: &ItemsMemo,
     ) -> Result<Class, Problems> {
         let mut problems = Problems::default();
         let mut warnings = Vec::new();
@@ -314,7 +327,7 @@ impl Class {
 
         let items = match attributes.get(keys::SECRETS) {
             Some(text) if !text.trim().is_empty() => {
-                parse_items(text, &settings.limits, &mut problems, &mut warnings)
+                parse_items(text, &settings.limits, known, &mut problems, &mut warnings)
             }
             _ => {
                 required(keys::SECRETS, &mut problems);

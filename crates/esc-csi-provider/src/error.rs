@@ -3,7 +3,7 @@
 
 use std::fmt::{self, Write as _};
 
-use esc_api::{EnvironmentRef, EscError};
+use esc_api::{EnvironmentRef, EscError, Failure};
 use esc_path::{PropertyPath, ResolveError};
 
 use crate::auth::{AuthError, TokenOrigin};
@@ -99,7 +99,6 @@ impl fmt::Display for ClassName<'_> {
     }
 }
 
-/// What to do about an ESC error, by status.
 /// Writes `sep` before the first text written through it.
 struct Sentence<'a, 'b> {
     f: &'a mut fmt::Formatter<'b>,
@@ -113,6 +112,7 @@ impl fmt::Write for Sentence<'_, '_> {
     }
 }
 
+/// What to do about an ESC error, by its [`Failure`] and step.
 struct EscHint<'a> {
     error: &'a EscError,
     origin: &'a TokenOrigin,
@@ -120,9 +120,6 @@ struct EscHint<'a> {
 
 impl fmt::Display for EscHint<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Some(status) = self.error.status() else {
-            return Ok(());
-        };
         // ESC's own message may already end a sentence ("… are invalid."): no doubled period.
         let sep = if self.error.to_string().ends_with(['.', '!', '?']) {
             " "
@@ -130,43 +127,55 @@ impl fmt::Display for EscHint<'_> {
             ". "
         };
         let f = &mut Sentence { f, sep };
-        if self.error.step() == esc_api::Step::Exchange {
-            return match status.as_u16() {
-                400 | 401 | 403 => f.write_str(
-                    "Check that the Pulumi organization trusts the cluster's OIDC issuer \
-                     (Settings, OIDC Issuers), that its policy allows this service account and \
-                     token type, and that the token's audience is what the issuer expects",
-                ),
-                404 => {
-                    f.write_str("The API at apiUrl has no token exchange endpoint; check apiUrl")
-                }
-                429 | 500..=599 => {
-                    f.write_str("The token exchange is failing; the mount will be retried")
-                }
-                _ => Ok(()),
-            };
-        }
-        match status.as_u16() {
-            400 => f.write_str("The environment does not evaluate; fix its definition in ESC"),
-            401 => write!(
+        let exchange = self.error.step() == esc_api::Step::Exchange;
+        match (self.error.failure(), exchange) {
+            (Failure::Unauthenticated | Failure::Forbidden, true) => f.write_str(
+                "Check that the Pulumi organization trusts the cluster's OIDC issuer \
+                 (Settings, OIDC Issuers), that its policy allows this service account and \
+                 token type, and that the token's audience is what the issuer expects",
+            ),
+            (Failure::NoTokenEndpoint, _) => {
+                f.write_str("The API at apiUrl has no token exchange endpoint; check apiUrl")
+            }
+            (Failure::RateLimited | Failure::ServerError, true) => {
+                f.write_str("The token exchange is failing; the mount will be retried")
+            }
+            (Failure::DoesNotEvaluate, _) => {
+                f.write_str("The environment does not evaluate; fix its definition in ESC")
+            }
+            (Failure::Unauthenticated, false) => write!(
                 f,
                 "Check the token in {}: it may be wrong, expired or revoked",
                 self.origin
             ),
-            403 => write!(
+            (Failure::Forbidden, false) => write!(
                 f,
                 "The token in {} may not open this environment; grant its owner access",
                 self.origin
             ),
-            404 => write!(
+            (Failure::NotFound, _) => write!(
                 f,
                 "Check organization, project and environment (and the version after '@'), \
                  and that the token in {} can see the environment",
                 self.origin
             ),
-            429 => f.write_str("ESC is rate limiting requests; the mount will be retried"),
-            500..=599 => f.write_str("ESC is failing; the mount will be retried"),
-            _ => Ok(()),
+            (Failure::RateLimited, false) => {
+                f.write_str("ESC is rate limiting requests; the mount will be retried")
+            }
+            (Failure::ServerError, false) => {
+                f.write_str("ESC is failing; the mount will be retried")
+            }
+            // The error's own text says all there is to say.
+            (
+                Failure::NoAnswer
+                | Failure::Deadline
+                | Failure::NotTheApi
+                | Failure::OtherStatus
+                | Failure::TooLarge
+                | Failure::MemoryBusy
+                | Failure::BadApiUrl,
+                _,
+            ) => Ok(()),
         }
     }
 }

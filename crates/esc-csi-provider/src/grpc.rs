@@ -1,13 +1,13 @@
-//! The gRPC adapter: `v1alpha1.CSIDriverProvider` over the domain [`Mounter`], and the one
-//! place where mount errors become gRPC status codes.
+//! The gRPC adapter: `v1alpha1.CSIDriverProvider` over the domain [`Mounter`]. It decodes the
+//! request once (attributes, nodePublishSecretRef, permission) and is the one place where mount
+//! errors become gRPC statuses (their kind is decided in [`crate::code`]).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use esc_api::{ErrorKind as EscErrorKind, MemoryBudget, MemoryError, Step as EscStep};
-use esc_path::ResolveError;
+use esc_api::MemoryBudget;
 use prost::Message;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -15,16 +15,17 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
 use tracing::{Instrument, field};
 
-use crate::auth::{AuthError, SecretReader};
+use crate::auth::SecretReader;
 use crate::budget::ResponseBudget;
 use crate::class::{Class, keys, parse_attributes};
-use crate::error::{ItemProblemKind, MountError};
-use crate::mount::{MountedFile, Mounter};
+use crate::code::ErrorCode;
+use crate::error::MountError;
+use crate::mount::{MountInput, MountedFile, Mounter};
+use crate::oidc::ExchangeClient;
 use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
 use crate::proto::v1alpha1::{
     File, MountRequest, MountResponse, ObjectVersion, VersionRequest, VersionResponse,
 };
-use crate::render::RenderError;
 use crate::source::EnvironmentSource;
 
 /// Reported by `Version`.
@@ -70,12 +71,12 @@ const REQUEST_MEMORY_FACTOR: usize = 4;
 
 /// The provider service.
 #[derive(Debug)]
-pub struct ProviderService<S, R> {
-    mounter: Arc<Mounter<S, R>>,
+pub struct ProviderService<S, R, X = esc_api::EscClient> {
+    mounter: Arc<Mounter<S, R, X>>,
     options: ServiceOptions,
 }
 
-impl<S, R> Clone for ProviderService<S, R> {
+impl<S, R, X> Clone for ProviderService<S, R, X> {
     fn clone(&self) -> Self {
         ProviderService {
             mounter: self.mounter.clone(),
@@ -84,8 +85,8 @@ impl<S, R> Clone for ProviderService<S, R> {
     }
 }
 
-impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
-    pub fn new(mounter: Arc<Mounter<S, R>>, options: ServiceOptions) -> Self {
+impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> ProviderService<S, R, X> {
+    pub fn new(mounter: Arc<Mounter<S, R, X>>, options: ServiceOptions) -> Self {
         ProviderService { mounter, options }
     }
 
@@ -126,15 +127,10 @@ impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
             tracing::warn!(target: "esc_csi_provider::class", "{warning}");
         }
         let mut budget = ResponseBudget::new(self.options.max_response_bytes, reserved);
+        let input = MountInput::decode(&request.secrets, &request.permission)?;
         let files = self
             .mounter
-            .mount(
-                &class,
-                &request.secrets,
-                &request.permission,
-                deadline,
-                &mut budget,
-            )
+            .mount(&class, &input, deadline, &mut budget)
             .await?;
         let response = response(files);
         let bytes = response.encoded_len();
@@ -155,7 +151,7 @@ impl<S: EnvironmentSource, R: SecretReader> ProviderService<S, R> {
         attributes: &str,
         deadline: Instant,
     ) -> Result<(BTreeMap<String, String>, Result<Class, MountError>), MountError> {
-        let work = |mounter: &Mounter<S, R>, text: &str| {
+        let work = |mounter: &Mounter<S, R, X>, text: &str| {
             let attributes = parse_attributes(text).map_err(MountError::Request)?;
             let class = mounter.plan(&attributes);
             Ok::<_, MountError>((attributes, class))
@@ -199,7 +195,9 @@ fn response(files: Vec<MountedFile>) -> MountResponse {
 }
 
 #[tonic::async_trait]
-impl<S: EnvironmentSource, R: SecretReader> CsiDriverProvider for ProviderService<S, R> {
+impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> CsiDriverProvider
+    for ProviderService<S, R, X>
+{
     async fn version(
         &self,
         _request: Request<VersionRequest>,
@@ -250,13 +248,13 @@ impl<S: EnvironmentSource, R: SecretReader> CsiDriverProvider for ProviderServic
             );
             match result {
                 Ok(response) => {
-                    metrics.mount_finished(Code::Ok, elapsed);
+                    metrics.mount_finished(Ok(()), elapsed);
                     tracing::info!(files = response.files.len(), elapsed_ms, "mounted");
                     Ok(Response::new(response))
                 }
                 Err(error) => {
+                    metrics.mount_finished(Err(error.code()), elapsed);
                     let status = status_of(&error);
-                    metrics.mount_finished(status.code(), elapsed);
                     tracing::warn!(code = ?status.code(), elapsed_ms, error = %status.message(), "mount failed");
                     Err(status)
                 }
@@ -306,75 +304,18 @@ fn bounded_message(mut message: String) -> String {
     message
 }
 
+/// The domain's [`ErrorCode`] as the gRPC code of the same name.
 fn code_of(error: &MountError) -> Code {
-    match error {
-        MountError::Request(_) | MountError::Class { .. } => Code::InvalidArgument,
-        MountError::Auth(auth) => match auth {
-            AuthError::NoCredentials
-            | AuthError::NoServiceAccountToken { .. }
-            | AuthError::SecretNotFound { .. }
-            | AuthError::KeyNotFound { .. }
-            | AuthError::EmptyToken { .. }
-            | AuthError::MalformedToken { .. } => Code::Unauthenticated,
-            AuthError::CrossNamespace { .. } | AuthError::Forbidden { .. } => {
-                Code::PermissionDenied
-            }
-            AuthError::NoNamespace
-            | AuthError::BadNodePublishSecrets
-            | AuthError::BadServiceAccountTokens => Code::InvalidArgument,
-            AuthError::NoExchangeClient => Code::Internal,
-            AuthError::Unavailable { .. } => Code::Unavailable,
-            AuthError::NoKubernetes(_) => Code::FailedPrecondition,
-            AuthError::Timeout { .. } => Code::DeadlineExceeded,
-        },
-        MountError::Esc { error, .. } => match error.kind() {
-            // The token endpoint refuses a bad or untrusted identity with 400 invalid_grant.
-            EscErrorKind::Status { status, .. } if error.step() == EscStep::Exchange => {
-                match status.as_u16() {
-                    400 | 401 => Code::Unauthenticated,
-                    403 => Code::PermissionDenied,
-                    404 => Code::FailedPrecondition,
-                    _ => Code::Unavailable,
-                }
-            }
-            EscErrorKind::Status { status, .. } => match status.as_u16() {
-                401 => Code::Unauthenticated,
-                403 => Code::PermissionDenied,
-                404 => Code::NotFound,
-                408 | 429 | 500..=599 => Code::Unavailable,
-                _ => Code::FailedPrecondition,
-            },
-            EscErrorKind::Connect { .. } | EscErrorKind::Decode { .. } => Code::Unavailable,
-            EscErrorKind::Timeout { .. } => Code::DeadlineExceeded,
-            EscErrorKind::Slow { .. } => Code::Unavailable,
-            EscErrorKind::TooLarge { .. }
-            | EscErrorKind::TooManyValues { .. }
-            | EscErrorKind::Memory(MemoryError::TooLarge { .. }) => Code::ResourceExhausted,
-            EscErrorKind::Memory(MemoryError::Busy { .. }) => Code::Unavailable,
-            EscErrorKind::BadApiUrl { .. } => Code::InvalidArgument,
-        },
-        MountError::Items { problems, .. } => match problems.first().map(|p| &p.kind) {
-            Some(ItemProblemKind::Resolve(ResolveError::Unknown { .. }))
-            | Some(ItemProblemKind::Render(RenderError::Unknown)) => Code::FailedPrecondition,
-            Some(ItemProblemKind::Resolve(_)) => Code::NotFound,
-            Some(ItemProblemKind::Render(RenderError::NotAString { .. }))
-            | Some(ItemProblemKind::Render(
-                RenderError::Decode { .. }
-                | RenderError::NotAnObject { .. }
-                | RenderError::BadKey { .. }
-                | RenderError::Nested { .. }
-                | RenderError::NestedFile { .. }
-                | RenderError::EmptyFolder,
-            )) => Code::InvalidArgument,
-            Some(ItemProblemKind::Render(RenderError::TooLarge { .. })) => Code::ResourceExhausted,
-            Some(ItemProblemKind::Render(RenderError::Yaml(_))) | None => Code::Internal,
-        },
-        MountError::TooLarge { .. } => Code::ResourceExhausted,
-        MountError::Memory { error, .. } => match error {
-            MemoryError::TooLarge { .. } => Code::ResourceExhausted,
-            MemoryError::Busy { .. } => Code::Unavailable,
-        },
-        MountError::Deadline(_) => Code::DeadlineExceeded,
+    match error.code() {
+        ErrorCode::InvalidArgument => Code::InvalidArgument,
+        ErrorCode::Unauthenticated => Code::Unauthenticated,
+        ErrorCode::PermissionDenied => Code::PermissionDenied,
+        ErrorCode::NotFound => Code::NotFound,
+        ErrorCode::FailedPrecondition => Code::FailedPrecondition,
+        ErrorCode::ResourceExhausted => Code::ResourceExhausted,
+        ErrorCode::Unavailable => Code::Unavailable,
+        ErrorCode::DeadlineExceeded => Code::DeadlineExceeded,
+        ErrorCode::Internal => Code::Internal,
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use esc_path::{PropertyPath, closest};
 use serde_norway::Value as Yaml;
@@ -129,10 +129,19 @@ pub const KEYS: [&str; 9] = [
     "mode",
 ];
 
-/// Lists parsed, by a digest of their text and the limits they were read under: every mount
-/// of a class sends the same `secrets`, parsing its YAML was over a third of a cached mount's
-/// CPU time, and a refused list (a hostile one) must not cost its parse again on every mount.
-static PARSED: LazyLock<Mutex<Memo>> = LazyLock::new(Mutex::default);
+/// Item lists parsed, by a digest of their text and the limits they were read under: every
+/// mount of a class sends the same `secrets`, parsing its YAML was over a third of a cached
+/// mount's CPU time, and a refused list (a hostile one) must not cost its parse again on every
+/// mount. Owned by whoever reads classes over and over: the [`crate::Mounter`].
+#[derive(Default)]
+pub struct ItemsMemo(Mutex<Memo>);
+
+impl fmt::Debug for ItemsMemo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let memo = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        write!(f, "ItemsMemo({} lists)", memo.entries.len())
+    }
+}
 
 #[derive(Default)]
 struct Memo {
@@ -170,16 +179,17 @@ fn estimate(entry: &Result<Vec<Item>, Problems>) -> usize {
 }
 
 /// Parses the `secrets` parameter within `limits`. Problems go to `problems`; item keys that
-/// are merely unknown (as the Go provider ignored them) go to `warnings`, the first time a
-/// list is read only, so that they are logged once per class rather than on every mount.
-/// Parsing is a function of the text and the limits alone, so a list is parsed once.
+/// are merely unknown (as the Go provider ignored them) go to `warnings`, the first time
+/// `known` reads a list only, so that they are logged once per class rather than on every
+/// mount. Parsing is a function of the text and the limits alone, so a list is parsed once.
 pub fn parse_items(
     text: &str,
     limits: &ClassLimits,
+    known: &ItemsMemo,
     problems: &mut Problems,
     warnings: &mut Vec<String>,
 ) -> Vec<Item> {
-    let memo = || PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    let memo = || known.0.lock().unwrap_or_else(|e| e.into_inner());
     let key = (digest(text), *limits);
     if let Some(known) = memo().entries.get(&key) {
         return match known {
@@ -609,9 +619,14 @@ mod tests {
     use super::*;
 
     fn parse(yaml: &str) -> (Vec<Item>, Problems, Vec<String>) {
+        parse_in(&ItemsMemo::default(), yaml)
+    }
+
+    fn parse_in(memo: &ItemsMemo, yaml: &str) -> (Vec<Item>, Problems, Vec<String>) {
         let mut problems = Problems::default();
         let mut warnings = Vec::new();
-        let items = parse_items(yaml, &ClassLimits::default(), &mut problems, &mut warnings);
+        let limits = ClassLimits::default();
+        let items = parse_items(yaml, &limits, memo, &mut problems, &mut warnings);
         (items, problems, warnings)
     }
 
@@ -619,8 +634,9 @@ mod tests {
     fn a_list_parsed_again_gives_the_same_items_once_warned_and_a_bad_one_its_problems() {
         let yaml =
             "- {fileName: memo-a, secretKey: a, colour: blue}\n- {fileName: memo-b, secretKey: b}";
-        let first = parse(yaml);
-        let again = parse(yaml);
+        let memo = ItemsMemo::default();
+        let first = parse_in(&memo, yaml);
+        let again = parse_in(&memo, yaml);
         assert_eq!(first.0.len(), 2);
         assert_eq!(first.0, again.0);
         assert_eq!(first.2.len(), 1, "{:?}", first.2);
@@ -630,8 +646,17 @@ mod tests {
             again.2
         );
         let bad = "- {fileName: memo-c, secretKey: c, mode: '9999'}";
-        assert_eq!(parse(bad).1.len(), 1);
-        assert_eq!(parse(bad).1, parse(bad).1, "problems are found every time");
+        assert_eq!(parse_in(&memo, bad).1.len(), 1);
+        assert_eq!(
+            parse_in(&memo, bad).1,
+            parse_in(&memo, bad).1,
+            "problems are found every time"
+        );
+        assert_eq!(
+            parse(yaml).2.len(),
+            1,
+            "another memo (another Mounter) warns again"
+        );
     }
 
     #[test]

@@ -14,6 +14,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::code::ErrorCode;
+
 /// Outcome of a mount.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct MountLabels {
@@ -141,18 +143,13 @@ impl Metrics {
         metrics
     }
 
-    /// A Mount call finished.
-    pub fn mount_finished(&self, code: tonic::Code, elapsed: Duration) {
-        let result = if code == tonic::Code::Ok {
-            "success"
-        } else {
-            "error"
+    /// A Mount call finished: mounted, or failed with `code`.
+    pub fn mount_finished(&self, outcome: Result<(), ErrorCode>, elapsed: Duration) {
+        let (result, code) = match outcome {
+            Ok(()) => ("success", "OK"),
+            Err(code) => ("error", code.name()),
         };
-        let code = if code == tonic::Code::Ok {
-            "OK".to_owned()
-        } else {
-            format!("{code:?}")
-        };
+        let code = code.to_owned();
         self.mounts
             .get_or_create(&MountLabels { result, code })
             .inc();
@@ -239,8 +236,8 @@ mod tests {
     fn recorded_metrics_appear_in_the_text_exposition() {
         let mut registry = Registry::default();
         let metrics = Metrics::register(&mut registry);
-        metrics.mount_finished(tonic::Code::Ok, Duration::from_millis(3));
-        metrics.mount_finished(tonic::Code::NotFound, Duration::from_millis(5));
+        metrics.mount_finished(Ok(()), Duration::from_millis(3));
+        metrics.mount_finished(Err(ErrorCode::NotFound), Duration::from_millis(5));
         metrics.esc_request("open", "200", Duration::from_millis(2));
         metrics.cache("environment", "coalesced");
         let guard = metrics.mount_started();

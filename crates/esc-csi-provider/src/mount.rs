@@ -8,14 +8,14 @@ use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use crate::auth::{SecretReader, credential};
+use crate::auth::{NodePublishSecretRef, SecretReader, credential};
 use crate::budget::{FILE_FRAMING, Overflow, ResponseBudget};
 use crate::class::{Class, Settings};
 use crate::error::{ItemProblem, ItemProblemKind, MountError};
 use crate::folder;
-use crate::items::{Item, Shape};
+use crate::items::{Item, ItemsMemo, Shape};
 use crate::metrics::Metrics;
-use crate::oidc::TokenExchanger;
+use crate::oidc::{ExchangeClient, TokenExchanger};
 use crate::render::{RenderError, render};
 use crate::source::EnvironmentSource;
 use crate::stale::{StaleOptions, StaleStore};
@@ -24,6 +24,35 @@ use esc_path::{PropertyPath, Segment};
 
 /// The driver's default file mode, 0644, used when the request has no permission.
 pub const DEFAULT_PERMISSION: u32 = 0o644;
+
+/// What a Mount request holds besides the class, decoded once by the adapter.
+#[derive(Debug)]
+pub struct MountInput {
+    /// The volume's nodePublishSecretRef (the request's `secrets` field).
+    pub node_publish: NodePublishSecretRef,
+    /// The mode of files whose item sets none (the request's `permission`).
+    pub default_mode: u32,
+}
+
+/// No nodePublishSecretRef, the driver's default mode.
+impl Default for MountInput {
+    fn default() -> Self {
+        MountInput {
+            node_publish: NodePublishSecretRef::default(),
+            default_mode: DEFAULT_PERMISSION,
+        }
+    }
+}
+
+impl MountInput {
+    /// Decodes the request's `secrets` and `permission` fields.
+    pub fn decode(node_publish_json: &str, permission: &str) -> Result<MountInput, MountError> {
+        Ok(MountInput {
+            default_mode: parse_permission(permission)?,
+            node_publish: NodePublishSecretRef::decode(node_publish_json),
+        })
+    }
+}
 
 /// File content. Never printed.
 #[derive(Clone, PartialEq, Eq)]
@@ -46,31 +75,41 @@ pub struct MountedFile {
     pub secret: bool,
 }
 
-/// Does mounts; shared by every request.
+/// Does mounts; shared by every request. Its seams: `S` where values come from, `R` where
+/// auth Secrets are read, `X` where service-account tokens are exchanged. Put together, for
+/// every caller, by [`crate::wire`].
 #[derive(Debug)]
-pub struct Mounter<S, R> {
+pub struct Mounter<S, R, X = esc_api::EscClient> {
     source: S,
-    secrets: R,
+    /// Reads the auth Secrets classes name (`authSecretName`).
+    auth_secrets: R,
     settings: Settings,
     key: VersionKey,
     metrics: Arc<Metrics>,
     stale: Option<StaleStore>,
     /// Exchanges service-account tokens (workload identity) and caches the results.
-    exchanger: TokenExchanger,
+    exchanger: TokenExchanger<X>,
+    /// The classes' item lists already parsed.
+    items: ItemsMemo,
 }
 
-impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
-    pub fn new(source: S, secrets: R, settings: Settings, key: VersionKey) -> Self {
+impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> {
+    pub fn new(
+        source: S,
+        auth_secrets: R,
+        exchange: X,
+        settings: Settings,
+        key: VersionKey,
+    ) -> Self {
         Mounter {
             source,
-            secrets,
+            auth_secrets,
             settings,
             key,
             metrics: Arc::default(),
             stale: None,
-            exchanger: TokenExchanger::new(
-                esc_api::EscClient::new(esc_api::ClientOptions::default()).ok(),
-            ),
+            exchanger: TokenExchanger::new(exchange),
+            items: ItemsMemo::default(),
         }
     }
 
@@ -89,42 +128,34 @@ impl<S: EnvironmentSource, R: SecretReader> Mounter<S, R> {
         self
     }
 
-    /// Exchanges service-account tokens with `client` (by default, a client of default options
-    /// that reports to no observer).
-    #[must_use]
-    pub fn with_token_client(mut self, client: esc_api::EscClient) -> Self {
-        self.exchanger = TokenExchanger::new(Some(client));
-        self
-    }
-
     pub fn metrics(&self) -> &Arc<Metrics> {
         &self.metrics
     }
 
-    /// Checks the request's attributes (see [`parse_attributes`]); no I/O.
+    /// Checks the request's attributes (see [`crate::class::parse_attributes`]); no I/O.
     pub fn plan(&self, attributes: &BTreeMap<String, String>) -> Result<Class, MountError> {
-        Class::from_attributes(attributes, &self.settings).map_err(|problems| MountError::Class {
+        let class = Class::from_attributes_in(attributes, &self.settings, &self.items);
+        class.map_err(|problems| MountError::Class {
             class: attributes.get(crate::class::keys::CLASS_NAME).cloned(),
             problems,
         })
     }
 
-    /// Mounts a planned class: `secrets` is the request's nodePublishSecretRef JSON and
-    /// `permission` its default mode JSON. Files are counted against `budget` as they render.
+    /// Mounts a planned class with the rest of the decoded request. Files are counted against
+    /// `budget` as they render.
     pub async fn mount(
         &self,
         class: &Class,
-        secrets: &str,
-        permission: &str,
+        request: &MountInput,
         deadline: Instant,
         budget: &mut ResponseBudget,
     ) -> Result<Vec<MountedFile>, MountError> {
-        let default_mode = parse_permission(permission)?;
+        let default_mode = request.default_mode;
         let credential = credential(
             class,
-            secrets,
+            &request.node_publish,
             &self.settings,
-            &self.secrets,
+            &self.auth_secrets,
             &self.exchanger,
             &self.metrics,
             deadline,
@@ -346,3 +377,7 @@ pub fn parse_permission(text: &str) -> Result<u32, MountError> {
         ))),
     }
 }
+
+#[cfg(test)]
+#[path = "mount_tests.rs"]
+mod tests;

@@ -9,10 +9,11 @@
 //! wait for one exchange. Neither token is ever logged.
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use esc_api::{EnvironmentRef, EscClient, EscError, TokenExchange};
+use esc_api::{EnvironmentRef, EscClient, EscError, ExchangedToken, TokenExchange};
 use ring::digest::{SHA256, digest};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -56,16 +57,42 @@ struct Entry {
 
 type Slot = Arc<tokio::sync::Mutex<Option<Entry>>>;
 
+/// Where exchanges are made: in production, the ESC client's `POST /api/oauth/token`; the
+/// trait is the seam for in-memory fakes, like [`crate::source::EnvironmentSource`].
+pub trait ExchangeClient: Send + Sync + 'static {
+    fn exchange(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        request: &TokenExchange,
+        subject: &SecretString,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<ExchangedToken, EscError>> + Send;
+}
+
+impl ExchangeClient for EscClient {
+    fn exchange(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        request: &TokenExchange,
+        subject: &SecretString,
+        deadline: Instant,
+    ) -> impl Future<Output = Result<ExchangedToken, EscError>> + Send {
+        self.exchange_token(api, env, request, subject, deadline)
+    }
+}
+
 /// Exchanges and caches; one per daemon.
 #[derive(Debug)]
-pub struct TokenExchanger {
-    client: Option<EscClient>,
+pub struct TokenExchanger<C> {
+    client: C,
     slots: Mutex<HashMap<Key, Slot>>,
 }
 
-impl TokenExchanger {
-    /// `client` makes the exchange calls; `None` means exchanges fail (no HTTP client).
-    pub fn new(client: Option<EscClient>) -> TokenExchanger {
+impl<C: ExchangeClient> TokenExchanger<C> {
+    /// `client` makes the exchange calls.
+    pub fn new(client: C) -> TokenExchanger<C> {
         TokenExchanger {
             client,
             slots: Mutex::default(),
@@ -81,7 +108,7 @@ impl TokenExchanger {
         subject: &SecretString,
         metrics: &Metrics,
         deadline: Instant,
-    ) -> Result<SecretString, ExchangeFailure> {
+    ) -> Result<SecretString, EscError> {
         let endpoint =
             esc_api::oauth::token_endpoint(api).map_or_else(|| api.to_string(), |u| u.to_string());
         let mut subject_digest = [0u8; 32];
@@ -102,15 +129,12 @@ impl TokenExchanger {
             return Ok(cached.token.clone());
         }
         metrics.cache("token", "miss");
-        let Some(client) = &self.client else {
-            metrics.token_exchange(false);
-            return Err(ExchangeFailure::NoClient);
-        };
-        let exchanged = client
-            .exchange_token(api, env, request, subject, deadline)
+        let exchanged = self
+            .client
+            .exchange(api, env, request, subject, deadline)
             .await;
         metrics.token_exchange(exchanged.is_ok());
-        let exchanged = exchanged.map_err(ExchangeFailure::Esc)?;
+        let exchanged = exchanged?;
         // Checked: `expires_in` comes from the server (the client caps it, this holds anyway).
         *entry = exchanged.expires_in.and_then(|lifetime| {
             Some(Entry {
@@ -166,13 +190,6 @@ fn evict(slots: &mut HashMap<Key, Slot>) {
             slots.remove(&key);
         }
     }
-}
-
-/// Why no token came out of the exchange.
-#[derive(Debug)]
-pub(crate) enum ExchangeFailure {
-    NoClient,
-    Esc(EscError),
 }
 
 #[cfg(test)]

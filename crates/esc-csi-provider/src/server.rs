@@ -17,6 +17,7 @@ use tokio_stream::wrappers::UnixListenerStream;
 use crate::auth::SecretReader;
 use crate::authority::AuthorityFix;
 use crate::grpc::ProviderService;
+use crate::oidc::ExchangeClient;
 use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProviderServer;
 use crate::source::EnvironmentSource;
 
@@ -129,9 +130,9 @@ pub fn bind(path: &Path) -> io::Result<Bound> {
 }
 
 /// Serves until `shutdown` completes, then removes the socket if it is still ours.
-pub async fn serve<S: EnvironmentSource, R: SecretReader>(
+pub async fn serve<S: EnvironmentSource, R: SecretReader, X: ExchangeClient>(
     bound: Bound,
-    service: ProviderService<S, R>,
+    service: ProviderService<S, R, X>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
     let Bound { listener, socket } = bound;

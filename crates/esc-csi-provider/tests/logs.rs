@@ -2,6 +2,7 @@
 //! of every crate, at TRACE, across successful mounts and every failure path, is captured and
 //! searched. (Its own test binary: the capture is process-wide.)
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::io::Write;

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use esc_csi_provider::class::{Class, Settings};
+use esc_csi_provider::class::Class;
 use esc_csi_provider::items::{Item, Shape};
 use esc_csi_provider::problems::Problems;
 
@@ -24,12 +24,7 @@ pub(crate) enum CheckError {
 
 pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
     let (spc, attributes) = local::load(&args.class, args.name.as_deref(), &args.pod)?;
-    let settings = Settings {
-        allow_insecure_api_url: args.allow_insecure_api_url,
-        allowed_api_urls: args.token_policy.allowed_api_urls.clone(),
-        allowed_oidc_audiences: args.token_policy.allowed_oidc_audiences.clone(),
-        ..Settings::default()
-    };
+    let settings = args.settings();
     let class =
         Class::from_attributes(&attributes, &settings).map_err(|problems| CheckError::Invalid {
             name: spc.name.clone(),

@@ -6,6 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use esc_api::ClientOptions;
+use esc_csi_provider::cache::CacheOptions;
+use esc_csi_provider::grpc::ServiceOptions;
 use url::Url;
 
 /// Mounts Pulumi ESC environments into Kubernetes pods through the Secrets Store CSI Driver.
@@ -64,6 +67,19 @@ pub(crate) struct PodArgs {
     pub(crate) pod_uid: Option<String>,
 }
 
+/// The ESC API: the same flags and variables for `serve`, `mount` and `check`.
+#[derive(Debug, Args)]
+pub(crate) struct ApiArgs {
+    /// ESC API base for classes that set no apiUrl.
+    #[arg(long, env = "ESC_CSI_API_URL", default_value = esc_api::DEFAULT_API_URL)]
+    pub(crate) api_url: Url,
+
+    /// Accept plain-http apiUrl values to hosts other than loopback (the token then travels
+    /// unencrypted).
+    #[arg(long, env = "ESC_CSI_ALLOW_INSECURE_API_URL")]
+    pub(crate) allow_insecure_api_url: bool,
+}
+
 /// Where tokens may go: the same rules for `serve`, `mount` and `check`.
 #[derive(Debug, Args)]
 pub(crate) struct TokenPolicyArgs {
@@ -112,19 +128,14 @@ pub(crate) struct MountArgs {
     #[arg(long, value_name = "DIR")]
     pub(crate) environments: Option<PathBuf>,
 
-    /// ESC API base for classes that set no apiUrl.
-    #[arg(long, env = "ESC_CSI_API_URL", default_value = esc_api::DEFAULT_API_URL)]
-    pub(crate) api_url: Url,
-
-    /// Accept plain-http apiUrl values to hosts other than loopback.
-    #[arg(long)]
-    pub(crate) allow_insecure_api_url: bool,
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
 
     #[command(flatten)]
     pub(crate) token_policy: TokenPolicyArgs,
 
     /// Time budget of the mount. Units: ms, s, m, h.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = duration_text(ServiceOptions::default().mount_timeout), value_parser = parse_duration)]
     pub(crate) timeout: Duration,
 
     /// File with at least 32 random bytes keying object versions, so the VERSION column is
@@ -146,9 +157,8 @@ pub(crate) struct CheckArgs {
     #[command(flatten)]
     pub(crate) pod: PodArgs,
 
-    /// Accept plain-http apiUrl values to hosts other than loopback.
-    #[arg(long)]
-    pub(crate) allow_insecure_api_url: bool,
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
 
     #[command(flatten)]
     pub(crate) token_policy: TokenPolicyArgs,
@@ -171,25 +181,19 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "ESC_CSI_ALLOW_CROSS_NAMESPACE_AUTH")]
     pub(crate) allow_cross_namespace_auth: bool,
 
-    /// ESC API base for classes that set no apiUrl.
-    #[arg(long, env = "ESC_CSI_API_URL", default_value = esc_api::DEFAULT_API_URL)]
-    pub(crate) api_url: Url,
-
-    /// Accept plain-http apiUrl values to hosts other than loopback (the token then travels
-    /// unencrypted).
-    #[arg(long, env = "ESC_CSI_ALLOW_INSECURE_API_URL")]
-    pub(crate) allow_insecure_api_url: bool,
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
 
     #[command(flatten)]
     pub(crate) token_policy: TokenPolicyArgs,
 
     /// Time budget of one mount, all calls included (a shorter gRPC deadline wins). Units:
     /// ms, s, m, h.
-    #[arg(long, env = "ESC_CSI_MOUNT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "ESC_CSI_MOUNT_TIMEOUT", default_value = duration_text(ServiceOptions::default().mount_timeout), value_parser = parse_duration)]
     pub(crate) mount_timeout: Duration,
 
     /// Largest Mount response in bytes; match the driver's --max-call-recv-msg-size.
-    #[arg(long, env = "ESC_CSI_MAX_RESPONSE_BYTES", default_value_t = 4 << 20)]
+    #[arg(long, env = "ESC_CSI_MAX_RESPONSE_BYTES", default_value_t = ServiceOptions::default().max_response_bytes)]
     pub(crate) max_response_bytes: usize,
 
     #[command(flatten)]
@@ -219,23 +223,23 @@ pub(crate) struct ServeArgs {
     /// How long an environment read is reused for identical mounts (same API, environment,
     /// version and token); 0s keeps nothing. Keep it well under the driver's rotation
     /// interval, and small (or 0s) for environments with short-lived fn::open credentials.
-    #[arg(long, env = "ESC_CSI_CACHE_TTL", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "ESC_CSI_CACHE_TTL", default_value = duration_text(CacheOptions::environments().ttl), value_parser = parse_duration)]
     pub(crate) cache_ttl: Duration,
 
     /// Most environment reads kept.
-    #[arg(long, env = "ESC_CSI_CACHE_MAX_ENTRIES", default_value_t = 1000)]
+    #[arg(long, env = "ESC_CSI_CACHE_MAX_ENTRIES", default_value_t = CacheOptions::environments().max_entries)]
     pub(crate) cache_max_entries: usize,
 
     /// Most bytes of environment reads kept (estimated); also bounds --serve-stale-on-error.
-    #[arg(long, env = "ESC_CSI_CACHE_MAX_BYTES", default_value_t = 32 << 20)]
+    #[arg(long, env = "ESC_CSI_CACHE_MAX_BYTES", default_value_t = CacheOptions::environments().max_bytes)]
     pub(crate) cache_max_bytes: usize,
 
     /// How long an auth Secret (authSecretName) read is reused; 0s keeps nothing.
-    #[arg(long, env = "ESC_CSI_AUTH_SECRET_CACHE_TTL", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "ESC_CSI_AUTH_SECRET_CACHE_TTL", default_value = duration_text(CacheOptions::auth_secrets().ttl), value_parser = parse_duration)]
     pub(crate) auth_secret_cache_ttl: Duration,
 
     /// Most calls in flight at once to one ESC API origin; 0 for no limit.
-    #[arg(long, env = "ESC_CSI_MAX_CONCURRENT_REQUESTS", default_value_t = 32)]
+    #[arg(long, env = "ESC_CSI_MAX_CONCURRENT_REQUESTS", default_value_t = ClientOptions::default().max_concurrent_requests)]
     pub(crate) max_concurrent_requests: usize,
 
     /// When ESC is unreachable (no connection, timeout, 429 or 5xx after retries), answer a
@@ -243,6 +247,18 @@ pub(crate) struct ServeArgs {
     /// than this. Off by default; never used for a first mount or a refusal.
     #[arg(long, env = "ESC_CSI_SERVE_STALE_ON_ERROR", value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) serve_stale_on_error: Option<Duration>,
+}
+
+/// A library default as a flag's default text, in the largest unit that keeps it whole.
+pub(crate) fn duration_text(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    match ms {
+        0 => "0s".to_owned(),
+        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
+        ms => format!("{ms}ms"),
+    }
 }
 
 /// `500ms`, `30s`, `2m`, `1h`.
@@ -283,6 +299,16 @@ mod tests {
             Err("\"3d\" has unit \"d\"; use ms, s, m or h".into())
         );
         assert!(parse_duration("s").is_err());
+    }
+
+    #[test]
+    fn a_default_duration_reads_back_as_itself() {
+        for ms in [0, 500, 1000, 30_000, 60_000, 90_000, 3_600_000] {
+            let duration = Duration::from_millis(ms);
+            assert_eq!(parse_duration(&duration_text(duration)), Ok(duration));
+        }
+        assert_eq!(duration_text(Duration::from_secs(30)), "30s");
+        assert_eq!(duration_text(Duration::from_secs(120)), "2m");
     }
 
     #[test]

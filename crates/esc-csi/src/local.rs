@@ -49,3 +49,18 @@ pub(crate) fn load(
     let attributes = attributes(&class, &pod);
     Ok((class, attributes))
 }
+
+#[cfg(test)]
+mod tests {
+    use esc_csi_local::attributes::keys as driver;
+    use esc_csi_provider::class::keys as provider;
+
+    #[test]
+    fn the_keys_the_local_driver_sends_are_the_keys_the_provider_reads() {
+        assert_eq!(driver::CLASS_NAME, provider::CLASS_NAME);
+        assert_eq!(driver::POD_NAME, provider::POD_NAME);
+        assert_eq!(driver::POD_NAMESPACE, provider::POD_NAMESPACE);
+        assert_eq!(driver::POD_UID, provider::POD_UID);
+        assert_eq!(driver::SERVICE_ACCOUNT, provider::SERVICE_ACCOUNT);
+    }
+}

@@ -9,6 +9,7 @@ mod keys;
 mod local;
 mod logging;
 mod mount;
+mod options;
 mod serve;
 mod signals;
 

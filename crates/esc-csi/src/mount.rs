@@ -7,14 +7,12 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use esc_api::{ClientOptions, EscClient};
 use esc_csi_local::writer::{self, Change, Payload};
-use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY, TokenOrigin};
-use esc_csi_provider::class::Settings;
-use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
+use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
 use esc_csi_provider::kube_secrets::KubeSecrets;
+use esc_csi_provider::metrics::Metrics;
 use esc_csi_provider::proto::v1alpha1::MountRequest;
-use esc_csi_provider::{Mounter, server};
+use esc_csi_provider::wire::{Background, WireError};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::MountArgs;
@@ -32,8 +30,8 @@ pub(crate) enum MountCmdError {
     File(#[from] ClassFileError),
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error("cannot create the HTTP client: {0}")]
-    Http(String),
+    #[error(transparent)]
+    Wire(#[from] WireError),
     #[error("cannot start the local ESC server: {0}")]
     LocalServer(String),
     #[error("cannot start the provider: {0}")]
@@ -65,20 +63,12 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
     };
     // The provider knows the token only as the request's nodePublishSecretRef; say where it
     // really came from.
-    let origin = match (&token, from_env) {
+    let label = match (&token, from_env) {
         (None, _) => None,
         (Some(_), true) => Some(TOKEN_ENV),
         (Some(_), false) => Some("the token made for the local ESC server"),
     };
-    let response = call_provider(&args, &attributes, token.as_ref())
-        .await
-        .map_err(|error| match (error, origin) {
-            (MountCmdError::Refused { code, message }, Some(origin)) => MountCmdError::Refused {
-                code,
-                message: message.replace(&TokenOrigin::NodePublishSecretRef.to_string(), origin),
-            },
-            (error, _) => error,
-        })?;
+    let response = call_provider(&args, &attributes, token.as_ref(), label).await?;
     let versions: BTreeMap<String, String> = response
         .object_version
         .into_iter()
@@ -105,37 +95,21 @@ async fn call_provider(
     args: &MountArgs,
     attributes: &BTreeMap<String, String>,
     token: Option<&SecretString>,
+    label: Option<&str>,
 ) -> Result<esc_csi_provider::proto::v1alpha1::MountResponse, MountCmdError> {
     let key = version_key(args.version_key_file.as_ref())?;
-    let client =
-        EscClient::new(ClientOptions::default()).map_err(|e| MountCmdError::Http(e.to_string()))?;
     // With a token at hand the auth Secret is never read, so no cluster is needed.
     let secrets = match token {
         Some(_) => KubeSecrets::unavailable(format!("{TOKEN_ENV} is used instead")),
         None => KubeSecrets::from_environment().await,
     };
-    let settings = Settings {
-        default_api_url: args.api_url.clone(),
-        allow_cross_namespace_auth: true,
-        allow_insecure_api_url: args.allow_insecure_api_url,
-        allowed_api_urls: args.token_policy.allowed_api_urls.clone(),
-        allowed_oidc_audiences: args.token_policy.allowed_oidc_audiences.clone(),
-        ..Settings::default()
-    };
-    let service = ProviderService::new(
-        Arc::new(Mounter::new(client, secrets, settings, key)),
-        ServiceOptions {
-            mount_timeout: args.timeout,
-            ..ServiceOptions::default()
-        },
-    );
+    let provider = args
+        .wiring(label)
+        .provider(secrets, key, Arc::new(Metrics::default()))?;
     let socket_dir = tempfile::tempdir().map_err(|e| MountCmdError::Provider(e.to_string()))?;
     let socket = socket_dir.path().join("pulumi.sock");
-    let listener = server::bind(&socket).map_err(|e| MountCmdError::Provider(e.to_string()))?;
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server::serve(listener, service, async {
-        let _ = stopped.await;
-    }));
+    let serving =
+        Background::start(provider, &socket).map_err(|e| MountCmdError::Provider(e.to_string()))?;
 
     // What the driver sends: the token as a nodePublishSecretRef's data, or `null` without one.
     let secrets = match token {
@@ -164,8 +138,7 @@ async fn call_provider(
             })
     }
     .await;
-    let _ = stop.send(());
-    let _ = serving.await;
+    let _ = serving.stop().await;
     let response = result?;
     if let Some(error) = response.error.as_ref().filter(|e| !e.code.is_empty()) {
         return Err(MountCmdError::Refused {

@@ -4,14 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use esc_api::{ClientOptions, EscClient, MemoryBudget};
-use esc_csi_provider::cache::{CacheOptions, CachedSecrets, CachedSource};
-use esc_csi_provider::class::Settings;
-use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
 use esc_csi_provider::kube_secrets::KubeSecrets;
 use esc_csi_provider::metrics::Metrics;
-use esc_csi_provider::stale::StaleOptions;
-use esc_csi_provider::{Mounter, admin, server};
+use esc_csi_provider::wire::WireError;
+use esc_csi_provider::{admin, server};
 use prometheus_client::registry::Registry;
 
 use crate::cli::ServeArgs;
@@ -22,8 +18,8 @@ use crate::signals::Signals;
 pub(crate) enum ServeError {
     #[error(transparent)]
     Key(#[from] KeyError),
-    #[error("cannot create the HTTP client: {0}")]
-    Http(String),
+    #[error(transparent)]
+    Wire(#[from] WireError),
     #[error("cannot listen on {path}: {source}")]
     Bind {
         path: PathBuf,
@@ -48,17 +44,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     // Recorded by the caches and the ESC client as well as the mounts.
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
-    let memory = (args.budgets.max_memory_in_flight > 0)
-        .then(|| MemoryBudget::new(args.budgets.max_memory_in_flight));
-    let client = EscClient::new(ClientOptions {
-        max_concurrent_requests: args.max_concurrent_requests,
-        max_response_bytes: args.budgets.max_esc_reply_bytes,
-        max_reply_values: args.budgets.max_esc_reply_values,
-        memory: memory.clone(),
-        ..ClientOptions::default()
-    })
-    .map_err(|e| ServeError::Http(e.to_string()))?
-    .with_observer(metrics.clone());
     let secrets = KubeSecrets::from_environment().await;
     if let Some(reason) = secrets.unavailable_reason() {
         tracing::warn!(
@@ -67,48 +52,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
              nodePublishSecretRef still works"
         );
     }
-    let settings = Settings {
-        default_api_url: args.api_url,
-        allow_cross_namespace_auth: args.allow_cross_namespace_auth,
-        allow_insecure_api_url: args.allow_insecure_api_url,
-        allowed_api_urls: args.token_policy.allowed_api_urls,
-        allowed_oidc_audiences: args.token_policy.allowed_oidc_audiences,
-        limits: args.budgets.class_limits(),
-    };
-    let cache = CacheOptions {
-        ttl: args.cache_ttl,
-        max_entries: args.cache_max_entries,
-        max_bytes: args.cache_max_bytes,
-    };
-    let source = CachedSource::new(client.clone(), cache.clone(), metrics.clone());
-    let secrets = CachedSecrets::new(
-        secrets,
-        CacheOptions {
-            ttl: args.auth_secret_cache_ttl,
-            ..CacheOptions::auth_secrets()
-        },
-        metrics.clone(),
-    );
-    let mut mounter = Mounter::new(source, secrets, settings, key)
-        .with_metrics(metrics)
-        .with_token_client(client);
-    if let Some(max_age) = args.serve_stale_on_error {
-        mounter = mounter.with_stale(&StaleOptions {
-            max_age,
-            max_entries: cache.max_entries,
-            max_bytes: cache.max_bytes,
-        });
-    }
-    let mounter = Arc::new(mounter);
-    let service = ProviderService::new(
-        mounter,
-        ServiceOptions {
-            mount_timeout: args.mount_timeout,
-            max_response_bytes: args.max_response_bytes,
-            max_request_bytes: args.budgets.max_request_bytes,
-            memory,
-        },
-    );
+    let service = args.wiring().provider(secrets, key, metrics)?;
     let owned = Arc::new(std::sync::OnceLock::new());
     let admin = admin::router_owning(Arc::new(registry), args.endpoint.clone(), owned.clone());
     let mut admin_addrs: Vec<SocketAddr> = Vec::new();

@@ -3,6 +3,7 @@
 //! Alone in its binary: a thread-local log subscriber must not race other tests for tracing's
 //! callsite cache.
 
+#[path = "it/support/mod.rs"]
 mod support;
 
 use std::io::Write;

@@ -2,7 +2,7 @@
 //! socket's life cycle, exact error text, and a mount through the real daemon with a
 //! kubeconfig pointing at the Kubernetes stand-in.
 
-mod support;
+use crate::support;
 
 use esc_csi_provider::client::connect;
 use esc_csi_provider::proto::v1alpha1::{MountRequest, VersionRequest};

@@ -1,7 +1,7 @@
 //! Running the daemon: metrics, health and readiness endpoints, and shutdown with in-flight
 //! mounts (grace period, second signal).
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

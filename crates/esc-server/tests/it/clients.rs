@@ -6,7 +6,7 @@
 //! `#[ignore]`d so that `cargo test` reports it as not run; `cargo test -- --ignored` runs it
 //! and fails if the CLI is missing.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;

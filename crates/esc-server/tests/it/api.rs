@@ -1,6 +1,6 @@
 //! The server over real HTTP on loopback: every endpoint, its errors, revisions and sessions.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! the real `esc-csi serve` daemon, and a Mount over its unix socket carrying only a signed
 //! service-account token (workload identity); and the same with only a nodePublishSecretRef.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};

@@ -1,7 +1,7 @@
 //! `esc-csi esc-server` as a user runs it: flags from the environment, the URL in the log,
 //! our client reading through it, and a clean stop on SIGTERM with no token in the logs.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! Definitions and bodies written to take the server down: each is refused with a diagnostic
 //! that names the budget it ran out of, and the server goes on serving.
 
-mod support;
+use crate::support;
 
 use std::fmt::Write as _;
 

@@ -1,7 +1,7 @@
 //! `POST /api/oauth/token` over real HTTP: what a good service-account token gets, and every
 //! reason a bad one is refused, in the OAuth error shape.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,7 +16,7 @@ use support::Fixture;
 
 const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 const AUDIENCE: &str = "urn:pulumi:org:acme";
-const RSA_PEM: &[u8] = include_bytes!("fixtures/rs256-test-only.pem");
+const RSA_PEM: &[u8] = include_bytes!("../fixtures/rs256-test-only.pem");
 
 /// A signing key and its public JWK.
 struct Key {

@@ -3,7 +3,7 @@
 //! hardening, the RBAC scope for each value set, and that every flag of `esc-csi serve` can be
 //! set from the chart.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -6,7 +6,7 @@
 //! `cargo test` reports it as not run rather than passed; `cargo test -- --ignored` runs it and
 //! fails if the SDK is missing.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 

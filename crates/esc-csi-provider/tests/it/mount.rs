@@ -2,7 +2,7 @@
 //! stand-ins: compatibility with the Go provider's classes, every path form, formats,
 //! encodings, modes, versions and the all-or-nothing rule.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! docs/cli.md against the binary: every flag and environment variable of every subcommand is
 //! documented, and every flag the page names exists.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 

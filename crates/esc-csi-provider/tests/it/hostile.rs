@@ -2,7 +2,7 @@
 //! clear message naming the budget and its flag, and costs the daemon a bounded amount of
 //! memory, asserted through the node-wide budget's own accounting (never wall-clock time).
 
-mod support;
+use crate::support;
 
 use esc_api::MemoryBudget;
 use esc_csi_provider::budget::ClassLimits;

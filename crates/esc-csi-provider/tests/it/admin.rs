@@ -1,7 +1,7 @@
 //! The operator endpoints: readiness follows the provider's socket, health does not, metrics are
 //! the registry's text.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -44,7 +44,10 @@ async fn readiness_is_false_before_the_socket_serves_and_true_after() {
 async fn metrics_are_the_registrys_text() {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
-    metrics.mount_finished(tonic::Code::Unauthenticated, Duration::from_millis(4));
+    metrics.mount_finished(
+        Err(esc_csi_provider::code::ErrorCode::Unauthenticated),
+        Duration::from_millis(4),
+    );
     let router = admin::router(Arc::new(registry), "/nonexistent.sock".into());
     let (status, text) = admin_get(&router, "/metrics").await;
     assert_eq!(status, 200);

@@ -2,7 +2,7 @@
 //! stale one, a daemon removes only its own socket at exit, and liveness fails when the
 //! socket is gone or another's.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, OnceLock};
 

@@ -1,6 +1,6 @@
 //! Caching and coalescing of ESC environments and auth Secrets, through the real service.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Retries, the concurrency limit and stale serving, through the real service.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 
 #![allow(clippy::print_stderr)] // the summary is the point of the run
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

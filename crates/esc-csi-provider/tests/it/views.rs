@@ -2,7 +2,7 @@
 //! real gRPC service: `format: dotenv` and `shell`, `folderName`, `files` and `template`, each
 //! with its errors, each still one open and one read per mount.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Harness, files, versions};

@@ -7,19 +7,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use esc_csi_provider::Mounter;
-use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, SecretReader};
-use esc_csi_provider::cache::{CacheOptions, CachedSecrets, CachedSource};
+use esc_csi_provider::auth::NO_NODE_PUBLISH_SECRET_REF;
+use esc_csi_provider::cache::CacheOptions;
 use esc_csi_provider::class::Settings;
-use esc_csi_provider::grpc::{ProviderService, ServiceOptions};
+use esc_csi_provider::grpc::ServiceOptions;
 use esc_csi_provider::kube_secrets::KubeSecrets;
 use esc_csi_provider::metrics::Metrics;
 use esc_csi_provider::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
 use esc_csi_provider::proto::v1alpha1::{MountRequest, MountResponse};
-use esc_csi_provider::server;
-use esc_csi_provider::source::EnvironmentSource;
 use esc_csi_provider::stale::StaleOptions;
 use esc_csi_provider::version::VersionKey;
+use esc_csi_provider::wire::{Background, Wiring};
 use esc_csi_testkit::{FakeEsc, FakeKube};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
@@ -40,6 +38,34 @@ pub struct Config {
     pub stale: Option<StaleOptions>,
 }
 
+impl Config {
+    /// As `esc-csi serve` would be wired with these options.
+    pub fn wiring(self) -> Wiring {
+        // Without either cache nothing is kept or coalesced; with one, the other keeps nothing.
+        let (environment_cache, auth_secret_cache) = match (self.cache, self.secret_cache) {
+            (None, None) => (None, None),
+            (cache, secret_cache) => (
+                Some(cache.unwrap_or(CacheOptions {
+                    ttl: Duration::ZERO,
+                    ..CacheOptions::environments()
+                })),
+                Some(secret_cache.unwrap_or(CacheOptions {
+                    ttl: Duration::ZERO,
+                    ..CacheOptions::auth_secrets()
+                })),
+            ),
+        };
+        Wiring {
+            settings: self.settings,
+            service: self.options,
+            client: self.client,
+            environment_cache,
+            auth_secret_cache,
+            stale: self.stale,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -56,41 +82,6 @@ impl Default for Config {
     }
 }
 
-type Served = (
-    PathBuf,
-    tempfile::TempDir,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-);
-
-/// Serves `mounter` on a fresh socket.
-fn serve_with<S: EnvironmentSource, R: SecretReader>(
-    mounter: Mounter<S, R>,
-    stale: Option<&StaleOptions>,
-    metrics: Arc<Metrics>,
-    options: ServiceOptions,
-) -> Served {
-    {
-        let mut mounter = mounter.with_metrics(metrics);
-        if let Some(stale) = stale {
-            mounter = mounter.with_stale(stale);
-        }
-        let service = ProviderService::new(Arc::new(mounter), options);
-        let dir = tempfile::tempdir().unwrap();
-        let socket = dir.path().join("providers").join("pulumi.sock");
-        let listener = server::bind(&socket).unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            server::serve(listener, service, async {
-                let _ = rx.await;
-            })
-            .await
-            .unwrap();
-        });
-        (socket, dir, tx, server)
-    }
-}
-
 pub struct Harness {
     pub esc: FakeEsc,
     pub kube: FakeKube,
@@ -98,18 +89,8 @@ pub struct Harness {
     pub socket: PathBuf,
     pub metrics: Arc<Metrics>,
     pub registry: prometheus_client::registry::Registry,
+    _server: Background,
     _dir: tempfile::TempDir,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    server: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        self.server.abort();
-    }
 }
 
 impl Harness {
@@ -138,39 +119,14 @@ impl Harness {
         let metrics = Arc::new(Metrics::register(&mut registry));
         let kube_config = kube::Config::new(kube.url().parse().unwrap());
         let secrets = KubeSecrets::from_config(kube_config);
-        let client = esc_api::EscClient::new(config.client)
-            .unwrap()
-            .with_observer(metrics.clone());
         let key = VersionKey::random().unwrap();
-        let (options, settings) = (config.options, config.settings);
-        let stale = config.stale;
-        let service = match (config.cache, config.secret_cache) {
-            (None, None) => serve_with(
-                Mounter::new(client, secrets, settings, key),
-                stale.as_ref(),
-                metrics.clone(),
-                options,
-            ),
-            (cache, secret_cache) => {
-                let cache = cache.unwrap_or(CacheOptions {
-                    ttl: Duration::ZERO,
-                    ..CacheOptions::environments()
-                });
-                let secret_cache = secret_cache.unwrap_or(CacheOptions {
-                    ttl: Duration::ZERO,
-                    ..CacheOptions::auth_secrets()
-                });
-                let source = CachedSource::new(client, cache, metrics.clone());
-                let secrets = CachedSecrets::new(secrets, secret_cache, metrics.clone());
-                serve_with(
-                    Mounter::new(source, secrets, settings, key),
-                    stale.as_ref(),
-                    metrics.clone(),
-                    options,
-                )
-            }
-        };
-        let (socket, dir, shutdown, server) = service;
+        let provider = config
+            .wiring()
+            .provider(secrets, key, metrics.clone())
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("providers").join("pulumi.sock");
+        let server = Background::start(provider, &socket).unwrap();
         let client = connect(socket.clone()).await;
         Harness {
             esc,
@@ -179,9 +135,8 @@ impl Harness {
             socket,
             metrics,
             registry,
+            _server: server,
             _dir: dir,
-            shutdown: Some(shutdown),
-            server,
         }
     }
 

@@ -1,6 +1,6 @@
 //! Names that would leave the folder are refused; our own client reads from the server.
 
-mod support;
+use crate::support;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

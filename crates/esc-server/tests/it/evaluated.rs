@@ -2,7 +2,7 @@
 //! (bare names are in project `default`), interpolation, secrets, the local execution
 //! context, and the clear failures for what a laptop cannot do.
 
-mod support;
+use crate::support;
 
 use serde_json::json;
 use support::{Fixture, plain};

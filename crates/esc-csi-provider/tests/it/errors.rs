@@ -1,7 +1,7 @@
 //! Every way a mount can fail, with the exact message and gRPC code a user sees in the pod's
 //! events. Validation problems must be found before any network call.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! succeeds after a retry with the right content, or fails whole with a message that says what
 //! went wrong and never quotes what the server sent.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,0 +1,12 @@
+//! The crate's integration tests, in one binary: one link instead of one per file.
+
+mod chart;
+mod cli;
+mod documented_cli;
+mod esc_server;
+mod local;
+mod oidc;
+mod operations;
+mod readme;
+mod soak;
+mod support;
