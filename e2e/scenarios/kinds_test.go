@@ -27,7 +27,7 @@ const viewsEnv = `values:
     GREETING: "say \"hi\"\tthen leave"
     MULTI: "line one\nline two"
     API_KEY:
-      fn::secret: k-e2e-123
+      fn::secret: k-e2e-views-7f3a
   worker:
     queue: orders
     concurrency: 4
@@ -42,11 +42,11 @@ const viewsEnv = `values:
       -----END CERTIFICATE-----
     RETRIES: 3
     TOKEN:
-      fn::secret: t-e2e
+      fn::secret: tok-e2e-views-91c2
   db:
     user: app
     password:
-      fn::secret: pw-e2e
+      fn::secret: pw-e2e-views-5d1e
     host: db.internal
     port: 5432
 `
@@ -72,7 +72,7 @@ func ids[V any](m map[string]V) []string {
 	return out
 }
 
-const dotenvWant = `API_KEY="k-e2e-123"
+const dotenvWant = `API_KEY="k-e2e-views-7f3a"
 APP_NAME="checkout"
 DEBUG="false"
 EMPTY=""
@@ -102,7 +102,7 @@ func TestFilesFolder(t *testing.T) {
 	want := map[string]file{
 		"esc-files/CA_CERT": {"-----BEGIN CERTIFICATE-----\nZTJl\n-----END CERTIFICATE-----\n", 0o400},
 		"esc-files/RETRIES": {"3", 0o400},
-		"esc-files/TOKEN":   {"t-e2e", 0o400},
+		"esc-files/TOKEN":   {"tok-e2e-views-91c2", 0o400},
 	}
 	expectFiles(t, target, want)
 	expectPodStatus(t, p, "views", "secrets", ids(want)...)
@@ -117,7 +117,7 @@ func TestTemplate(t *testing.T) {
 			"- fileName: conf/app.ini\n  template: |\n    [app]\n    name = ${environmentVariables.APP_NAME}\n"+
 			"    queue = ${worker.queue}\n    tags = ${worker.tags}\n    home = $${HOME}\n", "")
 	want := map[string]file{
-		"database-url": {"postgres://app:pw-e2e@db.internal:5432/orders", 0o400},
+		"database-url": {"postgres://app:pw-e2e-views-5d1e@db.internal:5432/orders", 0o400},
 		"conf/app.ini": {"[app]\nname = checkout\nqueue = orders\ntags = [\"a\",\"b\"]\nhome = ${HOME}\n", 0o644},
 	}
 	expectFiles(t, target, want)
