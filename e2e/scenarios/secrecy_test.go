@@ -15,6 +15,7 @@ func TestNoSecretInLogs(t *testing.T) {
 	secrets := []string{
 		c.ESCToken, c.AdminToken, "eyJ",
 		"hunter2-e2e", "sk_e2e_wi", "s3cr3t-e2e", "pw-one", "pw-two", "not-the-token",
+		"k-e2e-views-7f3a", "tok-e2e-views-91c2", "pw-e2e-views-5d1e",
 	}
 	for _, name := range []string{"esc-csi-serve.log", "esc-server.log"} {
 		data, err := os.ReadFile(filepath.Join(c.Dir, "logs", name))

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use esc_csi_bench::launch::{ChildLauncher, ExistingLauncher, Launcher};
 use esc_csi_bench::report::{self, Report};
 use esc_csi_bench::run::{RunOptions, run};
-use esc_csi_bench::scenario::{Auth, Overrides, Scenario};
+use esc_csi_bench::scenario::{Auth, Class, Overrides, Scenario};
 use esc_csi_bench::{BenchError, parse_duration};
 
 /// Load tool for the esc-csi provider: Mount calls over its unix socket against an ESC
@@ -57,6 +57,11 @@ struct RunArgs {
     /// Items (files) in the class.
     #[arg(long)]
     items: Option<usize>,
+
+    /// The class's item kinds: only fileName + secretKey items, or those plus a dotenv, a
+    /// shell, a folder, a `files` and a template item.
+    #[arg(long, value_enum)]
+    class: Option<Class>,
 
     /// Approximate size of the environment's JSON in bytes.
     #[arg(long)]
@@ -188,6 +193,7 @@ async fn run_all<L: Launcher>(args: &RunArgs, launcher: &mut L) -> Result<bool, 
         pods: args.pods,
         rate: args.rate,
         auth: args.auth,
+        class: args.class,
     };
     let scenarios = match args.scenario {
         Scenario::All => Scenario::EVERY.to_vec(),

@@ -148,7 +148,8 @@ pub fn checks(report: &Report) -> Vec<Check> {
                 ">= 5,000 mounts/s (10 items, concurrency 64)",
                 format!(
                     "{:.0}/s ({} items, concurrency {c})",
-                    report.throughput, report.params.items
+                    report.throughput,
+                    report.params.items_label()
                 ),
                 report.throughput >= 5000.0,
             ));
@@ -288,7 +289,7 @@ pub fn results_table(reports: &[Report]) -> String {
         rows.push(vec![
             r.scenario.name().into(),
             r.params.concurrency.to_string(),
-            r.params.items.to_string(),
+            r.params.items_label(),
             human_bytes(r.params.env_bytes),
             r.mounts.to_string(),
             format!("{:.2}", r.elapsed_s),

@@ -57,7 +57,10 @@ impl StandIns {
     async fn start(params: &Params) -> StandIns {
         let esc = FakeEsc::start().await;
         esc.accept_token(TOKEN);
-        esc.set(ENVIRONMENT, environment(params.items, params.env_bytes));
+        esc.set(
+            ENVIRONMENT,
+            environment(params.items, params.env_bytes, params.class),
+        );
         esc.set_latency(params.esc_latency);
         let kube = match params.auth {
             Auth::NodePublish => None,
@@ -82,7 +85,7 @@ impl StandIns {
     }
 
     fn workload(&self, params: &Params) -> Workload {
-        Workload::new(&self.esc.url(), params.items, params.auth)
+        Workload::new(&self.esc.url(), params.items, params.auth, params.class)
     }
 
     /// Secret reads the Kubernetes stand-in answered.

@@ -39,13 +39,18 @@ pub enum Scenario {
     Storm,
     /// 500 pods mounted, then all re-mounted after the cache expired, as rotation does.
     Rotation,
+    /// Cold, with a class that also uses every item kind of issue 16 (dotenv, shell, a folder,
+    /// `files`, a template).
+    #[value(name = "every-kind")]
+    #[serde(rename = "every-kind")]
+    EveryKind,
     /// Every scenario above, then a summary against the targets.
     All,
 }
 
 impl Scenario {
     /// The scenarios `all` runs, in order.
-    pub const EVERY: [Scenario; 10] = [
+    pub const EVERY: [Scenario; 11] = [
         Scenario::Startup,
         Scenario::Warm,
         Scenario::WarmRate,
@@ -56,6 +61,7 @@ impl Scenario {
         Scenario::Env1Mb,
         Scenario::Storm,
         Scenario::Rotation,
+        Scenario::EveryKind,
     ];
 
     pub fn name(self) -> &'static str {
@@ -70,6 +76,7 @@ impl Scenario {
             Scenario::Env1Mb => "env-1mb",
             Scenario::Storm => "storm",
             Scenario::Rotation => "rotation",
+            Scenario::EveryKind => "every-kind",
             Scenario::All => "all",
         }
     }
@@ -83,6 +90,7 @@ impl Scenario {
                 | Scenario::Items50
                 | Scenario::Env1Kb
                 | Scenario::Env1Mb
+                | Scenario::EveryKind
         )
     }
 
@@ -101,6 +109,7 @@ impl Scenario {
             starts: 5,
             rate: None,
             auth: Auth::NodePublish,
+            class: Class::Classic,
         };
         let cold = Params {
             concurrency: 1,
@@ -128,6 +137,10 @@ impl Scenario {
             Scenario::Cold | Scenario::Env1Kb => cold,
             Scenario::Items1 => Params { items: 1, ..cold },
             Scenario::Items50 => Params { items: 50, ..cold },
+            Scenario::EveryKind => Params {
+                class: Class::EveryKind,
+                ..cold
+            },
             Scenario::Env1Mb => Params {
                 env_bytes: 1 << 20,
                 stop: Stop::Count(100),
@@ -172,6 +185,27 @@ impl Auth {
     }
 }
 
+/// Which item kinds the class uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    /// Only `fileName` + `secretKey` items, one file each.
+    #[default]
+    Classic,
+    /// Those items plus one of each kind of issue 16: `.env` (dotenv) and `env.sh` (shell) of
+    /// `environmentVariables`, an object as a folder, the `files` folder and a template.
+    EveryKind,
+}
+
+impl Class {
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Classic => "classic",
+            Class::EveryKind => "every-kind",
+        }
+    }
+}
+
 /// When a load phase ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,6 +244,18 @@ pub struct Params {
     /// Mounts offered per second (open loop); `None` sends as fast as answers come back.
     pub rate: Option<f64>,
     pub auth: Auth,
+    pub class: Class,
+}
+
+impl Params {
+    /// The class's items as the tables show them: `10`, or `10+5` with the five items of
+    /// [`Class::EveryKind`].
+    pub fn items_label(&self) -> String {
+        match self.class {
+            Class::Classic => self.items.to_string(),
+            Class::EveryKind => format!("{}+{}", self.items, crate::workload::KIND_ITEMS),
+        }
+    }
 }
 
 /// Flags given on the command line, each replacing the preset's value.
@@ -225,6 +271,7 @@ pub struct Overrides {
     pub pods: Option<usize>,
     pub rate: Option<f64>,
     pub auth: Option<Auth>,
+    pub class: Option<Class>,
 }
 
 impl Params {
@@ -245,6 +292,7 @@ impl Params {
         self.pods = o.pods.unwrap_or(self.pods).max(1);
         self.rate = o.rate.filter(|r| *r > 0.0).or(self.rate);
         self.auth = o.auth.unwrap_or(self.auth);
+        self.class = o.class.unwrap_or(self.class);
         self
     }
 }

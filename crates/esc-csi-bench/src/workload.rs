@@ -8,7 +8,7 @@ use esc_csi_provider::class::keys;
 use esc_csi_provider::proto::v1alpha1::{MountRequest, ObjectVersion};
 use serde_json::{Map, Value, json};
 
-use crate::scenario::Auth;
+use crate::scenario::{Auth, Class};
 
 /// The environment the stand-in serves, `org/project/env`.
 pub const ENVIRONMENT: &str = "acme/bench/load";
@@ -25,13 +25,60 @@ fn item(i: usize) -> String {
     format!("item{i:03}")
 }
 
-/// An environment holding `items` string values (64 bytes each) under `item000`.. and, if
-/// `bytes` asks for more, a `filler` object of 100-byte strings up to about `bytes` of plain
-/// JSON.
-pub fn environment(items: usize, bytes: usize) -> Value {
+/// How many items [`Class::EveryKind`] adds to the classic ones: [`KIND_SECRETS`].
+pub const KIND_ITEMS: usize = 5;
+
+/// The items of [`Class::EveryKind`] beyond the classic ones: one of each kind of issue 16,
+/// over [`kind_values`]: ten files (`.env`, `env.sh`, four in `settings/`, three in
+/// `esc-files/`, `database-url`).
+const KIND_SECRETS: &str = "\
+- {fileName: .env, secretKey: environmentVariables, format: dotenv, mode: '0400'}
+- {fileName: env.sh, secretKey: environmentVariables, format: shell, mode: '0400'}
+- {folderName: settings, secretKey: worker}
+- {files: esc-files, mode: '0400'}
+- {fileName: database-url, template: 'postgres://${db.user}:${db.password}@${db.host}:${db.port}/orders?sslmode=${db.sslmode}'}
+";
+
+/// What [`KIND_SECRETS`] reads, shaped as an app's environment would be: eight variables of
+/// every scalar type (one that needs escaping), a nested settings object, three `files` and a
+/// database's connection details.
+fn kind_values() -> Map<String, Value> {
+    let certificate = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        "MIIB".repeat(16)
+    );
+    let values = json!({
+        "environmentVariables": {
+            "APP_NAME": "checkout", "PORT": 8080, "DEBUG": false, "RATIO": 0.25,
+            "REGION": "eu-west-1", "GREETING": "say \"hi\"\n", "EMPTY": null,
+            "API_KEY": "0123456789abcdef0123456789abcdef",
+        },
+        "worker": {
+            "queue": "orders", "concurrency": 8,
+            "limits": {"memory": "512Mi", "cpu": "500m"},
+        },
+        "files": {"CA_CERT": certificate, "RETRIES": 3, "NOTES": "plain text\n"},
+        "db": {
+            "user": "app", "password": "0123456789abcdef", "host": "db.internal",
+            "port": 5432, "sslmode": "require",
+        },
+    });
+    match values {
+        Value::Object(map) => map,
+        _ => unreachable!("an object literal"),
+    }
+}
+
+/// An environment holding `items` string values (64 bytes each) under `item000`.., with
+/// [`Class::EveryKind`] the values its other items read, and, if `bytes` asks for more, a
+/// `filler` object of 100-byte strings up to about `bytes` of plain JSON.
+pub fn environment(items: usize, bytes: usize, class: Class) -> Value {
     let mut top = Map::new();
     for i in 0..items {
         top.insert(item(i), json!(format!("{:064}", i)));
+    }
+    if class == Class::EveryKind {
+        top.extend(kind_values());
     }
     let used = Value::Object(top.clone()).to_string().len();
     // One filler entry is `"f000000":"<100 chars>",` = 113 bytes.
@@ -45,7 +92,8 @@ pub fn environment(items: usize, bytes: usize) -> Value {
     Value::Object(top)
 }
 
-/// Mount requests for one class of `items` over [`ENVIRONMENT`] at `api_url`.
+/// Mount requests for one class of `items` (and with [`Class::EveryKind`] the other kinds) over
+/// [`ENVIRONMENT`] at `api_url`.
 #[derive(Debug, Clone)]
 pub struct Workload {
     parameters: BTreeMap<String, String>,
@@ -55,12 +103,15 @@ pub struct Workload {
 }
 
 impl Workload {
-    pub fn new(api_url: &str, items: usize, auth: Auth) -> Workload {
+    pub fn new(api_url: &str, items: usize, auth: Auth, class: Class) -> Workload {
         let (org, rest) = ENVIRONMENT.split_once('/').expect("org/project/env");
         let (project, env) = rest.split_once('/').expect("org/project/env");
-        let secrets: String = (0..items)
+        let mut secrets: String = (0..items)
             .map(|i| format!("- {{fileName: {0}, secretKey: {0}}}\n", item(i)))
             .collect();
+        if class == Class::EveryKind {
+            secrets.push_str(KIND_SECRETS);
+        }
         let mut parameters = BTreeMap::from([
             (keys::API_URL.to_owned(), api_url.to_owned()),
             (keys::ORGANIZATION.to_owned(), org.to_owned()),
@@ -118,11 +169,11 @@ mod tests {
 
     #[test]
     fn the_environment_has_every_item_and_about_the_size_asked() {
-        let env = environment(10, 1 << 20);
+        let env = environment(10, 1 << 20, Class::Classic);
         assert_eq!(env["item009"].as_str().map(str::len), Some(64));
         let size = env.to_string().len();
         assert!((1 << 20) - 200 < size && size <= 1 << 20, "{size}");
-        let small = environment(50, 1024);
+        let small = environment(50, 1024, Class::Classic);
         assert!(
             small.get("filler").is_none(),
             "50 items already exceed 1 KB"
@@ -131,7 +182,12 @@ mod tests {
 
     #[test]
     fn each_pod_has_its_own_uid_and_the_same_class() {
-        let w = Workload::new("http://127.0.0.1:1/api/esc", 2, Auth::NodePublish);
+        let w = Workload::new(
+            "http://127.0.0.1:1/api/esc",
+            2,
+            Auth::NodePublish,
+            Class::Classic,
+        );
         let (a, b) = (w.request(1, vec![]), w.request(2, vec![]));
         assert_ne!(a.attributes, b.attributes);
         let attributes: BTreeMap<String, String> = serde_json::from_str(&a.attributes).unwrap();
@@ -148,8 +204,42 @@ mod tests {
     }
 
     #[test]
+    fn the_every_kind_class_adds_one_item_of_each_new_kind_over_values_it_finds() {
+        let w = Workload::new(
+            "http://127.0.0.1:1/api/esc",
+            2,
+            Auth::NodePublish,
+            Class::EveryKind,
+        );
+        let attributes: BTreeMap<String, String> =
+            serde_json::from_str(&w.request(0, vec![]).attributes).unwrap();
+        let secrets = &attributes[keys::SECRETS];
+        assert!(secrets.starts_with("- {fileName: item000, secretKey: item000}\n"));
+        assert_eq!(secrets.lines().count(), 2 + KIND_ITEMS);
+        for kind in [
+            "format: dotenv",
+            "format: shell",
+            "folderName:",
+            "files:",
+            "template:",
+        ] {
+            assert!(secrets.contains(kind), "{kind} missing");
+        }
+        let env = environment(2, 1024, Class::EveryKind);
+        for key in ["item001", "environmentVariables", "worker", "files", "db"] {
+            assert!(env.get(key).is_some(), "{key} missing");
+        }
+        assert!(environment(2, 1024, Class::Classic).get("files").is_none());
+    }
+
+    #[test]
     fn with_an_auth_secret_the_class_names_it_and_the_request_carries_no_token() {
-        let w = Workload::new("http://127.0.0.1:1/api/esc", 1, Auth::AuthSecret);
+        let w = Workload::new(
+            "http://127.0.0.1:1/api/esc",
+            1,
+            Auth::AuthSecret,
+            Class::Classic,
+        );
         let request = w.request(0, vec![]);
         let attributes: BTreeMap<String, String> =
             serde_json::from_str(&request.attributes).unwrap();

@@ -8,7 +8,7 @@ use esc_csi_bench::BenchError;
 use esc_csi_bench::launch::{Launcher, Provider, ProviderConfig};
 use esc_csi_bench::report::{self, Report, checks};
 use esc_csi_bench::run::{RunOptions, run};
-use esc_csi_bench::scenario::{Auth, Params, Scenario, Stop};
+use esc_csi_bench::scenario::{Auth, Class, Params, Scenario, Stop};
 use esc_csi_provider::cache::CacheOptions;
 use esc_csi_provider::kube_secrets::KubeSecrets;
 use esc_csi_provider::metrics::Metrics;
@@ -144,6 +144,22 @@ async fn every_cold_mount_opens_and_reads_once_whatever_the_item_count() {
         assert!(report.esc_round_trips.is_some(), "the bare calls are timed");
         assert!(passed(&report, "one open + one read per cold mount"));
     }
+}
+
+#[tokio::test]
+async fn a_class_using_every_item_kind_still_opens_and_reads_once_per_cold_mount() {
+    let params = Params {
+        stop: Stop::Count(6),
+        esc_latency: Duration::from_millis(1),
+        ..Scenario::EveryKind.preset()
+    };
+    assert_eq!(params.class, Class::EveryKind);
+    let report = bench(Scenario::EveryKind, params).await;
+    assert_eq!(report.errors, 0, "{:?}", report.first_error);
+    assert_eq!(report.mounts, 6);
+    assert_eq!((report.esc_opens, report.esc_reads), (6, 6));
+    assert!(passed(&report, "one open + one read per cold mount"));
+    assert!(report::results_table(&[report]).contains("10+5"));
 }
 
 #[tokio::test]

@@ -282,3 +282,126 @@ fn a_failed_write_leaves_no_half_written_folder_behind() {
     let after: Vec<String> = hidden_folders(&target);
     assert_eq!(after, before);
 }
+
+/// The message a write into `target` fails with, the path shown as `<t>`.
+fn target_error(target: &Path) -> String {
+    let err = write(target, &[file("a", 0o644, "1")]).unwrap_err();
+    assert!(matches!(err, WriteError::Target { .. }), "{err}");
+    err.to_string()
+        .replace(target.to_str().unwrap(), "<t>")
+        .replace(target.parent().unwrap().to_str().unwrap(), "<dir>")
+}
+
+#[test]
+fn a_target_that_is_not_a_folder_is_named_with_what_it_is_and_what_is_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain");
+    fs::write(&plain, "keep").unwrap();
+    assert_eq!(
+        target_error(&plain),
+        "<t> is a file, not a folder: the target must be a folder (created if missing)"
+    );
+    assert_eq!(
+        fs::read_to_string(&plain).unwrap(),
+        "keep",
+        "left as it was"
+    );
+
+    let under = plain.join("mnt");
+    assert_eq!(
+        target_error(&under),
+        "<t> cannot be created: <dir> is a file, not a folder"
+    );
+    let deeper = plain.join("a/b");
+    assert_eq!(
+        write(&deeper, &[file("a", 0o644, "1")])
+            .unwrap_err()
+            .to_string(),
+        format!(
+            "{} cannot be created: {} is a file, not a folder",
+            deeper.display(),
+            plain.display()
+        )
+    );
+
+    let to_file = dir.path().join("to-file");
+    symlink("plain", &to_file).unwrap();
+    assert_eq!(
+        target_error(&to_file),
+        "<t> is a symbolic link to plain, which is a file, not a folder: the target must be a \
+         folder (created if missing)"
+    );
+    let dangling = dir.path().join("dangling");
+    symlink("gone", &dangling).unwrap();
+    assert_eq!(
+        target_error(&dangling),
+        "<t> is a symbolic link to gone, which does not exist: the target must be a folder \
+         (created if missing)"
+    );
+    assert!(
+        !dir.path().join("gone").exists(),
+        "a dangling link's target is not created"
+    );
+}
+
+#[test]
+fn a_target_linking_to_a_folder_is_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("real")).unwrap();
+    let link = dir.path().join("link");
+    symlink("real", &link).unwrap();
+    write(&link, &[file("a", 0o644, "1")]).unwrap();
+    assert_eq!(fs::read_to_string(dir.path().join("real/a")).unwrap(), "1");
+}
+
+/// Whether this process bypasses file permissions (root does, so permission cannot be tested).
+fn bypasses_permissions() -> bool {
+    fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .is_none_or(|effective| effective == "0")
+}
+
+#[test]
+fn a_target_this_user_may_not_create_read_or_write_says_so() {
+    if bypasses_permissions() {
+        // As root every folder is readable and writable; only the messages can be checked.
+        use esc_csi_local::writer::TargetProblem;
+        assert_eq!(
+            TargetProblem::CannotCreate {
+                parent: "/root".into()
+            }
+            .to_string(),
+            "cannot be created: permission denied in /root"
+        );
+        assert_eq!(
+            TargetProblem::CannotRead.to_string(),
+            "is a folder this user may not read"
+        );
+        assert_eq!(
+            TargetProblem::CannotWrite.to_string(),
+            "is a folder this user may not write to"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let locked = dir.path().join("locked");
+    fs::create_dir(&locked).unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o500)).unwrap();
+    assert_eq!(
+        target_error(&locked.join("mnt")).replace("<dir>", "<locked>"),
+        "<t> cannot be created: permission denied in <locked>"
+    );
+    assert_eq!(
+        target_error(&locked),
+        "<t> is a folder this user may not write to"
+    );
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o300)).unwrap();
+    assert_eq!(
+        target_error(&locked),
+        "<t> is a folder this user may not read"
+    );
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o700)).unwrap();
+}

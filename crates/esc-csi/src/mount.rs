@@ -38,6 +38,12 @@ pub(crate) enum MountCmdError {
     Provider(String),
     #[error("mount failed ({code:?}): {message}")]
     Refused { code: tonic::Code, message: String },
+    /// `--target` is not a folder this user can use.
+    #[error("--target {} {problem}", target.display())]
+    Target {
+        target: PathBuf,
+        problem: writer::TargetProblem,
+    },
     #[error("cannot write the files into {}: {source}", target.display())]
     Write {
         target: PathBuf,
@@ -47,6 +53,13 @@ pub(crate) enum MountCmdError {
 
 pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
     let (_, mut attributes) = local::load(&args.class, args.name.as_deref(), &args.pod)?;
+    // A target that cannot be a folder is said before any call to ESC.
+    if let Some(problem) = writer::check_target(&args.target) {
+        return Err(MountCmdError::Target {
+            target: args.target.clone(),
+            problem,
+        });
+    }
     let mut token = std::env::var(TOKEN_ENV)
         .ok()
         .filter(|t| !t.is_empty())
@@ -83,9 +96,15 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
             contents: f.contents.to_vec(),
         })
         .collect();
-    let outcome = writer::write(&args.target, &payload).map_err(|source| MountCmdError::Write {
-        target: args.target.clone(),
-        source,
+    let outcome = writer::write(&args.target, &payload).map_err(|source| match source {
+        writer::WriteError::Target { path, problem } => MountCmdError::Target {
+            target: path,
+            problem,
+        },
+        source => MountCmdError::Write {
+            target: args.target.clone(),
+            source,
+        },
     })?;
     print_table(&args, &payload, &versions, &outcome);
     Ok(())

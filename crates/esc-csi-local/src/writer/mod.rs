@@ -13,12 +13,14 @@
 //! is refused rather than kept or written through.
 
 mod dir;
+mod target;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
 use dir::{Dir, Entry};
+pub use target::{TargetProblem, check as check_target};
 
 const DATA: &str = "..data";
 const DATA_TMP: &str = "..data_tmp";
@@ -95,6 +97,12 @@ pub enum WriteError {
         .0.display()
     )]
     Swapped(PathBuf),
+    /// The target itself cannot be used: not a folder, or not this user's to read or write.
+    #[error("{} {problem}", path.display())]
+    Target {
+        path: PathBuf,
+        problem: TargetProblem,
+    },
     #[error("cannot write {}: {source}", path.display())]
     Io { path: PathBuf, source: io::Error },
 }
@@ -159,8 +167,24 @@ impl<'a> Writer<'a> {
             }
             tops.insert(top(&file.path).to_owned());
         }
-        std::fs::create_dir_all(target).map_err(io_at(target.to_owned()))?;
-        let root = Dir::open_target(target).map_err(io_at(target.to_owned()))?;
+        let at_target = |problem| WriteError::Target {
+            path: target.to_owned(),
+            problem,
+        };
+        if let Some(problem) = target::check(target) {
+            return Err(at_target(problem));
+        }
+        std::fs::create_dir_all(target).map_err(|e| match target::creating(target, &e) {
+            Some(problem) => at_target(problem),
+            None => io_at(target.to_owned())(e),
+        })?;
+        let root = Dir::open_target(target).map_err(|e| match target::check(target) {
+            Some(problem) => at_target(problem),
+            None if e.kind() == io::ErrorKind::PermissionDenied => {
+                at_target(TargetProblem::CannotRead)
+            }
+            None => io_at(target.to_owned())(e),
+        })?;
         for name in &tops {
             check_visible(&root, name)?;
         }
@@ -256,6 +280,12 @@ impl<'a> Writer<'a> {
             match root.create_dir(&name, 0o700) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    return Err(WriteError::Target {
+                        path: root.path().to_owned(),
+                        problem: TargetProblem::CannotWrite,
+                    });
+                }
                 Err(e) => return Err(io_at(root.show(&name))(e)),
             }
             if let Some(hook) = &mut self.after_create {

@@ -47,6 +47,38 @@ async fn dotenv_and_shell_write_environment_variables_as_esc_open_does_in_one_op
 }
 
 #[tokio::test]
+async fn a_class_using_every_item_kind_at_once_still_costs_one_open_and_one_read() {
+    let h = Harness::start().await;
+    h.set_env(worker());
+    let class = h.class(
+        "- {fileName: user, secretKey: db.user}\n\
+         - {fileName: .env, secretKey: environmentVariables, format: dotenv}\n\
+         - {fileName: env.sh, secretKey: environmentVariables, format: shell}\n\
+         - {folderName: settings, secretKey: worker}\n\
+         - {files: esc-files}\n\
+         - {fileName: url, template: 'postgres://${db.user}@${db.host}:${db.port}'}\n",
+    );
+    let response = h.mount(class).await.unwrap();
+    let paths: Vec<String> = files(&response).into_iter().map(|(p, _, _)| p).collect();
+    let expected = [
+        "user",
+        ".env",
+        "env.sh",
+        "settings/limits/cpu",
+        "settings/limits/memory",
+        "settings/queue",
+        "settings/tags",
+        "esc-files/CA_CERT",
+        "esc-files/RETRIES",
+        "url",
+    ];
+    assert_eq!(paths, expected);
+    let ids: Vec<String> = versions(&response).into_iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, expected, "one object per file");
+    assert_eq!((h.esc.opens(), h.esc.reads()), (1, 1));
+}
+
+#[tokio::test]
 async fn dotenv_of_a_nested_value_or_of_a_non_object_fails_naming_the_key() {
     let h = Harness::start().await;
     h.set_env(worker());

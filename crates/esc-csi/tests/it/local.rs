@@ -364,6 +364,53 @@ fn mount_of_a_class_with_a_duplicate_file_name_is_refused_before_any_call() {
 }
 
 #[test]
+fn mount_into_a_target_that_is_not_a_folder_names_it_and_says_a_folder_is_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on this port: the target is refused before any connection is tried.
+    let spc = write_class(dir.path(), &class("http://127.0.0.1:9/api/esc", ITEMS));
+    let plain = dir.path().join("notes.txt");
+    std::fs::write(&plain, "keep").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink("missing", &link).unwrap();
+    let under = plain.join("mnt");
+    let cases = [
+        (
+            &plain,
+            format!(
+                "--target {} is a file, not a folder: the target must be a folder (created if \
+                 missing)",
+                plain.display()
+            ),
+        ),
+        (
+            &under,
+            format!(
+                "--target {} cannot be created: {} is a file, not a folder",
+                under.display(),
+                plain.display()
+            ),
+        ),
+        (
+            &link,
+            format!(
+                "--target {} is a symbolic link to missing, which does not exist: the target must \
+                 be a folder (created if missing)",
+                link.display()
+            ),
+        ),
+    ];
+    for (target, message) in cases {
+        let output = run(
+            &["mount", &spc, "--target", target.to_str().unwrap()],
+            Some(TOKEN),
+        );
+        assert_eq!(output.status.code(), Some(1));
+        assert_eq!(stderr(&output), format!("esc-csi: error: {message}\n"));
+    }
+    assert_eq!(std::fs::read_to_string(&plain).unwrap(), "keep");
+}
+
+#[test]
 fn mount_of_an_unreadable_manifest_says_why() {
     let output = run(
         &["mount", "/nonexistent/spc.yaml", "--target", "unused"],
