@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use esc_api::{EnvironmentRef, TokenType};
@@ -166,7 +167,7 @@ pub struct Class {
     pub oidc: Oidc,
     /// The driver's `serviceAccount.tokens` attribute, as sent; parsed only when needed.
     pub service_account_tokens: Option<SecretString>,
-    pub items: Vec<Item>,
+    pub items: Arc<[Item]>,
     pub pod: PodInfo,
     /// Harmless oddities worth a log line (unknown item keys), given the first time a class's
     /// `secrets` is read only.
@@ -331,7 +332,7 @@ impl Class {
             }
             _ => {
                 required(keys::SECRETS, &mut problems);
-                Vec::new()
+                Arc::from([])
             }
         };
 

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use esc_path::{PropertyPath, closest};
 use serde_norway::Value as Yaml;
@@ -129,53 +129,58 @@ pub const KEYS: [&str; 9] = [
     "mode",
 ];
 
-/// Item lists parsed, by a digest of their text and the limits they were read under: every
-/// mount of a class sends the same `secrets`, parsing its YAML was over a third of a cached
-/// mount's CPU time, and a refused list (a hostile one) must not cost its parse again on every
-/// mount. Owned by whoever reads classes over and over: the [`crate::Mounter`].
+/// Item lists parsed, by their text and the limits they were read under: every mount of a class
+/// sends the same `secrets`, parsing its YAML was over a third of a cached mount's CPU time, and
+/// a refused list (a hostile one) must not cost its parse again on every mount. Owned by whoever
+/// reads classes over and over: the [`crate::Mounter`]. A hit costs a SipHash and a compare of
+/// the text, and shares the parsed list (a SHA-256 of the text and a deep copy of the items
+/// were a tenth of a warm mount's instructions).
 #[derive(Default)]
 pub struct ItemsMemo(Mutex<Memo>);
 
 impl fmt::Debug for ItemsMemo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let memo = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        write!(f, "ItemsMemo({} lists)", memo.entries.len())
+        write!(f, "ItemsMemo({} lists)", memo.len())
     }
 }
 
+type Parsed = Result<Arc<[Item]>, Problems>;
+
+/// By limits (one set per daemon in practice), then by text.
 #[derive(Default)]
 struct Memo {
-    entries: HashMap<([u8; 32], ClassLimits), Result<Vec<Item>, Problems>>,
+    entries: HashMap<ClassLimits, HashMap<Box<str>, Parsed>>,
     bytes: usize,
 }
 
-/// Distinct lists remembered, and their estimated bytes; past either the memo starts over
-/// (classes on a node are few).
+impl Memo {
+    fn len(&self) -> usize {
+        self.entries.values().map(HashMap::len).sum()
+    }
+}
+
+/// Distinct lists remembered, and their estimated bytes (texts included); past either the memo
+/// starts over (classes on a node are few).
 const PARSED_MAX: usize = 64;
 const PARSED_MAX_BYTES: usize = 8 << 20;
 
-fn digest(text: &str) -> [u8; 32] {
-    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
-    let mut out = [0; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
-}
-
-fn estimate(entry: &Result<Vec<Item>, Problems>) -> usize {
-    match entry {
-        Ok(items) => items
-            .iter()
-            .map(|i| {
-                128 + i.file_name.len()
-                    + 2 * i.path.to_string().len()
-                    + i.template.as_ref().map_or(0, Template::estimate)
-            })
-            .sum(),
-        Err(problems) => problems
-            .iter()
-            .map(|p| 64 + p.subject.len() + p.message.len())
-            .sum(),
-    }
+fn estimate(text: &str, entry: &Parsed) -> usize {
+    text.len()
+        + match entry {
+            Ok(items) => items
+                .iter()
+                .map(|i: &Item| -> usize {
+                    128 + i.file_name.len()
+                        + 2 * i.path.to_string().len()
+                        + i.template.as_ref().map_or(0, Template::estimate)
+                })
+                .sum(),
+            Err(problems) => problems
+                .iter()
+                .map(|p| 64 + p.subject.len() + p.message.len())
+                .sum::<usize>(),
+        }
 }
 
 /// Parses the `secrets` parameter within `limits`. Problems go to `problems`; item keys that
@@ -188,39 +193,38 @@ pub fn parse_items(
     known: &ItemsMemo,
     problems: &mut Problems,
     warnings: &mut Vec<String>,
-) -> Vec<Item> {
+) -> Arc<[Item]> {
     let memo = || known.0.lock().unwrap_or_else(|e| e.into_inner());
-    let key = (digest(text), *limits);
-    if let Some(known) = memo().entries.get(&key) {
-        return match known {
-            Ok(items) => items.clone(),
+    if let Some(parsed) = memo().entries.get(limits).and_then(|m| m.get(text)) {
+        return match parsed {
+            Ok(items) => Arc::clone(items),
             Err(known) => {
                 problems.append(known);
-                Vec::new()
+                Arc::from([])
             }
         };
     }
     let mut own = Problems::default();
-    let items = parse_items_uncached(text, limits, &mut own, warnings);
+    let items: Arc<[Item]> = parse_items_uncached(text, limits, &mut own, warnings).into();
     let entry = if own.is_empty() {
-        Ok(items.clone())
+        Ok(Arc::clone(&items))
     } else {
         Err(own.clone())
     };
-    let bytes = estimate(&entry);
+    let bytes = estimate(text, &entry);
     {
         let mut memo = memo();
-        if memo.entries.len() >= PARSED_MAX || memo.bytes + bytes > PARSED_MAX_BYTES {
+        if memo.len() >= PARSED_MAX || memo.bytes + bytes > PARSED_MAX_BYTES {
             memo.entries.clear();
             memo.bytes = 0;
         }
         if bytes <= PARSED_MAX_BYTES / 4 {
             memo.bytes += bytes;
-            memo.entries.insert(key, entry);
+            (memo.entries.entry(*limits).or_default()).insert(text.into(), entry);
         }
     }
     problems.append(&own);
-    if own.is_empty() { items } else { Vec::new() }
+    if own.is_empty() { items } else { Arc::from([]) }
 }
 
 fn parse_items_uncached(
@@ -627,7 +631,7 @@ mod tests {
         let mut warnings = Vec::new();
         let limits = ClassLimits::default();
         let items = parse_items(yaml, &limits, memo, &mut problems, &mut warnings);
-        (items, problems, warnings)
+        (items.to_vec(), problems, warnings)
     }
 
     #[test]

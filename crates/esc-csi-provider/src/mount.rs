@@ -19,7 +19,7 @@ use crate::oidc::{ExchangeClient, TokenExchanger};
 use crate::render::{RenderError, render};
 use crate::source::EnvironmentSource;
 use crate::stale::{StaleOptions, StaleStore};
-use crate::version::{VersionInput, VersionKey};
+use crate::version::{PodVersions, VersionKey};
 use esc_path::{PropertyPath, Segment};
 
 /// The driver's default file mode, 0644, used when the request has no permission.
@@ -210,9 +210,13 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
     ) -> Result<Vec<MountedFile>, MountError> {
         let mut files = Vec::with_capacity(class.items.len());
         let mut problems = Vec::new();
-        for item in &class.items {
+        let pod = self.key.for_pod(
+            class.pod.uid.as_deref().unwrap_or_default(),
+            class.pod.namespace.as_deref().unwrap_or_default(),
+        );
+        for item in class.items.iter() {
             let overhead = FILE_FRAMING + 2 * item.file_name.len() + VERSION_BYTES;
-            match self.render_item(class, item, root, default_mode, budget.remaining()) {
+            match self.render_item(&pod, item, root, default_mode, budget.remaining()) {
                 Ok(rendered) => {
                     let bytes = rendered
                         .iter()
@@ -258,7 +262,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
     /// included).
     fn render_item(
         &self,
-        class: &Class,
+        pod: &PodVersions,
         item: &Item,
         root: &esc_api::Value,
         default_mode: u32,
@@ -275,13 +279,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
             item.path, item.format, item.encoding
         );
         let file = |path: String, contents: Vec<u8>, secret: bool, config: &str| {
-            let version = self.key.version(&VersionInput {
-                pod_uid: class.pod.uid.as_deref().unwrap_or_default(),
-                pod_namespace: class.pod.namespace.as_deref().unwrap_or_default(),
-                file_name: &path,
-                config,
-                content: &contents,
-            });
+            let version = pod.version(&path, config, &contents);
             MountedFile {
                 path,
                 mode,

@@ -54,21 +54,56 @@ impl VersionKey {
 
     /// 128 bits of the HMAC, hex-encoded.
     pub fn version(&self, input: &VersionInput<'_>) -> String {
-        let mut context = hmac::Context::with_key(&self.0);
+        (self.for_pod(input.pod_uid, input.pod_namespace)).version(
+            input.file_name,
+            input.config,
+            input.content,
+        )
+    }
+
+    /// The versions of one pod's files: the HMAC's common start is computed once per mount,
+    /// not once per file.
+    pub fn for_pod(&self, pod_uid: &str, pod_namespace: &str) -> PodVersions {
+        let mut start = hmac::Context::with_key(&self.0);
         for part in [
             b"esc-csi object version v1".as_slice(),
-            input.pod_uid.as_bytes(),
-            input.pod_namespace.as_bytes(),
-            input.file_name.as_bytes(),
-            input.config.as_bytes(),
-            input.content,
+            pod_uid.as_bytes(),
+            pod_namespace.as_bytes(),
         ] {
-            // Length-prefixed, so no two different inputs concatenate to the same bytes.
-            context.update(&(part.len() as u64).to_be_bytes());
-            context.update(part);
+            update(&mut start, part);
         }
-        hex::encode(&context.sign().as_ref()[..16])
+        PodVersions(start)
     }
+}
+
+/// [`VersionKey::for_pod`]: versions of one pod's files, equal to [`VersionKey::version`]'s.
+#[derive(Clone)]
+pub struct PodVersions(hmac::Context);
+
+impl fmt::Debug for PodVersions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PodVersions(<redacted>)")
+    }
+}
+
+impl PodVersions {
+    /// 128 bits of the HMAC, hex-encoded.
+    pub fn version(&self, file_name: &str, config: &str, content: &[u8]) -> String {
+        let mut context = self.0.clone();
+        for part in [file_name.as_bytes(), config.as_bytes(), content] {
+            update(&mut context, part);
+        }
+        let mut hex = [0u8; 32];
+        // 16 bytes always fit 32 hex digits, which are ASCII.
+        let _ = hex::encode_to_slice(&context.sign().as_ref()[..16], &mut hex);
+        String::from_utf8_lossy(&hex).into_owned()
+    }
+}
+
+/// Length-prefixed, so no two different inputs concatenate to the same bytes.
+fn update(context: &mut hmac::Context, part: &[u8]) {
+    context.update(&(part.len() as u64).to_be_bytes());
+    context.update(part);
 }
 
 #[cfg(test)]
@@ -139,6 +174,21 @@ mod tests {
             ..input(b"")
         };
         assert_ne!(key.version(&a), key.version(&b));
+    }
+
+    #[test]
+    fn a_pod_s_versions_are_the_versions_of_its_inputs() {
+        let key = VersionKey::from_bytes(&[9u8; 32]).unwrap();
+        let base = input(b"content");
+        let pod = key.for_pod(base.pod_uid, base.pod_namespace);
+        assert_eq!(
+            pod.version(base.file_name, base.config, base.content),
+            key.version(&base)
+        );
+        // HMAC-SHA-256 of the length-prefixed parts, as computed independently (Python's hmac)
+        // and as every release so far hashed them: a version key file keeps its versions
+        // across an upgrade.
+        assert_eq!(key.version(&base), "c2e7e87bfcc2c5086a74ba811aa293ef");
     }
 
     #[test]

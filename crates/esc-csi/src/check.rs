@@ -38,7 +38,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
         files(&class.items),
         class.environment
     );
-    for item in &class.items {
+    for item in class.items.iter() {
         let _ = writeln!(out, "  {}", line(item));
     }
     for warning in &class.warnings {
