@@ -12,7 +12,6 @@ pub mod oauth;
 mod observe;
 pub mod reply;
 mod retry;
-mod value;
 pub mod wire;
 
 use std::fmt;
@@ -24,7 +23,8 @@ pub use oauth::{ExchangedToken, TokenExchange, TokenType};
 pub use observe::Observer;
 pub use reply::{MAX_RETRY_AFTER, MAX_TOKEN_LIFETIME};
 pub use retry::RetryPolicy;
-pub use value::{Data, Value};
+/// The ESC value type, shared with the evaluator (see the `esc-value` crate).
+pub use esc_value::{Data, Number, Value};
 
 /// The default ESC API base.
 pub const DEFAULT_API_URL: &str = "https://api.pulumi.com/api/esc";

@@ -128,22 +128,25 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(
     body: &[u8],
 ) -> Result<T, EscError> {
     serde_json::from_slice(body).map_err(|e| {
-        let kind = ErrorKind::Decode {
-            // serde's own message can quote the offending input, which may be a secret: say only
-            // what kind of problem it was and where.
-            detail: format!(
-                "{} at line {} column {}",
-                match e.classify() {
-                    serde_json::error::Category::Io => "read error",
-                    serde_json::error::Category::Syntax => "invalid JSON",
-                    serde_json::error::Category::Data => "unexpected JSON shape",
-                    serde_json::error::Category::Eof => "truncated JSON",
-                },
-                e.line(),
-                e.column()
-            ),
+        // serde's own message can quote the offending input, which may be a secret: say only
+        // what kind of problem it was and where. The value reader's messages never quote it.
+        let message = e.to_string();
+        let what = match e.classify() {
+            serde_json::error::Category::Data
+                if message.starts_with(esc_value::DECODE_ERROR_PREFIX) =>
+            {
+                message
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or(esc_value::DECODE_ERROR_PREFIX)
+            }
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "unexpected JSON shape",
+            serde_json::error::Category::Eof => "truncated JSON",
         };
-        EscError::new(step, env, kind)
+        let detail = format!("{what} at line {} column {}", e.line(), e.column());
+        EscError::new(step, env, ErrorKind::Decode { detail })
     })
 }
 
