@@ -19,12 +19,12 @@ use std::fmt;
 pub use budget::{MemoryBudget, MemoryError, Reservation};
 pub use client::{ClientOptions, EscClient};
 pub use error::{ErrorKind, EscError, Step, sanitize};
+/// The ESC value type, shared with the evaluator (see the `esc-value` crate).
+pub use esc_value::{Data, Number, Value};
 pub use oauth::{ExchangedToken, TokenExchange, TokenType};
 pub use observe::Observer;
 pub use reply::{MAX_RETRY_AFTER, MAX_TOKEN_LIFETIME};
 pub use retry::RetryPolicy;
-/// The ESC value type, shared with the evaluator (see the `esc-value` crate).
-pub use esc_value::{Data, Number, Value};
 
 /// The default ESC API base.
 pub const DEFAULT_API_URL: &str = "https://api.pulumi.com/api/esc";

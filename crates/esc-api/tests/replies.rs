@@ -308,7 +308,10 @@ async fn numbers_are_decoded_as_the_text_the_api_sent() {
 fn an_invalid_or_over_long_number_is_refused_without_quoting_it() {
     let long = format!("7{}", "0".repeat(300));
     for (number, why) in [
-        (long.as_str(), "the ESC value has a number longer than 256 characters"),
+        (
+            long.as_str(),
+            "the ESC value has a number longer than 256 characters",
+        ),
         ("0123", "invalid JSON"),
         ("1.", "invalid JSON"),
         ("-", "invalid JSON"),

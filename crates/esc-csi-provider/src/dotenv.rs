@@ -164,9 +164,8 @@ mod tests {
 
     #[test]
     fn numbers_are_written_as_the_text_esc_sent() {
-        let value =
-            Value::decode_plain(r#"{"BIG": 12345678901234567890123, "E": 1E2, "F": 1.50}"#)
-                .unwrap();
+        let value = Value::decode_plain(r#"{"BIG": 12345678901234567890123, "E": 1E2, "F": 1.50}"#)
+            .unwrap();
         let got = String::from_utf8(render_env(&value, true, usize::MAX).unwrap()).unwrap();
         assert_eq!(
             got,

@@ -342,9 +342,8 @@ mod tests {
 
     #[test]
     fn yaml_writes_integers_as_sent_and_other_numbers_as_the_nearest_double() {
-        let value =
-            Value::decode_plain(r#"{"big": 12345678901234567890123, "e": 1E2, "f": 1.50}"#)
-                .unwrap();
+        let value = Value::decode_plain(r#"{"big": 12345678901234567890123, "e": 1E2, "f": 1.50}"#)
+            .unwrap();
         assert_eq!(
             String::from_utf8(render(&value, Format::Yaml, Encoding::Utf8, usize::MAX).unwrap())
                 .unwrap(),

@@ -434,7 +434,8 @@ fn mount_from_a_local_folder_needs_no_token_and_no_cluster() {
 const NUMBER_ITEMS: &str = "- fileName: e\n  secretKey: app.n.e\n- fileName: big\n  secretKey: \
                             app.n.big\n- fileName: n.json\n  secretKey: app.n\n  format: json\n";
 
-const NUMBERS_JSON: &str = "{\n  \"big\": 12345678901234567890123,\n  \"e\": 1E2,\n  \"f\": 1.50\n}\n";
+const NUMBERS_JSON: &str =
+    "{\n  \"big\": 12345678901234567890123,\n  \"e\": 1E2,\n  \"f\": 1.50\n}\n";
 
 fn assert_numbers_mounted_as_sent(target: &Path) {
     let read = |name: &str| std::fs::read_to_string(target.join(name)).unwrap();

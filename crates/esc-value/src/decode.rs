@@ -393,9 +393,10 @@ mod tests {
 
     #[test]
     fn escaped_keys_and_strings_are_decoded() {
-        let v: Value =
-            serde_json::from_str(r#"{"val\u0075e": {"k\"ey": "a\nb\u00e9\ud83d\ude00", "plain": "é"}}"#)
-                .unwrap();
+        let v: Value = serde_json::from_str(
+            r#"{"val\u0075e": {"k\"ey": "a\nb\u00e9\ud83d\ude00", "plain": "é"}}"#,
+        )
+        .unwrap();
         assert_eq!(
             serde_json::to_value(&v).unwrap(),
             json!({"k\"ey": "a\nbé😀", "plain": "é"})
@@ -405,8 +406,8 @@ mod tests {
     #[test]
     fn an_over_long_number_is_refused_with_a_message_that_does_not_quote_it() {
         let long = format!("1{}", "0".repeat(crate::MAX_NUMBER_LEN));
-        let error = serde_json::from_str::<Value>(&format!(r#"{{"value": {{"n": {long}}}}}"#))
-            .unwrap_err();
+        let error =
+            serde_json::from_str::<Value>(&format!(r#"{{"value": {{"n": {long}}}}}"#)).unwrap_err();
         let message = error.to_string();
         assert!(message.starts_with(DECODE_ERROR_PREFIX), "{message}");
         assert!(message.contains("longer than 256 characters"), "{message}");
@@ -418,19 +419,29 @@ mod tests {
 
     #[test]
     fn nesting_beyond_the_budget_is_refused_without_overflowing_the_stack() {
-        let deep = format!("{}1{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
-        assert_eq!(Value::decode_wire(&deep), Err(DecodeError::TooDeep));
-        let wrapped = format!(
-            "{}{}",
-            r#"{"value": "#.repeat(10_000),
-            "}".repeat(10_000)
+        let deep = format!(
+            "{}1{}",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
         );
+        assert_eq!(Value::decode_wire(&deep), Err(DecodeError::TooDeep));
+        let wrapped = format!("{}{}", r#"{"value": "#.repeat(10_000), "}".repeat(10_000));
         assert_eq!(Value::decode_wire(&wrapped), Err(DecodeError::TooDeep));
     }
 
     #[test]
     fn malformed_text_is_refused_rather_than_read_halfway() {
-        for text in ["", "{", r#"{"value": }"#, "[1,]", "tru", r#""open"#, "1 2", "01", "[1.]"] {
+        for text in [
+            "",
+            "{",
+            r#"{"value": }"#,
+            "[1,]",
+            "tru",
+            r#""open"#,
+            "1 2",
+            "01",
+            "[1.]",
+        ] {
             assert!(Value::decode_wire(text).is_err(), "{text:?}");
         }
     }
@@ -472,8 +483,8 @@ mod tests {
 
     #[test]
     fn the_servers_wire_form_keeps_number_text_marks_and_trace() {
-        let mut v = Value::decode_wire(r#"{"value": {"n": {"value": 1E2, "secret": true}}}"#)
-            .unwrap();
+        let mut v =
+            Value::decode_wire(r#"{"value": {"n": {"value": 1E2, "secret": true}}}"#).unwrap();
         v.trace.def = Some(Box::new(crate::Range {
             environment: "app/dev".into(),
             ..Default::default()

@@ -24,7 +24,10 @@ pub struct Number(Text);
 #[derive(Clone)]
 enum Text {
     /// Invariant: `len <= INLINE` and `bytes[..len]` is ASCII.
-    Inline { len: u8, bytes: [u8; INLINE] },
+    Inline {
+        len: u8,
+        bytes: [u8; INLINE],
+    },
     Heap(Box<str>),
 }
 
@@ -245,11 +248,26 @@ mod tests {
 
     #[test]
     fn json_numbers_are_kept_as_written_and_anything_else_is_refused() {
-        for text in ["0", "-0", "1E2", "1.50", "12345678901234567890123", "-1.5e-7", "2E+3"] {
+        for text in [
+            "0",
+            "-0",
+            "1E2",
+            "1.50",
+            "12345678901234567890123",
+            "-1.5e-7",
+            "2E+3",
+        ] {
             assert_eq!(Number::new(text).unwrap().as_str(), text);
         }
-        for text in ["", "-", "01", "1.", ".5", "1e", "+1", "1e+", "NaN", "Infinity", "0x10", " 1", "1 ", "--1", "1.5.2"] {
-            assert_eq!(Number::parse(text).unwrap_err(), NumberError::Invalid, "{text:?}");
+        for text in [
+            "", "-", "01", "1.", ".5", "1e", "+1", "1e+", "NaN", "Infinity", "0x10", " 1", "1 ",
+            "--1", "1.5.2",
+        ] {
+            assert_eq!(
+                Number::parse(text).unwrap_err(),
+                NumberError::Invalid,
+                "{text:?}"
+            );
         }
     }
 
@@ -280,10 +298,17 @@ mod tests {
 
     #[test]
     fn json_writes_the_text_itself() {
-        let numbers: Vec<Number> = ["1E2", "1.50", "12345678901234567890123", "-0", "7", "18446744073709551615"]
-            .iter()
-            .map(|t| Number::new(t).unwrap())
-            .collect();
+        let numbers: Vec<Number> = [
+            "1E2",
+            "1.50",
+            "12345678901234567890123",
+            "-0",
+            "7",
+            "18446744073709551615",
+        ]
+        .iter()
+        .map(|t| Number::new(t).unwrap())
+        .collect();
         assert_eq!(
             serde_json::to_string(&numbers).unwrap(),
             "[1E2,1.50,12345678901234567890123,-0,7,18446744073709551615]"
