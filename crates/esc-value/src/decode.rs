@@ -31,6 +31,8 @@ pub enum DecodeError {
     Number(NumberError),
     TooDeep,
     Syntax,
+    /// An object was expected (an environment's `properties`).
+    NotAnObject,
 }
 
 /// Every [`DecodeError`] message starts with this, so that a caller handed serde's error can
@@ -44,6 +46,7 @@ impl fmt::Display for DecodeError {
             DecodeError::Number(e) => write!(f, "has {e}"),
             DecodeError::TooDeep => write!(f, "nests more than {MAX_DEPTH} levels deep"),
             DecodeError::Syntax => f.write_str("is not valid JSON"),
+            DecodeError::NotAnObject => f.write_str("is not an object of properties"),
         }
     }
 }
@@ -63,21 +66,78 @@ impl Value {
     pub fn decode_plain(text: &str) -> Result<Value> {
         Reader::read(text, true)
     }
+
+    /// Decodes a JSON object whose members are nodes in ESC's wire shape: an environment's
+    /// `properties`.
+    pub fn decode_wire_members(text: &str) -> Result<BTreeMap<String, Value>> {
+        let mut r = Reader::new(text);
+        let members = r.wire_members(1)?;
+        r.end()?;
+        Ok(members)
+    }
+
+    /// Reads the JSON object `text` and returns its member `field` decoded as by
+    /// [`Value::decode_wire_members`] (empty when absent, the last one when repeated). Every
+    /// other member is checked as JSON and skipped. One pass over the text and no copy of it:
+    /// how a whole reply is read.
+    pub fn decode_wire_field(text: &str, field: &str) -> Result<BTreeMap<String, Value>> {
+        let mut r = Reader::new(text);
+        if r.peek() != Some(b'{') {
+            return Err(DecodeError::NotAnObject);
+        }
+        let mut found = BTreeMap::new();
+        r.members(|r, key| {
+            if key == field {
+                found = r.wire_members(1)?;
+                Ok(())
+            } else {
+                r.skip(1)
+            }
+        })?;
+        r.end()?;
+        Ok(found)
+    }
 }
 
 impl<'a> Reader<'a> {
-    fn read(text: &'a str, plain: bool) -> Result<Value> {
-        let mut r = Reader {
+    fn new(text: &'a str) -> Self {
+        Reader {
             text,
             b: text.as_bytes(),
             i: 0,
+            plain: false,
+        }
+    }
+
+    fn read(text: &'a str, plain: bool) -> Result<Value> {
+        let mut r = Reader {
             plain,
+            ..Reader::new(text)
         };
         let value = r.node(0)?;
-        match r.peek() {
-            None => Ok(value),
+        r.end()?;
+        Ok(value)
+    }
+
+    /// Only whitespace may follow.
+    fn end(&mut self) -> Result<()> {
+        match self.peek() {
+            None => Ok(()),
             Some(_) => Err(DecodeError::Syntax),
         }
+    }
+
+    fn wire_members(&mut self, depth: usize) -> Result<BTreeMap<String, Value>> {
+        if self.peek() != Some(b'{') {
+            return Err(DecodeError::NotAnObject);
+        }
+        let mut members = BTreeMap::new();
+        self.members(|r, key| {
+            let value = r.node(depth)?;
+            members.insert(key.into_owned(), value);
+            Ok(())
+        })?;
+        Ok(members)
     }
 }
 
@@ -194,8 +254,11 @@ impl<'a> Reader<'a> {
             }
             Some(b'"') => self.scan_string().map(drop),
             Some(b'-' | b'0'..=b'9') => {
-                self.scan_number();
-                Ok(())
+                let start = self.scan_number();
+                match self.b.get(start..self.i) {
+                    Some(text) if crate::number::is_json_number(text) => Ok(()),
+                    _ => Err(DecodeError::Syntax),
+                }
             }
             _ => self.literal().map(drop),
         }
@@ -267,12 +330,19 @@ impl<'a> Reader<'a> {
         let mut escaped = false;
         loop {
             match self.b.get(self.i) {
-                None => return Err(DecodeError::Syntax),
                 Some(b'"') => break,
                 Some(b'\\') => {
                     escaped = true;
-                    self.i += 2;
+                    let hex =
+                        |b: Option<&[u8]>| b.is_some_and(|b| b.iter().all(u8::is_ascii_hexdigit));
+                    match self.b.get(self.i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
+                        Some(b'u') if hex(self.b.get(self.i + 2..self.i + 6)) => self.i += 6,
+                        _ => return Err(DecodeError::Syntax),
+                    }
                 }
+                // JSON allows no raw control characters in a string.
+                Some(0..0x20) | None => return Err(DecodeError::Syntax),
                 Some(_) => self.i += 1,
             }
         }
@@ -455,6 +525,57 @@ mod tests {
         );
         assert!(!v.contains_secret());
         assert!(Value::decode_plain("{} trailing").is_err());
+    }
+
+    #[test]
+    fn properties_are_an_object_of_nodes() {
+        let members = Value::decode_wire_members(
+            r#"{"a": {"value": 1E2, "secret": true}, "b": [1], "a": {"value": 2}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            serde_json::to_string(&members).unwrap(),
+            r#"{"a":2,"b":[1]}"#
+        );
+        assert_eq!(
+            Value::decode_wire_members("[1]"),
+            Err(DecodeError::NotAnObject)
+        );
+        assert_eq!(
+            Value::decode_wire_members("{} {}"),
+            Err(DecodeError::Syntax)
+        );
+    }
+
+    #[test]
+    fn a_whole_reply_is_read_for_one_field_and_checked_as_json_elsewhere() {
+        let reply = r#"{"schema": {"type": "object", "n": [1.5e3, "\u00e9\n"]},
+            "properties": {"a": {"value": 1E2, "trace": {"def": {"begin": {"line": 3}}}}}}"#;
+        let found = Value::decode_wire_field(reply, "properties").unwrap();
+        assert_eq!(serde_json::to_string(&found).unwrap(), r#"{"a":1E2}"#);
+        assert!(
+            Value::decode_wire_field("{}", "properties")
+                .unwrap()
+                .is_empty()
+        );
+        for bad in [
+            "{\"x\": \"tab\there\", \"properties\": {}}",
+            r#"{"x": "\q", "properties": {}}"#,
+            r#"{"x": "\u12", "properties": {}}"#,
+            r#"{"x": 01, "properties": {}}"#,
+            r#"{"x": 1.e5, "properties": {}}"#,
+            r#"{"properties": {}} x"#,
+            r#"{"properties": {"a": {"value": }}}"#,
+            r#"{"properties": [1]}"#,
+        ] {
+            assert!(
+                Value::decode_wire_field(bad, "properties").is_err(),
+                "{bad}"
+            );
+            let refused_by_serde = serde_json::from_str::<serde::de::IgnoredAny>(bad).is_err();
+            let shape = bad.contains("[1]");
+            assert!(refused_by_serde || shape, "{bad}");
+        }
     }
 
     #[test]

@@ -112,7 +112,7 @@ impl Number {
 }
 
 /// JSON's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-fn is_json_number(b: &[u8]) -> bool {
+pub(crate) fn is_json_number(b: &[u8]) -> bool {
     let digits = |mut i: usize| {
         let start = i;
         while i < b.len() && b[i].is_ascii_digit() {
