@@ -157,6 +157,35 @@ struct Reader<'a> {
     plain: bool,
 }
 
+/// The index of the first byte at or after `i` that ends a string's plain run: a quote, a
+/// backslash or a control character (or the end). Eight bytes at a time, as serde_json does:
+/// strings are most of a reply's bytes.
+fn skip_plain(b: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A high bit in each byte that is zero; exact for the lowest such byte.
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let found = zero(x ^ (ONES * u64::from(b'"')))
+            | zero(x ^ (ONES * u64::from(b'\\')))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(c) = b.get(i) {
+        if matches!(c, b'"' | b'\\' | 0..0x20) {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 fn enter(depth: usize) -> Result<usize> {
     if depth >= MAX_DEPTH {
         return Err(DecodeError::TooDeep);
@@ -329,6 +358,7 @@ impl<'a> Reader<'a> {
         self.i += 1;
         let mut escaped = false;
         loop {
+            self.i = skip_plain(self.b, self.i);
             match self.b.get(self.i) {
                 Some(b'"') => break,
                 Some(b'\\') => {
@@ -576,6 +606,19 @@ mod tests {
             let shape = bad.contains("[1]");
             assert!(refused_by_serde || shape, "{bad}");
         }
+    }
+
+    #[test]
+    fn a_plain_run_ends_at_the_first_quote_backslash_or_control_character() {
+        for text in ["", "abc", "abcdefghijklmnopq", "é😀abcdefgh"] {
+            for end in ["\"", "\\", "\n", "\u{1f}"] {
+                let joined = format!("{text}{end}rest\"");
+                assert_eq!(skip_plain(joined.as_bytes(), 0), text.len(), "{joined:?}");
+            }
+            assert_eq!(skip_plain(text.as_bytes(), 0), text.len());
+        }
+        // Bytes above 0x7f and just above the control range are plain.
+        assert_eq!(skip_plain(b"\x20\x21\x7f\xff\x80 !~abc\"", 0), 11);
     }
 
     #[test]
