@@ -8,8 +8,9 @@
 //! `i64`, `u64` or `f64`, and the text is what must survive. serde_json's
 //! `arbitrary_precision` would keep it, but that feature is workspace-wide once enabled and
 //! turns every number into a map for `deserialize_any`, which breaks untagged and flattened
-//! types elsewhere (Kubernetes' `IntOrString`). So `Deserialize` captures the node's text as a
-//! raw value (serde_json has checked it is JSON) and this module walks it once. A reply is
+//! types elsewhere (Kubernetes' `IntOrString`). So a reply is read by this module alone, in one
+//! pass that checks it is JSON as it goes ([`Value::decode_wire_field`]); `Deserialize`, for
+//! other uses, captures a node's text as a serde_json raw value and reads that. A reply is
 //! untrusted: nesting is bounded by [`MAX_DEPTH`] and a number's text by
 //! [`crate::MAX_NUMBER_LEN`].
 
