@@ -227,11 +227,12 @@ impl Number {
 impl Serialize for Number {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let text = self.as_str();
-        if let Some(n) = self.as_i128() {
-            if let Ok(n) = i64::try_from(n) {
+        // `-0` would lose its sign; JSON texts have no `+` and no leading zeros.
+        if !text.starts_with("-0") {
+            if let Ok(n) = text.parse::<i64>() {
                 return s.serialize_i64(n);
             }
-            if let Ok(n) = u64::try_from(n) {
+            if let Ok(n) = text.parse::<u64>() {
                 return s.serialize_u64(n);
             }
         }
