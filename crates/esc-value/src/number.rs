@@ -104,10 +104,24 @@ impl Number {
     }
 
     /// As a `serde_json` number, which may round it (an integer beyond 64 bits, or a float
-    /// whose text `f64` rewrites).
+    /// whose text `f64` rewrites). The nearest `f64` is the correctly rounded one, so that
+    /// its shortest text reads back as the same number (serde_json's own reading of a long
+    /// integer can be one unit off); a number beyond `f64`'s range is 0.
     #[must_use]
     pub fn to_serde(&self) -> serde_json::Number {
-        serde_json::from_str(self.as_str()).unwrap_or_else(|_| serde_json::Number::from(0))
+        let text = self.as_str();
+        if !text.starts_with("-0") {
+            if let Ok(n) = text.parse::<i64>() {
+                return n.into();
+            }
+            if let Ok(n) = text.parse::<u64>() {
+                return n.into();
+            }
+        }
+        text.parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .unwrap_or_else(|| serde_json::Number::from(0))
     }
 }
 
@@ -313,6 +327,22 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&numbers).unwrap(),
             "[1E2,1.50,12345678901234567890123,-0,7,18446744073709551615]"
+        );
+    }
+
+    /// Found by the `esc_value` fuzz target (fuzz/regressions/esc_value): serde_json read this
+    /// integer one unit off the nearest double, whose text then read back differently.
+    #[test]
+    fn a_rounded_number_reads_back_as_itself() {
+        let long = Number::new("44444444444443444444444444000182147280811360114444").unwrap();
+        let once = long.to_serde();
+        let again = Number::from(&once).to_serde();
+        assert_eq!(once, again);
+        assert_eq!(Number::new("-0").unwrap().to_serde().to_string(), "-0.0");
+        assert_eq!(Number::new("1e400").unwrap().to_serde().to_string(), "0");
+        assert_eq!(
+            Number::new("18446744073709551615").unwrap().to_serde(),
+            u64::MAX.into()
         );
     }
 
