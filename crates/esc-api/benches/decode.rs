@@ -5,6 +5,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use esc_api::reply::Reply;
 use esc_api::wire::Environment;
 use serde_json::{Value as Json, json};
 
@@ -53,7 +54,7 @@ fn decoding(c: &mut Criterion) {
         let body = response(services);
         group.throughput(Throughput::Bytes(body.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), &body, |b, body| {
-            b.iter(|| serde_json::from_slice::<Environment>(black_box(body)).unwrap());
+            b.iter(|| Environment::decode_body(black_box(body)).unwrap());
         });
     }
     group.finish();

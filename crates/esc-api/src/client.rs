@@ -213,7 +213,7 @@ impl EscClient {
     /// One call, tried again after transient failures while the policy and the deadline allow.
     /// A wait that would end past the deadline is not started: the last error is returned at
     /// once instead, so the caller learns why (a 429's message, say) rather than timing out.
-    async fn call<T: serde::de::DeserializeOwned + Send + 'static>(
+    async fn call<T: crate::reply::Reply + Send + 'static>(
         &self,
         step: Step,
         api: &Url,
@@ -250,7 +250,7 @@ impl EscClient {
     }
 
     /// One HTTP call: wait for a turn, send, read, decode; reported to the observer.
-    async fn attempt<T: serde::de::DeserializeOwned + Send + 'static>(
+    async fn attempt<T: crate::reply::Reply + Send + 'static>(
         &self,
         step: Step,
         api: &Url,
@@ -303,7 +303,7 @@ impl EscClient {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn exchange<T: serde::de::DeserializeOwned + Send + 'static>(
+    async fn exchange<T: crate::reply::Reply + Send + 'static>(
         &self,
         step: Step,
         api: &Url,

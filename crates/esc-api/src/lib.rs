@@ -12,7 +12,6 @@ pub mod oauth;
 mod observe;
 pub mod reply;
 mod retry;
-mod value;
 pub mod wire;
 
 use std::fmt;
@@ -20,11 +19,12 @@ use std::fmt;
 pub use budget::{MemoryBudget, MemoryError, Reservation};
 pub use client::{ClientOptions, EscClient};
 pub use error::{ErrorKind, EscError, Failure, Step, sanitize};
+/// The ESC value type, shared with the evaluator (see the `esc-value` crate).
+pub use esc_value::{Data, Number, Value};
 pub use oauth::{ExchangedToken, TokenExchange, TokenType};
 pub use observe::Observer;
 pub use reply::{MAX_RETRY_AFTER, MAX_TOKEN_LIFETIME};
 pub use retry::RetryPolicy;
-pub use value::{Data, Value};
 
 /// The default ESC API base.
 pub const DEFAULT_API_URL: &str = "https://api.pulumi.com/api/esc";

@@ -69,7 +69,7 @@ pub fn count_json_values(body: &[u8], stop_after: usize) -> usize {
 /// What one reply means: a success decoded into `T`, or the error the status says, with the
 /// server's message, diagnostics, request id and `Retry-After` read leniently from it. A body
 /// with more than `max_values` JSON values is not decoded (`0` for no limit).
-pub fn judge<T: serde::de::DeserializeOwned>(
+pub fn judge<T: Reply>(
     step: Step,
     env: &EnvironmentRef,
     status: StatusCode,
@@ -122,29 +122,79 @@ pub fn next_wait(
     }
 }
 
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+/// A successful reply's body type. Each decodes its body whole; the error is a detail that
+/// never quotes the body (the body may hold secrets).
+pub trait Reply: Sized {
+    fn decode_body(body: &[u8]) -> Result<Self, String>;
+}
+
+macro_rules! serde_reply {
+    ($($t:ty),*) => {$(
+        impl Reply for $t {
+            fn decode_body(body: &[u8]) -> Result<Self, String> {
+                serde_json::from_slice(body).map_err(|e| serde_detail(&e))
+            }
+        }
+    )*};
+}
+
+serde_reply!(
+    crate::Value,
+    crate::wire::OpenEnvironment,
+    crate::wire::TokenExchangeGrant
+);
+
+/// The read reply, by the value reader in one pass: serde would check the whole body as JSON
+/// before the reader could see a number's text. When the reader refuses, serde says where the
+/// JSON is broken, as it does for every other reply; if serde finds nothing wrong, the reader's
+/// own reason (a budget, the shape) is the detail.
+impl Reply for crate::wire::Environment {
+    fn decode_body(body: &[u8]) -> Result<Self, String> {
+        let read = std::str::from_utf8(body)
+            .ok()
+            .map(|text| crate::Value::decode_wire_field(text, "properties"));
+        match read {
+            Some(Ok(properties)) => Ok(crate::wire::Environment { properties }),
+            _ => Err(
+                match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+                    Err(e) => serde_detail(&e),
+                    Ok(_) => match read {
+                        Some(Err(e)) => e.to_string(),
+                        _ => "invalid JSON".into(),
+                    },
+                },
+            ),
+        }
+    }
+}
+
+/// serde's own message can quote the offending input, which may be a secret: say only what
+/// kind of problem it was and where. The value reader's messages never quote it.
+fn serde_detail(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let what = match e.classify() {
+        serde_json::error::Category::Data
+            if message.starts_with(esc_value::DECODE_ERROR_PREFIX) =>
+        {
+            message
+                .split(" at line ")
+                .next()
+                .unwrap_or(esc_value::DECODE_ERROR_PREFIX)
+        }
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "unexpected JSON shape",
+        serde_json::error::Category::Eof => "truncated JSON",
+    };
+    format!("{what} at line {} column {}", e.line(), e.column())
+}
+
+pub(crate) fn decode<T: Reply>(
     step: Step,
     env: &EnvironmentRef,
     body: &[u8],
 ) -> Result<T, EscError> {
-    serde_json::from_slice(body).map_err(|e| {
-        let kind = ErrorKind::Decode {
-            // serde's own message can quote the offending input, which may be a secret: say only
-            // what kind of problem it was and where.
-            detail: format!(
-                "{} at line {} column {}",
-                match e.classify() {
-                    serde_json::error::Category::Io => "read error",
-                    serde_json::error::Category::Syntax => "invalid JSON",
-                    serde_json::error::Category::Data => "unexpected JSON shape",
-                    serde_json::error::Category::Eof => "truncated JSON",
-                },
-                e.line(),
-                e.column()
-            ),
-        };
-        EscError::new(step, env, kind)
-    })
+    T::decode_body(body).map_err(|detail| EscError::new(step, env, ErrorKind::Decode { detail }))
 }
 
 fn status_error(

@@ -13,10 +13,10 @@ pub struct OpenEnvironment {
     pub id: String,
 }
 
-/// `GET .../open/{id}` → the evaluated environment.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// `GET .../open/{id}` → the evaluated environment. Read by [`crate::reply::Reply`] in one
+/// pass over the body, numbers as their text (see [`Value::decode_wire_field`]).
+#[derive(Debug, Clone, Default)]
 pub struct Environment {
-    #[serde(default)]
     pub properties: BTreeMap<String, Value>,
 }
 

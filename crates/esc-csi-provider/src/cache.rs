@@ -127,7 +127,7 @@ pub fn estimate_bytes(value: &Value) -> usize {
     const NODE: usize = std::mem::size_of::<Value>();
     NODE + match &value.data {
         Data::String(s) => s.len(),
-        Data::Number(n) => n.to_string().len(),
+        Data::Number(n) => n.as_str().len(),
         Data::Array(items) => items.iter().map(estimate_bytes).sum(),
         // Key text, the key's own String, and the map's per-entry overhead.
         Data::Object(members) => members

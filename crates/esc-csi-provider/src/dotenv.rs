@@ -35,7 +35,7 @@ pub fn render_env(value: &Value, shell: bool, limit: usize) -> Result<Vec<u8>, R
         let text = match &member.data {
             Data::String(s) => std::borrow::Cow::Borrowed(s.as_str()),
             Data::Bool(b) => b.to_string().into(),
-            Data::Number(n) => n.to_string().into(),
+            Data::Number(n) => n.as_str().into(),
             Data::Null => "".into(),
             Data::Array(_) | Data::Object(_) => {
                 return Err(RenderError::Nested {
@@ -159,6 +159,17 @@ mod tests {
             got,
             "BOOLEAN=\"true\"\nNULLV=\"\"\nNUMBER=\"2.5\"\nOBJECT=\"{\\\"hello\\\":\\\"world\\\"}\"\n\
              SECRET=\"secretAccessKey\"\nSTRING=\"esc\"\n"
+        );
+    }
+
+    #[test]
+    fn numbers_are_written_as_the_text_esc_sent() {
+        let value = Value::decode_plain(r#"{"BIG": 12345678901234567890123, "E": 1E2, "F": 1.50}"#)
+            .unwrap();
+        let got = String::from_utf8(render_env(&value, true, usize::MAX).unwrap()).unwrap();
+        assert_eq!(
+            got,
+            "export BIG=\"12345678901234567890123\"\nexport E=\"1E2\"\nexport F=\"1.50\"\n"
         );
     }
 

@@ -82,7 +82,7 @@ pub fn render(
         (Format::Yaml, _) => {
             let value = json_in_string(value, limit)?;
             let mut out = Limited::new(limit);
-            match serde_norway::to_writer(&mut out, value.as_ref()) {
+            match serde_norway::to_writer(&mut out, &Yaml(value.as_ref())) {
                 Ok(()) => Ok(out.bytes),
                 Err(_) if out.over => Err(too_large),
                 Err(e) => Err(RenderError::Yaml(e.to_string())),
@@ -152,11 +152,31 @@ fn json_in_string(value: &Value, limit: usize) -> Result<std::borrow::Cow<'_, Va
         if looks_like_json && esc_api::reply::count_json_values(s.as_bytes(), most) > most {
             return Err(RenderError::TooLarge { limit });
         }
-        if let Ok(parsed) = serde_json::from_str::<serde_json::Value>(s) {
-            return Ok(std::borrow::Cow::Owned(Value::from_json(parsed)));
+        if let Ok(parsed) = Value::decode_plain(s) {
+            return Ok(std::borrow::Cow::Owned(parsed));
         }
     }
     Ok(std::borrow::Cow::Borrowed(value))
+}
+
+/// A value as YAML writes it. An integer is written as sent, however long; any other number
+/// as the shortest text of the nearest `f64` (`1E2` as `100.0`), because the YAML writer has no
+/// way to write a plain scalar of our choosing. `esc open --format yaml` rewrites these too
+/// (Go's yaml.v3 writes a `json.Number` as an `int64` or, failing that, a `float64`).
+struct Yaml<'a>(&'a Value);
+
+impl serde::Serialize for Yaml<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0.data {
+            Data::Number(n) => match n.as_i128() {
+                Some(i) => s.serialize_i128(i),
+                None => s.serialize_f64(n.as_str().parse().unwrap_or(f64::NAN)),
+            },
+            Data::Array(items) => s.collect_seq(items.iter().map(Yaml)),
+            Data::Object(members) => s.collect_map(members.iter().map(|(k, v)| (k, Yaml(v)))),
+            _ => self.0.serialize(s),
+        }
+    }
 }
 
 fn decode(value: &Value, encoding: Encoding, limit: usize) -> Result<Vec<u8>, RenderError> {
@@ -292,6 +312,42 @@ mod tests {
         assert_eq!(
             text(json!(r#"{"z":1,"a":"b"}"#), Format::Yaml),
             "a: b\nz: 1\n"
+        );
+    }
+
+    #[test]
+    fn numbers_are_written_as_sent_plain_in_json_and_from_json_held_in_a_string() {
+        let sent = r#"{"big": 12345678901234567890123, "e": 1E2, "f": 1.50, "z": -0}"#;
+        let value = Value::decode_plain(sent).unwrap();
+        let as_text = |v: &Value, format| {
+            String::from_utf8(render(v, format, Encoding::Utf8, usize::MAX).unwrap()).unwrap()
+        };
+        assert_eq!(
+            as_text(&value, Format::Plaintext),
+            r#"{"big":12345678901234567890123,"e":1E2,"f":1.50,"z":-0}"#
+        );
+        let pretty = "{\n  \"big\": 12345678901234567890123,\n  \"e\": 1E2,\n  \"f\": 1.50,\n  \"z\": -0\n}\n";
+        assert_eq!(as_text(&value, Format::Json), pretty);
+        let held = Value::new(Data::String(sent.into()));
+        assert_eq!(as_text(&held, Format::Json), pretty);
+        let Data::Object(members) = &value.data else {
+            panic!()
+        };
+        assert_eq!(as_text(&members["e"], Format::Plaintext), "1E2");
+        assert_eq!(
+            as_text(&members["big"], Format::Plaintext),
+            "12345678901234567890123"
+        );
+    }
+
+    #[test]
+    fn yaml_writes_integers_as_sent_and_other_numbers_as_the_nearest_double() {
+        let value = Value::decode_plain(r#"{"big": 12345678901234567890123, "e": 1E2, "f": 1.50}"#)
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(render(&value, Format::Yaml, Encoding::Utf8, usize::MAX).unwrap())
+                .unwrap(),
+            "big: 12345678901234567890123\ne: 100.0\nf: 1.5\n"
         );
     }
 

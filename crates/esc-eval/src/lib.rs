@@ -18,12 +18,12 @@ mod schema;
 mod syntax;
 mod toyaml;
 mod validate;
-mod value;
 
 pub use budget::Limits;
 pub use crypt::{EnvelopeError, decode_envelope, encode_envelope};
 pub use exprs::Exprs;
-pub use value::{Data, Number, Pos, Range, Trace, Value};
+/// The ESC value type, shared with the ESC client (see the `esc-value` crate).
+pub use esc_value::{Data, Number, Pos, Range, Trace, Value, Wire, serialize_wire_map};
 
 use std::collections::BTreeMap;
 

@@ -522,7 +522,7 @@ mod tests {
 
     #[allow(clippy::needless_pass_by_value)]
     fn yaml(json: serde_json::Value) -> String {
-        to_yaml(&Value::from_json(&json))
+        to_yaml(&Value::from_json(json))
     }
 
     /// Each output as github.com/pulumi/esc v0.26.0's `fn::toYAML` wrote it.

@@ -391,7 +391,7 @@ async fn read(
             .map_err(|e| ApiError::not_found(format!("property {property:?} not found: {e}")))?;
         let mut node = resolved.value.into_owned();
         node.secret |= resolved.under_secret;
-        Ok(Json(node).into_response())
+        Ok(Json(node.wire()).into_response())
     })
     .await
 }

@@ -1,5 +1,6 @@
 //! The API's JSON shapes (`esc-openapi.yaml`) that the server sends. Values are
-//! `esc_eval::Value`, which serializes to the API's `Value` shape itself.
+//! `esc_eval::Value`, written in the API's `Value` shape by [`esc_eval::Value::wire`], each
+//! number as the text it was written with.
 
 use std::collections::BTreeMap;
 
@@ -58,6 +59,7 @@ impl Opened {
 /// `Environment` (and, with diagnostics, `CheckEnvironment`).
 #[derive(Debug, Serialize)]
 pub(crate) struct Environment<'a> {
+    #[serde(serialize_with = "esc_eval::serialize_wire_map")]
     pub(crate) properties: &'a BTreeMap<String, Value>,
     #[serde(rename = "executionContext")]
     pub(crate) execution_context: ExecutionContext<'a>,
@@ -71,6 +73,7 @@ pub(crate) struct Environment<'a> {
 /// `EvaluatedExecutionContext`.
 #[derive(Debug, Serialize)]
 pub(crate) struct ExecutionContext<'a> {
+    #[serde(serialize_with = "esc_eval::serialize_wire_map")]
     pub(crate) properties: &'a BTreeMap<String, Value>,
 }
 

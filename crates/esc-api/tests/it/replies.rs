@@ -272,3 +272,64 @@ async fn a_reply_is_held_against_the_node_wide_memory_budget_and_released_after(
         .unwrap();
     assert_eq!(enough.used(), 0, "the reservation ends with the call");
 }
+
+fn json_reply(body: &str) -> Fault {
+    Fault::Reply {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.into(),
+    }
+}
+
+#[tokio::test]
+async fn numbers_are_decoded_as_the_text_the_api_sent() {
+    let (esc, url) = stand_in().await;
+    esc.push_fault(json_reply(r#"{"id": "s1"}"#));
+    esc.push_fault(json_reply(
+        r#"{"properties": {"big": {"value": 12345678901234567890123},
+            "e": {"value": 1E2, "secret": true}, "f": {"value": [{"value": 1.50}]}}}"#,
+    ));
+    let value = client(ClientOptions::default())
+        .open_and_read(
+            &url,
+            &env(),
+            &SecretString::from("t"),
+            Instant::now() + Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::to_string(&value).unwrap(),
+        r#"{"big":12345678901234567890123,"e":1E2,"f":[1.50]}"#
+    );
+}
+
+#[test]
+fn an_invalid_or_over_long_number_is_refused_without_quoting_it() {
+    let long = format!("7{}", "0".repeat(300));
+    for (number, why) in [
+        (
+            long.as_str(),
+            "the ESC value has a number longer than 256 characters",
+        ),
+        ("0123", "invalid JSON"),
+        ("1.", "invalid JSON"),
+        ("-", "invalid JSON"),
+    ] {
+        let body = format!(r#"{{"properties": {{"n": {{"value": {number}, "secret": true}}}}}}"#);
+        let err = judge::<esc_api::wire::Environment>(
+            Step::Read,
+            &env(),
+            StatusCode::OK,
+            &HeaderMap::new(),
+            body.as_bytes(),
+            0,
+            SystemTime::now(),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err.kind(), ErrorKind::Decode { .. }), "{text}");
+        assert!(text.contains(why), "{number}: {text}");
+        assert!(!text.contains("000") && !text.contains("0123"), "{text}");
+    }
+}

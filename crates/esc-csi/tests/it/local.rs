@@ -478,6 +478,78 @@ fn mount_from_a_local_folder_needs_no_token_and_no_cluster() {
     );
 }
 
+const NUMBER_ITEMS: &str = "- fileName: e\n  secretKey: app.n.e\n- fileName: big\n  secretKey: \
+                            app.n.big\n- fileName: n.json\n  secretKey: app.n\n  format: json\n";
+
+const NUMBERS_JSON: &str =
+    "{\n  \"big\": 12345678901234567890123,\n  \"e\": 1E2,\n  \"f\": 1.50\n}\n";
+
+fn assert_numbers_mounted_as_sent(target: &Path) {
+    let read = |name: &str| std::fs::read_to_string(target.join(name)).unwrap();
+    assert_eq!(read("e"), "1E2");
+    assert_eq!(read("big"), "12345678901234567890123");
+    assert_eq!(read("n.json"), NUMBERS_JSON);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mount_writes_numbers_byte_for_byte_as_the_api_sent_them() {
+    let esc = FakeEsc::start().await;
+    esc.accept_token(TOKEN);
+    let reply = |body: &str| esc_csi_testkit::Fault::Reply {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.into(),
+    };
+    esc.push_fault(reply(r#"{"id": "s1"}"#));
+    esc.push_fault(reply(
+        r#"{"properties": {"app": {"value": {"n": {"value": {
+            "big": {"value": 12345678901234567890123}, "e": {"value": 1E2},
+            "f": {"value": 1.50}}}}}}}"#,
+    ));
+    let dir = tempfile::tempdir().unwrap();
+    let spc = write_class(dir.path(), &class(&esc.url(), NUMBER_ITEMS));
+    let target = dir.path().join("mnt");
+    let output = run(
+        &["mount", &spc, "--target", target.to_str().unwrap()],
+        Some(TOKEN),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_numbers_mounted_as_sent(&target);
+}
+
+/// The whole chain: esc-eval's `fn::fromJSON` keeps each literal, esc-server sends it, the
+/// client decodes it and the provider writes it.
+#[test]
+fn mount_from_a_local_folder_writes_numbers_as_the_environment_wrote_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = dir.path().join("envs");
+    std::fs::create_dir_all(envs.join("app")).unwrap();
+    std::fs::write(
+        envs.join("app/dev.yaml"),
+        "values:\n  app:\n    n:\n      fn::fromJSON: '{\"big\": 12345678901234567890123, \
+         \"e\": 1E2, \"f\": 1.50}'\n",
+    )
+    .unwrap();
+    let spc = write_class(
+        dir.path(),
+        &class("https://esc.invalid/api/esc", NUMBER_ITEMS),
+    );
+    let target = dir.path().join("mnt");
+    let output = run(
+        &[
+            "mount",
+            &spc,
+            "--target",
+            target.to_str().unwrap(),
+            "--environments",
+            envs.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_numbers_mounted_as_sent(&target);
+}
+
 fn examples() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }

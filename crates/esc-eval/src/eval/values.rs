@@ -288,7 +288,7 @@ pub(super) fn export(xs: &[XNode], v: &V) -> Value {
         }
     };
     let trace = crate::Trace {
-        def: xs.get(def).and_then(|x| x.loc.range.clone()),
+        def: xs.get(def).and_then(|x| x.loc.range.clone()).map(Box::new),
         base: base.map(|b| Box::new(export(xs, &b))),
     };
     Value {

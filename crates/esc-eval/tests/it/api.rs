@@ -71,12 +71,12 @@ fn debug_output_never_contains_secret_data() {
     );
     let printed = format!("{e:?}");
     assert!(!printed.contains("hunter2"), "{printed}");
-    assert!(printed.contains("[secret]"), "{printed}");
+    assert!(printed.contains("secret string(7 bytes)"), "{printed}");
     let v = Value {
         secret: true,
         ..Value::new(Data::String("hunter2".into()))
     };
-    assert_eq!(format!("{v:?}"), "[secret]");
+    assert_eq!(format!("{v:?}"), "secret string(7 bytes)");
 }
 
 #[test]
@@ -87,23 +87,23 @@ fn the_wire_form_carries_plaintext_marks_and_a_trace() {
         false,
     );
     let p = props(&e);
-    let wire = serde_json::to_value(&p["a"]).unwrap();
+    let wire = serde_json::to_value(p["a"].wire()).unwrap();
     assert_eq!(wire["value"], "hunter2");
     assert_eq!(wire["secret"], true);
     assert!(wire.get("unknown").is_none());
     assert_eq!(wire["trace"]["def"]["environment"], "test");
     assert_eq!(wire["trace"]["def"]["begin"]["line"], 2);
 
-    let plain = serde_json::to_value(&p["b"]).unwrap();
+    let plain = serde_json::to_value(p["b"].wire()).unwrap();
     assert!(plain.get("secret").is_none());
-    let bare = serde_json::to_value(Value::new(Data::Null)).unwrap();
+    let bare = serde_json::to_value(Value::new(Data::Null).wire()).unwrap();
     assert_eq!(bare, serde_json::json!({"value": null, "trace": {}}));
 }
 
 #[test]
 fn nested_wire_values_are_wire_values_too() {
     let e = run("values:\n  o: {k: [1, true]}\n", false, false);
-    let wire = serde_json::to_value(&props(&e)["o"]).unwrap();
+    let wire = serde_json::to_value(props(&e)["o"].wire()).unwrap();
     assert_eq!(wire["value"]["k"]["value"][0]["value"], 1);
     assert_eq!(wire["value"]["k"]["value"][1]["value"], true);
 }
@@ -125,7 +125,7 @@ fn secrets_spread_through_interpolation_and_builtins() {
     }
     assert_eq!(p["url"].to_json(false), "https://user:hunter2@host");
     assert_eq!(p["url"].to_json(true), "[secret]");
-    assert!(p["opened"].contains_secrets());
+    assert!(p["opened"].contains_secret());
     assert!(!p["clear"].secret);
 }
 

@@ -247,7 +247,7 @@ impl Providers for TestProviders {
 
 fn context() -> BTreeMap<String, Value> {
     let json = json!({"pulumi": {"user": {"id": "USER_123"}}});
-    match Value::from_json(&json).data {
+    match Value::from_json(json).data {
         Data::Object(o) => o,
         _ => unreachable!(),
     }

@@ -197,7 +197,7 @@ fn numbers_keep_their_text_through_export_to_json_and_the_wire() {
     );
     assert_eq!(j.to_go_json(), "[1.0,1E2,12345678901234567890123,-0]");
     // The API's Value shape, as esc-server sends it.
-    let wire = serde_json::to_string(&j).unwrap();
+    let wire = serde_json::to_string(&j.wire()).unwrap();
     assert!(
         wire.starts_with("{\"value\":[{\"value\":1.0,\"trace\""),
         "{wire}"

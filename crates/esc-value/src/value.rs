@@ -1,0 +1,271 @@
+//! The value tree: data, the `secret` and `unknown` marks of each node, and (for values the
+//! evaluator produced) where each was defined.
+//!
+//! `Debug` shows structure only (kinds, sizes, marks), never content: values are mostly
+//! secrets. `Serialize` writes the plain JSON the value stands for (marks dropped); the ESC
+//! API's wrapped shapes are [`Value::wire`] and [`Value::to_wire`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::Number;
+
+/// A position in a definition: 1-based line and column, 0-based byte offset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Pos {
+    pub line: u32,
+    pub column: u32,
+    pub byte: u32,
+}
+
+/// A span of one environment's definition.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Range {
+    pub environment: String,
+    pub begin: Pos,
+    pub end: Pos,
+}
+
+/// Where a value was defined, and the value it overrode (from an import), if any. Both are
+/// boxed so that a value without a trace (every value decoded from a reply) stays small.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trace {
+    pub def: Option<Box<Range>>,
+    pub base: Option<Box<Value>>,
+}
+
+/// One node, wrappers stripped, marks kept.
+#[derive(Clone, PartialEq, Default)]
+pub struct Value {
+    pub data: Data,
+    /// ESC flagged this value secret; the whole subtree is secret.
+    pub secret: bool,
+    /// ESC could not compute this value (it depends on something unresolved).
+    pub unknown: bool,
+    /// Where the evaluator found it; empty for decoded values (the client skips traces).
+    pub trace: Trace,
+}
+
+/// The content of a node.
+#[derive(Clone, PartialEq, Default)]
+pub enum Data {
+    #[default]
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(String),
+    Array(Vec<Value>),
+    Object(BTreeMap<String, Value>),
+}
+
+impl Value {
+    /// A plain value: no marks, no trace.
+    #[must_use]
+    pub fn new(data: Data) -> Self {
+        Value {
+            data,
+            secret: false,
+            unknown: false,
+            trace: Trace::default(),
+        }
+    }
+
+    /// Whether this node or anything under it is flagged secret.
+    pub fn contains_secret(&self) -> bool {
+        self.secret
+            || match &self.data {
+                Data::Array(items) => items.iter().any(Value::contains_secret),
+                Data::Object(members) => members.values().any(Value::contains_secret),
+                _ => false,
+            }
+    }
+
+    /// Whether this node or anything under it is unknown.
+    pub fn contains_unknown(&self) -> bool {
+        self.unknown
+            || match &self.data {
+                Data::Array(items) => items.iter().any(Value::contains_unknown),
+                Data::Object(members) => members.values().any(Value::contains_unknown),
+                _ => false,
+            }
+    }
+
+    /// Marks this value and everything inside it secret.
+    #[must_use]
+    pub fn into_secret(mut self) -> Value {
+        self.mark_secret();
+        self
+    }
+
+    fn mark_secret(&mut self) {
+        self.secret = true;
+        match &mut self.data {
+            Data::Array(items) => items.iter_mut().for_each(Value::mark_secret),
+            Data::Object(members) => members.values_mut().for_each(Value::mark_secret),
+            _ => {}
+        }
+    }
+
+    /// A plain (unmarked) value from JSON, as a server stand-in or a test builds one.
+    pub fn from_json(json: serde_json::Value) -> Self {
+        Value::new(match json {
+            serde_json::Value::Null => Data::Null,
+            serde_json::Value::Bool(b) => Data::Bool(b),
+            serde_json::Value::Number(n) => Data::Number(n.into()),
+            serde_json::Value::String(s) => Data::String(s),
+            serde_json::Value::Array(a) => {
+                Data::Array(a.into_iter().map(Value::from_json).collect())
+            }
+            serde_json::Value::Object(o) => Data::Object(
+                o.into_iter()
+                    .map(|(k, v)| (k, Value::from_json(v)))
+                    .collect(),
+            ),
+        })
+    }
+
+    /// Plain JSON. With `redact`, secrets become `"[secret]"`; unknowns are always
+    /// `"[unknown]"`. A `serde_json` number may round a number's text (see
+    /// [`Number::to_serde`]); [`Value::to_go_json`] and `Serialize` keep it.
+    #[must_use]
+    pub fn to_json(&self, redact: bool) -> serde_json::Value {
+        use serde_json::Value as J;
+        if self.secret && redact {
+            return J::String("[secret]".into());
+        }
+        if self.unknown {
+            return J::String("[unknown]".into());
+        }
+        match &self.data {
+            Data::Null => J::Null,
+            Data::Bool(b) => J::Bool(*b),
+            Data::Number(n) => J::Number(n.to_serde()),
+            Data::String(s) => J::String(s.clone()),
+            Data::Array(a) => J::Array(a.iter().map(|v| v.to_json(redact)).collect()),
+            Data::Object(o) => J::Object(
+                o.iter()
+                    .map(|(k, v)| (k.clone(), v.to_json(redact)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// Compact JSON of the plain value (secrets shown, unknowns `"[unknown]"`) as Go's
+    /// `json.Marshal` writes it: sorted keys, `<`, `>`, `&`, U+2028 and U+2029 escaped, and
+    /// each number as its text.
+    #[must_use]
+    pub fn to_go_json(&self) -> String {
+        serde_json::to_string(&Plain(self))
+            .unwrap_or_default()
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029")
+    }
+}
+
+/// Structure only: kinds, sizes and marks, never content.
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.secret {
+            f.write_str("secret ")?;
+        }
+        if self.unknown {
+            return f.write_str("unknown");
+        }
+        self.data.fmt(f)
+    }
+}
+
+impl fmt::Debug for Data {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Data::Null => f.write_str("null"),
+            Data::Bool(_) => f.write_str("bool"),
+            Data::Number(_) => f.write_str("number"),
+            Data::String(s) => write!(f, "string({} bytes)", s.len()),
+            Data::Array(items) => f.debug_list().entries(items).finish(),
+            Data::Object(members) => f.debug_map().entries(members).finish(),
+        }
+    }
+}
+
+/// The plain JSON the value stands for (marks dropped), keys in sorted order, each number as
+/// its text.
+impl Serialize for Value {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.data {
+            Data::Null => s.serialize_unit(),
+            Data::Bool(b) => s.serialize_bool(*b),
+            Data::Number(n) => n.serialize(s),
+            Data::String(v) => s.serialize_str(v),
+            Data::Array(items) => s.collect_seq(items),
+            Data::Object(members) => s.collect_map(members),
+        }
+    }
+}
+
+/// Plain JSON with unknowns as `"[unknown]"`, as the evaluator's projections write it.
+struct Plain<'a>(&'a Value);
+
+impl Serialize for Plain<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0.unknown {
+            return s.serialize_str("[unknown]");
+        }
+        match &self.0.data {
+            Data::Array(a) => s.collect_seq(a.iter().map(Plain)),
+            Data::Object(o) => s.collect_map(o.iter().map(|(k, v)| (k, Plain(v)))),
+            _ => self.0.serialize(s),
+        }
+    }
+}
+
+impl esc_path::Tree for Value {
+    fn kind(&self) -> esc_path::Kind {
+        use esc_path::Kind;
+        if self.unknown {
+            return Kind::Unknown;
+        }
+        match self.data {
+            Data::Null => Kind::Null,
+            Data::Bool(_) => Kind::Bool,
+            Data::Number(_) => Kind::Number,
+            Data::String(_) => Kind::String,
+            Data::Array(_) => Kind::Array,
+            Data::Object(_) => Kind::Object,
+        }
+    }
+
+    fn member(&self, key: &str) -> Option<&Self> {
+        match &self.data {
+            Data::Object(members) => members.get(key),
+            _ => None,
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        match &self.data {
+            Data::Object(members) => members.keys().map(String::as_str).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn elements(&self) -> Option<&[Self]> {
+        match &self.data {
+            Data::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
+    fn from_elements(elements: Vec<Self>) -> Self {
+        Value::new(Data::Array(elements))
+    }
+
+    fn is_secret(&self) -> bool {
+        self.secret
+    }
+}
