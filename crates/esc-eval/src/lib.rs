@@ -21,9 +21,9 @@ mod validate;
 
 pub use budget::Limits;
 pub use crypt::{EnvelopeError, decode_envelope, encode_envelope};
-pub use exprs::Exprs;
 /// The ESC value type, shared with the ESC client (see the `esc-value` crate).
 pub use esc_value::{Data, Number, Pos, Range, Trace, Value, Wire, serialize_wire_map};
+pub use exprs::Exprs;
 
 use std::collections::BTreeMap;
 

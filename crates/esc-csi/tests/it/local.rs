@@ -28,6 +28,21 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// `esc-csi mount CLASS --target TARGET --environments FOLDER`: no ESC account, no token.
+fn mount_local(class: &str, target: &str, environments: &str) -> Output {
+    run(
+        &[
+            "mount",
+            class,
+            "--target",
+            target,
+            "--environments",
+            environments,
+        ],
+        None,
+    )
+}
+
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
@@ -437,17 +452,7 @@ fn mount_from_a_local_folder_needs_no_token_and_no_cluster() {
     // The class's apiUrl points nowhere: --environments replaces it.
     let spc = write_class(dir.path(), &class("https://esc.invalid/api/esc", ITEMS));
     let target = dir.path().join("mnt");
-    let output = run(
-        &[
-            "mount",
-            &spc,
-            "--target",
-            target.to_str().unwrap(),
-            "--environments",
-            envs.to_str().unwrap(),
-        ],
-        None,
-    );
+    let output = mount_local(&spc, target.to_str().unwrap(), envs.to_str().unwrap());
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
         std::fs::read_to_string(target.join("hello")).unwrap(),
@@ -458,16 +463,10 @@ fn mount_from_a_local_folder_needs_no_token_and_no_cluster() {
         "{\n  \"user\": \"app\"\n}\n"
     );
 
-    let missing = run(
-        &[
-            "mount",
-            &spc,
-            "--target",
-            target.to_str().unwrap(),
-            "--environments",
-            dir.path().join("nope").to_str().unwrap(),
-        ],
-        None,
+    let missing = mount_local(
+        &spc,
+        target.to_str().unwrap(),
+        dir.path().join("nope").to_str().unwrap(),
     );
     assert_eq!(missing.status.code(), Some(1));
     assert!(
@@ -535,17 +534,7 @@ fn mount_from_a_local_folder_writes_numbers_as_the_environment_wrote_them() {
         &class("https://esc.invalid/api/esc", NUMBER_ITEMS),
     );
     let target = dir.path().join("mnt");
-    let output = run(
-        &[
-            "mount",
-            &spc,
-            "--target",
-            target.to_str().unwrap(),
-            "--environments",
-            envs.to_str().unwrap(),
-        ],
-        None,
-    );
+    let output = mount_local(&spc, target.to_str().unwrap(), envs.to_str().unwrap());
     assert!(output.status.success(), "{}", stderr(&output));
     assert_numbers_mounted_as_sent(&target);
 }
@@ -559,16 +548,10 @@ fn examples() -> std::path::PathBuf {
 fn mount_example(name: &str, target: &Path) -> Output {
     let class = examples().join(format!("secretproviderclasses/{name}.yaml"));
     let environments = examples().join("environments");
-    run(
-        &[
-            "mount",
-            class.to_str().unwrap(),
-            "--environments",
-            environments.to_str().unwrap(),
-            "--target",
-            target.to_str().unwrap(),
-        ],
-        None,
+    mount_local(
+        class.to_str().unwrap(),
+        target.to_str().unwrap(),
+        environments.to_str().unwrap(),
     )
 }
 
