@@ -11,11 +11,13 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
-use esc_api::{EnvironmentRef, EscError, MemoryBudget, Value};
+use esc_api::{EnvironmentRef, EscError, ExchangedToken, MemoryBudget, TokenExchange, Value};
 use esc_csi_provider::Mounter;
 use esc_csi_provider::auth::{AuthError, SecretReader};
 use esc_csi_provider::budget::ResponseBudget;
 use esc_csi_provider::class::Settings;
+use esc_csi_provider::mount::MountInput;
+use esc_csi_provider::oidc::ExchangeClient;
 use esc_csi_provider::source::EnvironmentSource;
 use esc_csi_provider::version::VersionKey;
 use libfuzzer_sys::fuzz_target;
@@ -56,6 +58,26 @@ impl SecretReader for OneToken {
     }
 }
 
+/// Every exchange (a class in workload-identity mode) issues the same token, with no network.
+struct OneExchange;
+
+impl ExchangeClient for OneExchange {
+    async fn exchange(
+        &self,
+        _api: &Url,
+        _env: &EnvironmentRef,
+        _request: &TokenExchange,
+        _subject: &SecretString,
+        _deadline: Instant,
+    ) -> Result<ExchangedToken, EscError> {
+        Ok(ExchangedToken {
+            token: SecretString::from("pul-fuzz-exchanged"),
+            expires_in: Some(Duration::from_secs(3600)),
+            issued_token_type: None,
+        })
+    }
+}
+
 fn canned() -> Value {
     Value::from_json(serde_json::json!({
         "app": {"db": {"password": "hunter2", "port": 5432}, "list": [1, "two", null, true]},
@@ -65,10 +87,11 @@ fn canned() -> Value {
     }))
 }
 
-static MOUNTER: LazyLock<Mounter<Canned, OneToken>> = LazyLock::new(|| {
+static MOUNTER: LazyLock<Mounter<Canned, OneToken, OneExchange>> = LazyLock::new(|| {
     Mounter::new(
         Canned,
         OneToken,
+        OneExchange,
         Settings::default(),
         VersionKey::random().unwrap(),
     )
@@ -121,9 +144,10 @@ fuzz_target!(|data: &[u8]| {
         let deadline = Instant::now() + Duration::from_secs(5);
         let reserved = MEMORY.reserve(0, deadline).await.unwrap();
         let mut budget = ResponseBudget::new(4 << 20, Some(reserved));
-        let result = MOUNTER
-            .mount(&class, node_publish, permission, deadline, &mut budget)
-            .await;
+        let result = match MountInput::decode(node_publish, permission) {
+            Ok(input) => MOUNTER.mount(&class, &input, deadline, &mut budget).await,
+            Err(error) => Err(error),
+        };
         match result {
             Ok(files) => assert!(budget.used() <= 4 << 20 && !files.is_empty()),
             Err(error) => drop(error.to_string()),
