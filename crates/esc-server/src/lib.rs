@@ -16,7 +16,6 @@
 //! ```
 
 mod auth;
-mod bases;
 mod config;
 mod error;
 mod evaluate;

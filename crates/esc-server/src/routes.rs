@@ -307,8 +307,7 @@ async fn open(
             Some(properties) if !evaluation.has_errors() => properties,
             _ => return Err(failed(&name, &evaluation.diagnostics)),
         };
-        let exprs = wire::exprs(&esc_eval::load(&name, &revision.content).0);
-        let exprs = crate::bases::add(exprs, &properties);
+        let exprs = wire::exprs(&esc_eval::load(&name, &revision.content).0, &properties);
         let opened = Opened {
             properties,
             execution_context: evaluate::context(user, &params.org),
@@ -419,8 +418,7 @@ async fn check(
         }
         let properties = evaluation.properties.clone().unwrap_or_default();
         let context = evaluate::context(user, &params.org);
-        let exprs = wire::exprs(&esc_eval::load("<yaml>", &body).0);
-        let exprs = crate::bases::add(exprs, &properties);
+        let exprs = wire::exprs(&esc_eval::load("<yaml>", &body).0, &properties);
         let environment = wire::Environment {
             properties: &properties,
             execution_context: wire::ExecutionContext {

@@ -17,26 +17,31 @@ pub(crate) struct Opened {
     pub(crate) exprs: Box<RawValue>,
 }
 
+#[cfg(test)]
 impl Default for Opened {
     fn default() -> Opened {
         Opened {
             properties: BTreeMap::new(),
             execution_context: BTreeMap::new(),
-            exprs: exprs(&esc_eval::load("", b"").0),
+            exprs: exprs(&esc_eval::load("", b"").0, &BTreeMap::new()),
         }
     }
 }
 
-/// A definition's `exprs` as JSON text: a tenth of the memory of the same tree of values.
-pub(crate) fn exprs(definition: &esc_eval::Definition) -> Box<RawValue> {
+/// A definition's `exprs` as JSON text (a tenth of the memory of the same tree of values), with
+/// the `base` of each member whose value in `properties` overrode an imported one.
+pub(crate) fn exprs(
+    definition: &esc_eval::Definition,
+    properties: &BTreeMap<String, Value>,
+) -> Box<RawValue> {
     // It cannot fail (string keys, numbers checked as JSON); were it to, `exprs` is optional.
-    serde_json::value::to_raw_value(&definition.exprs())
+    serde_json::value::to_raw_value(&definition.exprs_with_bases(properties))
         .unwrap_or_else(|_| RawValue::NULL.to_owned())
 }
 
 impl Opened {
-    /// Its size as JSON, counted without building the text: what a session weighs against the
-    /// server's byte budget.
+    /// The size of a read of it (the API's wire form, traces included), counted without
+    /// building the text: what a session weighs against the server's byte budget.
     pub(crate) fn encoded_len(&self) -> usize {
         struct Count(usize);
         impl std::io::Write for Count {
@@ -48,11 +53,18 @@ impl Opened {
                 Ok(())
             }
         }
+        let read = Environment {
+            properties: &self.properties,
+            execution_context: ExecutionContext {
+                properties: &self.execution_context,
+            },
+            diagnostics: None,
+            exprs: Some(&self.exprs),
+        };
         let mut count = Count(0);
         // Writing to a counter cannot fail, and these maps have string keys.
-        let _ = serde_json::to_writer(&mut count, &self.properties);
-        let _ = serde_json::to_writer(&mut count, &self.execution_context);
-        count.0.saturating_add(self.exprs.get().len())
+        let _ = serde_json::to_writer(&mut count, &read);
+        count.0
     }
 }
 
@@ -148,4 +160,91 @@ pub(crate) struct EnvironmentRevisionTag {
 #[derive(Debug, Serialize)]
 pub(crate) struct EnvironmentRevisionTags {
     pub(crate) tags: Vec<EnvironmentRevisionTag>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn exprs_with_bases(definition: &str, imported: &str) -> serde_json::Value {
+        serde_json::from_str(&exprs_text(definition, imported)).unwrap()
+    }
+
+    /// `exprs` with bases, as the text the server sends.
+    fn exprs_text(definition: &str, imported: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("default")).unwrap();
+        std::fs::write(dir.path().join("default/base.yaml"), imported).unwrap();
+        let store = crate::store::Store::new(dir.path().to_path_buf());
+        let evaluation = crate::evaluate::run(
+            &store,
+            "local",
+            "acme",
+            "shop/dev",
+            definition.as_bytes(),
+            crate::evaluate::Mode::Open,
+        );
+        let properties = evaluation.properties.unwrap();
+        exprs(
+            &esc_eval::load("shop/dev", definition.as_bytes()).0,
+            &properties,
+        )
+        .get()
+        .to_owned()
+    }
+
+    #[test]
+    fn an_overriding_member_names_the_imported_definition_it_overrides() {
+        let exprs = exprs_with_bases(
+            "imports: [base]\nvalues:\n  region: us\n  app:\n    port: 1\n    name: x\n  \
+             list: [1]\n",
+            "values:\n  region: eu\n  app:\n    port: 2\n  list: [2]\n",
+        );
+        assert_eq!(exprs["region"]["range"]["environment"], "shop/dev");
+        assert_eq!(
+            exprs["region"]["base"],
+            json!({"range": {"environment": "base",
+                "begin": {"line": 2, "column": 11, "byte": 18},
+                "end": {"line": 2, "column": 13, "byte": 20}}})
+        );
+        // Nested members too; a member the import lacks has none, and list elements never.
+        let app = &exprs["app"];
+        assert_eq!(app["base"]["range"]["begin"]["line"], 4);
+        assert_eq!(app["object"]["port"]["base"]["range"]["begin"]["line"], 4);
+        assert!(app["object"]["name"].get("base").is_none(), "{app}");
+        assert_eq!(exprs["list"]["base"]["range"]["begin"]["line"], 5);
+        assert!(exprs["list"]["list"][0].get("base").is_none());
+        // The rest of each expression is kept.
+        assert_eq!(app["object"]["name"]["literal"], "x");
+        assert_eq!(exprs["list"]["list"][0]["literal"], 1);
+        assert_eq!(exprs["region"]["literal"], "us");
+    }
+
+    #[test]
+    fn a_definition_without_imports_has_no_bases_and_its_exprs_are_as_without_values() {
+        let with_bases = exprs_with_bases("values:\n  a: {b: 1}\n", "values: {}\n");
+        assert!(!with_bases.to_string().contains("\"base\""), "{with_bases}");
+        let definition = esc_eval::load("x", b"values: {a: 1}").0;
+        let without = serde_json::to_string(&definition.exprs()).unwrap();
+        let with_none = exprs(&definition, &BTreeMap::new());
+        assert_eq!(with_none.get(), without);
+    }
+
+    #[test]
+    fn an_override_nested_as_deep_as_definitions_go_gets_its_bases() {
+        let nested = |leaf: &str| {
+            let mut yaml = String::from("values:\n");
+            for depth in 0..120 {
+                yaml.push_str(&format!("{}k{depth}:\n", " ".repeat(2 * depth + 2)));
+            }
+            yaml.push_str(&format!("{}leaf: {leaf}\n", " ".repeat(242)));
+            yaml
+        };
+        let definition = nested("mine").replace("values:\n", "imports: [base]\nvalues:\n");
+        // Deeper than serde_json parses into a tree (its recursion limit): counted in the text.
+        let text = exprs_text(&definition, &nested("theirs"));
+        assert_eq!(text.matches("\"base\":").count(), 121, "{text}");
+    }
 }
