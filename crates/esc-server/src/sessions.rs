@@ -55,13 +55,14 @@ impl Table {
     }
 
     fn drop_expired(&mut self, now: Instant) {
-        let expired: Vec<String> = (self.sessions.iter())
-            .filter(|(_, s)| s.expires <= now)
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in expired {
-            self.remove(&id);
-        }
+        let bytes = &mut self.bytes;
+        self.sessions.retain(|_, s| {
+            let live = s.expires > now;
+            if !live {
+                *bytes = bytes.saturating_sub(s.bytes);
+            }
+            live
+        });
     }
 
     fn drop_closest_to_expiry(&mut self) {
