@@ -34,12 +34,10 @@ pub enum RenderError {
         what: &'static str,
         why: String,
     },
-    /// `format: dotenv` or `shell` met an object or array.
-    #[error(
-        "key \"{key}\" is {found}; format dotenv and shell write only strings, numbers, booleans \
-         and null (use fn::toJSON in the environment to write it as a string)"
-    )]
-    Nested { key: String, found: &'static str },
+    /// `format: dotenv` or `shell` met keys or values it cannot write as variables its readers
+    /// read back; every such key is named (up to a cap), so one mount shows them all.
+    #[error("format {format} cannot write these keys as variables: {keys}")]
+    Variables { format: &'static str, keys: String },
     /// `files` met an object or array.
     #[error(
         "key \"{key}\" is {found}; esc run writes only strings, numbers, booleans and null as \
