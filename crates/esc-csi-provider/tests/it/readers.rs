@@ -359,3 +359,141 @@ proptest! {
         }
     }
 }
+
+/// Strings a YAML reader may take for something else, beyond the hard values.
+const YAML_WORDS: &[&str] = &[
+    "yes",
+    "no",
+    "on",
+    "off",
+    "y",
+    "n",
+    "Y",
+    "NO",
+    "~",
+    "null",
+    "Null",
+    "true",
+    "False",
+    "1_000",
+    "0x1F",
+    "0o17",
+    "017",
+    "0b101",
+    "1:20",
+    "190:20:30",
+    ".5",
+    "+1",
+    "1e3",
+    "1.0e+3",
+    "1e400",
+    ".inf",
+    "-.inf",
+    ".NaN",
+    "2001-12-14",
+    "2001-12-14 21:59:43.10 -5",
+    "<<",
+    "=",
+    "-",
+    "- a",
+    "? x",
+    ": x",
+    "&a",
+    "*a",
+    "!tag",
+    "%x",
+    "@x",
+    "|",
+    ">",
+    "[a]",
+    "{a}",
+    "a: b",
+    "a #b",
+    "'q'",
+    "\"q\"",
+    "a\u{2028}b",
+    "\u{85}",
+    "\u{feff}x",
+    "é\u{a0}",
+    "\u{1}",
+];
+
+/// Numbers as ESC sends them (JSON), each read back as the same `f64`.
+fn yaml_numbers() -> Vec<serde_json::Value> {
+    [
+        "0",
+        "-1",
+        "42",
+        "9007199254740993",
+        "12345678901234567890123",
+        "0.1",
+        "-2.5",
+        "1e22",
+        "1.2345678901234568e22",
+        "1.5e-7",
+        "1e-300",
+        "5e-324",
+        "1.7976931348623157e308",
+        "100.0",
+        "-0.0",
+    ]
+    .into_iter()
+    .map(|n| serde_json::from_str(n).unwrap())
+    .collect()
+}
+
+#[ignore = "a peer test: needs the readers .ci/readers installs (ESC_CSI_READER_*); .ci/run runs it"]
+#[tokio::test]
+async fn every_yaml_reader_reads_each_number_as_the_number_sent_and_each_string_as_a_string() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut strings = hard_values(&dir.path().join("unused"));
+    strings.extend(YAML_WORDS.iter().map(|s| (*s).to_owned()));
+    let mut vars = serde_json::Map::new();
+    for (i, s) in strings.iter().enumerate() {
+        vars.insert(format!("S{i:03}"), json!(s));
+    }
+    for (i, n) in yaml_numbers().into_iter().enumerate() {
+        vars.insert(format!("N{i:03}"), n);
+    }
+    vars.insert("T".into(), json!(true));
+    vars.insert("F".into(), json!(false));
+    vars.insert("Z".into(), json!(null));
+    let file = mount(&vars, "yaml", dir.path()).await.unwrap();
+    let mut failures = Vec::new();
+    for (name, mode) in [
+        ("pyyaml", ""),
+        ("ruamel", ""),
+        ("node", "yaml"),
+        ("go", "yaml"),
+    ] {
+        let got: BTreeMap<String, serde_json::Value> = match reader(name, mode, &file) {
+            Ok(out) => serde_json::from_slice(&out).unwrap(),
+            Err(e) => {
+                failures.push(e);
+                continue;
+            }
+        };
+        let mut right = 0;
+        for (key, sent) in &vars {
+            let read = got.get(key);
+            let same = match (sent, read.and_then(|r| r.as_array())) {
+                (serde_json::Value::String(s), Some(r)) => r == &[json!("str"), json!(s)],
+                (serde_json::Value::Number(n), Some(r)) if r[0] == "num" => {
+                    let read: f64 = r[1].as_str().unwrap().parse().unwrap_or(f64::NAN);
+                    read == n.as_f64().unwrap()
+                }
+                (serde_json::Value::Bool(b), Some(r)) => r == &[json!("bool"), json!(b)],
+                (serde_json::Value::Null, Some(r)) => r == &[json!("null")],
+                _ => false,
+            };
+            if same {
+                right += 1;
+            } else {
+                let shown: String = sent.to_string().chars().take(40).collect();
+                failures.push(format!("{name}: {key}: sent {shown}, read {read:?}"));
+            }
+        }
+        println!("{name}: {right} of {} read back", vars.len());
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
