@@ -556,16 +556,16 @@ fn mount_example(name: &str, target: &Path) -> Output {
 }
 
 #[test]
-fn the_dotenv_example_mounts_with_one_command_as_esc_open_would_print_it() {
+fn the_dotenv_example_mounts_with_one_command_quoted_for_its_readers() {
     let dir = tempfile::tempdir().unwrap();
     let output = mount_example("dotenv", dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let dotenv = std::fs::read_to_string(dir.path().join(".env")).unwrap();
     assert_eq!(
         dotenv,
-        "DATABASE_HOST=\"db.internal.example.com\"\nDATABASE_PASSWORD=\"correct-horse-battery-staple\"\n\
-         DATABASE_PORT=\"5432\"\nDEBUG=\"false\"\nGREETING=\"say \\\"hi\\\"\\tthen leave\"\n\
-         QUEUE=\"orders\"\n"
+        "DATABASE_HOST='db.internal.example.com'\nDATABASE_PASSWORD='correct-horse-battery-staple'\n\
+         DATABASE_PORT='5432'\nDEBUG='false'\nGREETING='say \"hi\"\tthen leave'\n\
+         QUEUE='orders'\n"
     );
     let shell = std::fs::read_to_string(dir.path().join("env.sh")).unwrap();
     let exported: Vec<String> = dotenv.lines().map(|l| format!("export {l}")).collect();
