@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use esc_csi_provider::class::Class;
-use esc_csi_provider::items::{Item, Shape};
+use esc_csi_provider::dotenv::{DOTENV_REFUSES, SHELL_REFUSES};
+use esc_csi_provider::items::{Format, Item, Shape};
 use esc_csi_provider::problems::Problems;
 
 use crate::cli::CheckArgs;
@@ -70,7 +71,17 @@ fn line(item: &Item) -> String {
         return format!("{} <- template using {uses} ({mode:04o})", item.file_name);
     }
     match item.shape {
-        Shape::File => format!("{} <- {path} ({}, {mode:04o})", item.file_name, item.format),
+        Shape::File => {
+            let refuses = match item.format {
+                Format::Dotenv => format!("\n    {DOTENV_REFUSES}"),
+                Format::Shell => format!("\n    {SHELL_REFUSES}"),
+                _ => String::new(),
+            };
+            format!(
+                "{} <- {path} ({}, {mode:04o}){refuses}",
+                item.file_name, item.format
+            )
+        }
         Shape::Folder => format!(
             "{}/ <- a file per key of {path} ({}, {mode:04o} each)",
             item.file_name, item.format

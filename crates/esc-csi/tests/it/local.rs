@@ -620,6 +620,29 @@ fn the_template_example_mounts_a_config_file_with_one_command() {
 }
 
 #[test]
+fn check_shows_what_dotenv_and_shell_items_refuse() {
+    let class = examples().join("secretproviderclasses/dotenv.yaml");
+    let output = run(&["check", class.to_str().unwrap()], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains(
+            "  .env <- environmentVariables (dotenv, 0400)\n    refuses, naming each, keys \
+             other than [A-Za-z0-9_.]+, values holding ${...} or NUL, values no quoting \
+             carries to python-dotenv, Node's dotenv and godotenv alike, objects and arrays\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "(shell, 0400)\n    refuses, naming each, keys that are not shell names \
+             ([A-Za-z_][A-Za-z0-9_]*), values holding NUL, objects and arrays\n"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
 fn check_shows_folders_with_a_slash_and_templates_with_the_paths_they_use() {
     let output = run(
         &[
