@@ -57,7 +57,7 @@ pub fn render_env(value: &Value, shell: bool, limit: usize) -> Result<Vec<u8>, R
                      fn::toJSON in the environment to write it as a string)",
                     kind(member)
                 );
-                refuse(&mut refused, &mut more, key, why);
+                refuse(&mut refused, &mut more, key, &why);
                 continue;
             }
         };
@@ -67,12 +67,12 @@ pub fn render_env(value: &Value, shell: bool, limit: usize) -> Result<Vec<u8>, R
             dotenv_name(key)
         };
         if let Some(why) = why {
-            refuse(&mut refused, &mut more, key, why.to_owned());
+            refuse(&mut refused, &mut more, key, why);
             continue;
         }
         if text.contains('\0') {
             let why = "its value holds a NUL character, which no environment variable can";
-            refuse(&mut refused, &mut more, key, why.to_owned());
+            refuse(&mut refused, &mut more, key, why);
             continue;
         }
         let form = if shell {
@@ -81,7 +81,7 @@ pub fn render_env(value: &Value, shell: bool, limit: usize) -> Result<Vec<u8>, R
             match dotenv_form(&text) {
                 Ok(form) => form,
                 Err(why) => {
-                    refuse(&mut refused, &mut more, key, why.to_owned());
+                    refuse(&mut refused, &mut more, key, why);
                     continue;
                 }
             }
@@ -113,7 +113,7 @@ pub fn render_env(value: &Value, shell: bool, limit: usize) -> Result<Vec<u8>, R
     Ok(out.into_bytes())
 }
 
-fn refuse(refused: &mut Vec<String>, more: &mut usize, key: &str, why: String) {
+fn refuse(refused: &mut Vec<String>, more: &mut usize, key: &str, why: &str) {
     if refused.len() < MAX_NAMED {
         refused.push(format!("\"{}\" {why}", crate::names::shown(key)));
     } else {
