@@ -333,11 +333,11 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 12, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 16, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[ignore = "a peer test: needs the readers .ci/readers installs (ESC_CSI_READER_*); .ci/run runs it"]
     #[test]
-    fn generated_values_read_back_exactly_from_env_sh_and_from_every_accepted_dotenv_value(
+    fn generated_values_read_back_exactly_from_env_sh_every_accepted_dotenv_value_and_yaml(
         values in prop::collection::vec(nasty(), 1..10)
     ) {
         let dir = tempfile::tempdir().unwrap();
@@ -356,6 +356,16 @@ proptest! {
         for loader in LOADERS {
             let got = load_dotenv(loader, &file).unwrap();
             prop_assert!(wrong(&accepted, &got).is_empty(), "{loader}: {:?}", wrong(&accepted, &got));
+        }
+        let strings: serde_json::Map<_, _> =
+            values.iter().enumerate().map(|(i, v)| (format!("S{i:02}"), json!(v))).collect();
+        let file = rt.block_on(mount(&strings, "yaml", dir.path())).unwrap();
+        for name in ["pyyaml", "ruamel", "node", "go"] {
+            let out = reader(name, "yaml", &file).unwrap();
+            let got: BTreeMap<String, serde_json::Value> = serde_json::from_slice(&out).unwrap();
+            for (key, sent) in &strings {
+                prop_assert_eq!(got.get(key), Some(&json!(["str", sent])), "{} {}", name, key);
+            }
         }
     }
 }

@@ -418,3 +418,21 @@ async fn a_folder_file_that_does_not_render_is_named_by_its_own_path() {
          `certs.bad.der`: encoding base64 needs a string value, but the value is a number"
     );
 }
+
+#[tokio::test]
+async fn shell_refuses_every_key_that_is_not_a_shell_name_in_one_problem_never_showing_values() {
+    let h = Harness::start().await;
+    h.set_env(json!({"vars": {"1DIGIT": "hunter2", "my-key": "hunter2", "OK": "hunter2"}}));
+    let status = h
+        .mount(h.class("- {fileName: env.sh, secretKey: vars, format: shell}\n"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        "cannot mount from ESC environment acme/app/prod: secrets[0] (\"env.sh\"): `vars`: format \
+         shell cannot write these keys as variables: \"1DIGIT\" starts with a digit, so it is not \
+         a shell name; \"my-key\" is not a shell name ([A-Za-z_][A-Za-z0-9_]*)"
+    );
+    assert!(!status.message().contains("hunter2"));
+}
