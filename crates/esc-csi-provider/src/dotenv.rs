@@ -19,16 +19,6 @@ use esc_api::{Data, Value};
 
 use crate::render::{RenderError, kind};
 
-/// What `format: shell` refuses, as `esc-csi check` shows it (check is offline and cannot see
-/// the keys themselves).
-pub const SHELL_REFUSES: &str = "refuses, naming each, keys that are not shell names \
-     ([A-Za-z_][A-Za-z0-9_]*), values holding NUL, objects and arrays";
-
-/// What `format: dotenv` refuses, as `esc-csi check` shows it.
-pub const DOTENV_REFUSES: &str = "refuses, naming each, keys other than [A-Za-z0-9_.]+, \
-     values holding ${...} or NUL, values no quoting carries to python-dotenv, Node's dotenv \
-     and godotenv alike, objects and arrays";
-
 /// At most this many refused keys are named in one error; the rest are counted.
 const MAX_NAMED: usize = 20;
 

@@ -4,7 +4,6 @@
 use std::io::Write;
 
 use esc_csi_provider::class::Class;
-use esc_csi_provider::dotenv::{DOTENV_REFUSES, SHELL_REFUSES};
 use esc_csi_provider::items::{Format, Item, Shape};
 use esc_csi_provider::problems::Problems;
 
@@ -47,6 +46,16 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
     }
     Ok(())
 }
+
+/// What `format: shell` refuses, as `esc-csi check` shows it (check is offline and cannot see
+/// the keys themselves); the rules are `esc_csi_provider::dotenv`'s.
+const SHELL_REFUSES: &str = "refuses, naming each, keys that are not shell names \
+     ([A-Za-z_][A-Za-z0-9_]*), values holding NUL, objects and arrays";
+
+/// What `format: dotenv` refuses, as `esc-csi check` shows it.
+const DOTENV_REFUSES: &str = "refuses, naming each, keys other than [A-Za-z0-9_.]+, \
+     values holding ${...} or NUL, values no quoting carries to python-dotenv, Node's dotenv \
+     and godotenv alike, objects and arrays";
 
 /// How `check` shows an item: where it writes, from what, as what, with which mode. Folders
 /// end in `/` and say what fills them, so they cannot be mistaken for files.
