@@ -81,7 +81,9 @@ pub fn render(
         (Format::Yaml, _) => {
             let value = json_in_string(value, limit)?;
             let spelling = Spelling::new(value.as_ref()).ok_or_else(|| {
-                RenderError::Yaml("its text holds every digit run used as a placeholder".into())
+                RenderError::Yaml(
+                    "its text holds each random digit run drawn as a placeholder".into(),
+                )
             })?;
             let mut out = Limited::new(limit);
             match serde_norway::to_writer(&mut out, &Yaml(value.as_ref(), &spelling)) {

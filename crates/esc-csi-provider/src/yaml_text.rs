@@ -8,25 +8,21 @@
 //!
 //! The YAML writer chooses every scalar's style itself, so such scalars are written as unique
 //! placeholder integers ([`Spelling::placeholder`]), replaced by their text once the document
-//! is written ([`Spelling::finish`]). A placeholder is a digit run that occurs nowhere in the
-//! value's own text, so every occurrence in the document is one of ours.
+//! is written ([`Spelling::finish`]). A placeholder starts with a random digit run that occurs
+//! nowhere in the value's own text, so every occurrence in the document is one of ours.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use esc_api::{Data, Value};
 
-/// Digit runs a placeholder starts with, the first that the value's text lacks.
-const PREFIXES: [&str; 4] = [
-    "314159265358979323846264338",
-    "271828182845904523536028747",
-    "141421356237309504880168872",
-    "173205080756887729352744634",
-];
+/// Random 27-digit runs tried as a placeholder's start, the first that the value's text lacks
+/// (a value cannot aim at a run drawn after it was written).
+const TRIES: usize = 8;
 
 /// Placeholders of one document and the text each stands for.
 pub struct Spelling {
-    prefix: &'static str,
+    prefix: String,
     texts: RefCell<Vec<String>>,
 }
 
@@ -40,9 +36,21 @@ impl std::fmt::Debug for Spelling {
 }
 
 impl Spelling {
-    /// Spelling for `value`; `None` if its text holds every candidate prefix.
+    /// Spelling for `value`; `None` if no random digit run was free of its text (or the
+    /// system's random source failed).
     pub fn new(value: &Value) -> Option<Spelling> {
-        let prefix = PREFIXES.into_iter().find(|p| !mentions(value, p))?;
+        let rng = ring::rand::SystemRandom::new();
+        let drawn = (0..TRIES).map_while(|_| {
+            let bytes: [u8; 16] = ring::rand::generate(&rng).ok()?.expose();
+            // 27 digits, the first not 0.
+            let n = 10u128.pow(26) + u128::from_le_bytes(bytes) % (9 * 10u128.pow(26));
+            Some(n.to_string())
+        });
+        Spelling::first_free(value, drawn)
+    }
+
+    fn first_free(value: &Value, mut candidates: impl Iterator<Item = String>) -> Option<Spelling> {
+        let prefix = candidates.find(|p| !mentions(value, p))?;
         Some(Spelling {
             prefix,
             texts: RefCell::new(Vec::new()),
@@ -170,6 +178,13 @@ pub fn double_quoted(text: &str) -> String {
 mod tests {
     use super::*;
 
+    const PREFIXES: [&str; 4] = [
+        "314159265358979323846264338",
+        "271828182845904523536028747",
+        "141421356237309504880168872",
+        "173205080756887729352744634",
+    ];
+
     #[test]
     fn floats_get_a_dot_and_a_signed_exponent() {
         assert_eq!(float_text(1e22), "1.0e+22");
@@ -212,10 +227,62 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #[test]
+        fn yaml_strings_and_keys_read_back_as_written_even_holding_placeholder_digits(
+            members in proptest::collection::btree_map(piece(), piece(), 0..8)
+        ) {
+            let value = Value::from_json(serde_json::to_value(&members).unwrap());
+            let text = crate::render::render(
+                &value,
+                crate::items::Format::Yaml,
+                crate::items::Encoding::Utf8,
+                usize::MAX,
+            )
+            .unwrap();
+            let back: std::collections::BTreeMap<String, String> =
+                serde_norway::from_slice(&text).unwrap();
+            proptest::prop_assert_eq!(back, members);
+        }
+    }
+
+    fn piece() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::strategy::Strategy;
+        let parts = proptest::sample::select(vec![
+            "a",
+            "1",
+            "-",
+            ".",
+            ":",
+            " ",
+            "#",
+            "'",
+            "\"",
+            "\\",
+            "\n",
+            "yes",
+            "~",
+            "<<",
+            "=",
+            "\u{2028}",
+            "\u{85}",
+            "\u{feff}",
+            "\u{1}",
+            "e+22",
+            PREFIXES[0],
+            PREFIXES[1],
+            PREFIXES[2],
+            PREFIXES[3],
+            "0000000001",
+        ]);
+        proptest::collection::vec(parts, 0..6).prop_map(|p| p.concat())
+    }
+
     #[test]
     fn placeholders_are_replaced_and_avoid_digits_the_value_holds() {
         let value = Value::from_json(serde_json::json!({"k": format!("x{}", PREFIXES[0])}));
-        let spelling = Spelling::new(&value).unwrap();
+        let spelling =
+            Spelling::first_free(&value, PREFIXES.into_iter().map(String::from)).unwrap();
         assert_eq!(spelling.prefix, PREFIXES[1]);
         let a = spelling.placeholder("\"yes\"".into());
         let b = spelling.placeholder("1.0e+22".into());
@@ -225,6 +292,6 @@ mod tests {
             "a: \"yes\"\nb:\n- 1.0e+22\n"
         );
         let all = Value::from_json(serde_json::json!(PREFIXES.concat()));
-        assert!(Spelling::new(&all).is_none());
+        assert!(Spelling::first_free(&all, PREFIXES.into_iter().map(String::from)).is_none());
     }
 }
