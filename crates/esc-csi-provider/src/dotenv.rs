@@ -127,8 +127,8 @@ pub fn shell_name(key: &str) -> Option<&'static str> {
 const NOT_A_SHELL_NAME: &str = "is not a shell name ([A-Za-z_][A-Za-z0-9_]*)";
 
 /// Why `key` cannot be a variable of a dotenv file: the names all of python-dotenv, Node's
-/// dotenv and godotenv read are `[A-Za-z0-9_.]+` (Node's drops a line with any other
-/// character, godotenv fails the whole file on it).
+/// dotenv and godotenv read are `[A-Za-z0-9_.]+` (godotenv fails the whole file on any other
+/// character, `-` included; Node's drops a line whose key has any but those and `-`).
 pub fn dotenv_name(key: &str) -> Option<&'static str> {
     if key.is_empty() {
         Some("is empty")

@@ -293,6 +293,10 @@ async fn every_dotenv_loader_reads_back_each_value_the_mount_accepts_and_the_res
     // What no quoting carries to python-dotenv, Node's dotenv and godotenv alike (see
     // dotenv::dotenv_form): of the hard values, only `${...}`, which python-dotenv expands.
     assert_eq!(refused, ["${X}", "${X:-default}"]);
+    // Every kind of key the rule accepts ([A-Za-z0-9_.]+).
+    for key in ["1DIGIT", "a.b.c", "_under", "lower", "export", "Z.9"] {
+        accepted.insert(key.to_owned(), json!(key));
+    }
     let file = mount(&accepted, "dotenv", dir.path()).await.unwrap();
     let mut failures = Vec::new();
     for loader in LOADERS {
