@@ -72,25 +72,34 @@ func ids[V any](m map[string]V) []string {
 	return out
 }
 
-const dotenvWant = `API_KEY="k-e2e-views-7f3a"
-APP_NAME="checkout"
-DEBUG="false"
-EMPTY=""
-GREETING="say \"hi\"\tthen leave"
-MULTI="line one\nline two"
-PORT="8080"
-RATIO="2.5"
-`
+// Single-quoted, so that every dotenv loader and shell reads each value back exactly (a tab
+// and a line break written as themselves).
+const dotenvWant = "API_KEY='k-e2e-views-7f3a'\n" +
+	"APP_NAME='checkout'\n" +
+	"DEBUG='false'\n" +
+	"EMPTY=''\n" +
+	"GREETING='say \"hi\"\tthen leave'\n" +
+	"MULTI='line one\nline two'\n" +
+	"PORT='8080'\n" +
+	"RATIO='2.5'\n"
 
-// `format: dotenv` and `format: shell` of environmentVariables: one file each, as `esc open
-// --format dotenv|shell` prints them.
+const shellWant = "export API_KEY='k-e2e-views-7f3a'\n" +
+	"export APP_NAME='checkout'\n" +
+	"export DEBUG='false'\n" +
+	"export EMPTY=''\n" +
+	"export GREETING='say \"hi\"\tthen leave'\n" +
+	"export MULTI='line one\nline two'\n" +
+	"export PORT='8080'\n" +
+	"export RATIO='2.5'\n"
+
+// `format: dotenv` and `format: shell` of environmentVariables: one file each, quoted for
+// their readers.
 func TestDotenvAndShell(t *testing.T) {
 	need(t)
 	p, target := viewsPod(t, "dotenv",
 		"- fileName: .env\n  secretKey: environmentVariables\n  format: dotenv\n  mode: \"0400\"\n"+
 			"- fileName: env/app.sh\n  secretKey: environmentVariables\n  format: shell\n", "")
-	shell := "export " + strings.ReplaceAll(strings.TrimSuffix(dotenvWant, "\n"), "\n", "\nexport ") + "\n"
-	want := map[string]file{".env": {dotenvWant, 0o400}, "env/app.sh": {shell, 0o644}}
+	want := map[string]file{".env": {dotenvWant, 0o400}, "env/app.sh": {shellWant, 0o644}}
 	expectFiles(t, target, want)
 	expectPodStatus(t, p, "views", "secrets", ids(want)...)
 }

@@ -105,7 +105,7 @@ fn item_code(kind: &ItemProblemKind) -> ErrorCode {
             | RenderError::Decode { .. }
             | RenderError::NotAnObject { .. }
             | RenderError::BadKey { .. }
-            | RenderError::Nested { .. }
+            | RenderError::Variables { .. }
             | RenderError::NestedFile { .. }
             | RenderError::EmptyFolder,
         ) => ErrorCode::InvalidArgument,

@@ -29,9 +29,10 @@ pub enum Format {
     Json,
     /// YAML.
     Yaml,
-    /// An object's keys as `KEY="value"` lines, as `esc open --format dotenv` writes them.
+    /// An object's keys as `KEY=value` lines, each value quoted so that common dotenv loaders
+    /// read it back (see [`crate::dotenv`]).
     Dotenv,
-    /// The same as `export KEY="value"` lines, as `esc open --format shell` writes them.
+    /// `export KEY='value'` lines, every value single-quoted (see [`crate::dotenv`]).
     Shell,
 }
 

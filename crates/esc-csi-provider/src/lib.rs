@@ -38,6 +38,7 @@ pub mod template;
 pub mod version;
 pub mod wire;
 pub mod yaml;
+pub mod yaml_text;
 
 pub use error::MountError;
 pub use mount::Mounter;

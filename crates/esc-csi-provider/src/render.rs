@@ -7,6 +7,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use esc_api::{Data, Value};
 
 use crate::items::{Encoding, Format};
+use crate::yaml_text::{self, Spelling};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
@@ -34,12 +35,10 @@ pub enum RenderError {
         what: &'static str,
         why: String,
     },
-    /// `format: dotenv` or `shell` met an object or array.
-    #[error(
-        "key \"{key}\" is {found}; format dotenv and shell write only strings, numbers, booleans \
-         and null (use fn::toJSON in the environment to write it as a string)"
-    )]
-    Nested { key: String, found: &'static str },
+    /// `format: dotenv` or `shell` met keys or values it cannot write as variables its readers
+    /// read back; every such key is named (up to a cap), so one mount shows them all.
+    #[error("format {format} cannot write these keys as variables: {keys}")]
+    Variables { format: &'static str, keys: String },
     /// `files` met an object or array.
     #[error(
         "key \"{key}\" is {found}; esc run writes only strings, numbers, booleans and null as \
@@ -81,9 +80,20 @@ pub fn render(
         }
         (Format::Yaml, _) => {
             let value = json_in_string(value, limit)?;
+            let spelling = Spelling::new(value.as_ref()).ok_or_else(|| {
+                RenderError::Yaml(
+                    "its text holds each random digit run drawn as a placeholder".into(),
+                )
+            })?;
             let mut out = Limited::new(limit);
-            match serde_norway::to_writer(&mut out, &Yaml(value.as_ref())) {
-                Ok(()) => Ok(out.bytes),
+            match serde_norway::to_writer(&mut out, &Yaml(value.as_ref(), &spelling)) {
+                Ok(()) => {
+                    let bytes = spelling.finish(out.bytes);
+                    if bytes.len() > limit {
+                        return Err(too_large);
+                    }
+                    Ok(bytes)
+                }
                 Err(_) if out.over => Err(too_large),
                 Err(e) => Err(RenderError::Yaml(e.to_string())),
             }
@@ -141,40 +151,73 @@ fn plaintext(value: &Value, limit: usize) -> Option<Vec<u8>> {
     }
 }
 
-/// A string that holds JSON text is formatted as that JSON, as the Go provider did for
-/// `format: json` and `format: yaml` (think `fn::toJSON`); anything else is formatted as is.
+/// A string that holds a JSON object or array is formatted as that JSON, as the Go provider did
+/// for `format: json` and `format: yaml` (think `fn::toJSON`); anything else is formatted as is.
 /// Every JSON value takes at least a few bytes once formatted, so text holding more than
 /// `limit / 4` values cannot fit and is not decoded into a tree at all.
 fn json_in_string(value: &Value, limit: usize) -> Result<std::borrow::Cow<'_, Value>, RenderError> {
     if let Data::String(s) = &value.data {
         let most = limit / 4;
+        // Only an object or array: a string holding `1e400` or `true` stays a string.
         let looks_like_json = s.trim_start().starts_with(['{', '[']);
         if looks_like_json && esc_api::reply::count_json_values(s.as_bytes(), most) > most {
             return Err(RenderError::TooLarge { limit });
         }
-        if let Ok(parsed) = Value::decode_plain(s) {
+        if let Some(parsed) = looks_like_json
+            .then(|| Value::decode_plain(s).ok())
+            .flatten()
+        {
             return Ok(std::borrow::Cow::Owned(parsed));
         }
     }
     Ok(std::borrow::Cow::Borrowed(value))
 }
 
-/// A value as YAML writes it. An integer is written as sent, however long; any other number
-/// as the shortest text of the nearest `f64` (`1E2` as `100.0`), because the YAML writer has no
-/// way to write a plain scalar of our choosing. `esc open --format yaml` rewrites these too
-/// (Go's yaml.v3 writes a `json.Number` as an `int64` or, failing that, a `float64`).
-struct Yaml<'a>(&'a Value);
+/// A value as YAML writes it, spelled so that YAML 1.1 and 1.2 readers agree (see
+/// [`crate::yaml_text`]): an integer as sent, however long; any other number as the shortest
+/// text of the nearest `f64` with a `.` and a signed exponent (`1E2` as `100.0`, `1e22` as
+/// `1.0e+22`); a string a YAML 1.1 reader would retype in double quotes.
+struct Yaml<'a>(&'a Value, &'a Spelling);
 
 impl serde::Serialize for Yaml<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let spelling = self.1;
         match &self.0.data {
             Data::Number(n) => match n.as_i128() {
                 Some(i) => s.serialize_i128(i),
-                None => s.serialize_f64(n.as_str().parse().unwrap_or(f64::NAN)),
+                None => match n.as_str().parse::<f64>() {
+                    Ok(f) if f.is_finite() => {
+                        s.serialize_i128(spelling.placeholder(yaml_text::float_text(f)))
+                    }
+                    _ => Err(serde::ser::Error::custom(
+                        "a number is beyond the range of a 64-bit float, which YAML readers \
+                         would read as infinity",
+                    )),
+                },
             },
-            Data::Array(items) => s.collect_seq(items.iter().map(Yaml)),
-            Data::Object(members) => s.collect_map(members.iter().map(|(k, v)| (k, Yaml(v)))),
+            Data::String(text) => YamlStr(text, spelling).serialize(s),
+            Data::Array(items) => s.collect_seq(items.iter().map(|v| Yaml(v, spelling))),
+            Data::Object(members) => s.collect_map(
+                members
+                    .iter()
+                    .map(|(k, v)| (YamlStr(k, spelling), Yaml(v, spelling))),
+            ),
             _ => self.0.serialize(s),
+        }
+    }
+}
+
+/// A string or key: as the YAML writer quotes it, or in double quotes if a YAML 1.1 reader
+/// would retype it. A key over 1000 bytes stays with the writer, which knows when a key is
+/// too long to be written plain.
+struct YamlStr<'a>(&'a str, &'a Spelling);
+
+impl serde::Serialize for YamlStr<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if yaml_text::ambiguous(self.0) && self.0.len() <= 1000 {
+            s.serialize_i128(self.1.placeholder(yaml_text::double_quoted(self.0)))
+        } else {
+            s.serialize_str(self.0)
         }
     }
 }
@@ -348,6 +391,37 @@ mod tests {
             String::from_utf8(render(&value, Format::Yaml, Encoding::Utf8, usize::MAX).unwrap())
                 .unwrap(),
             "big: 12345678901234567890123\ne: 100.0\nf: 1.5\n"
+        );
+    }
+
+    #[test]
+    fn yaml_floats_have_a_dot_and_a_signed_exponent_that_yaml_1_1_readers_need() {
+        let value =
+            Value::decode_plain(r#"{"big": 1.2345678901234568e22, "e": 1e22, "small": 1.5E-7}"#)
+                .unwrap();
+        assert_eq!(
+            String::from_utf8(render(&value, Format::Yaml, Encoding::Utf8, usize::MAX).unwrap())
+                .unwrap(),
+            "big: 1.2345678901234568e+22\ne: 1.0e+22\nsmall: 1.5e-7\n"
+        );
+        let beyond = Value::decode_plain(r#"{"inf": 1e400}"#).unwrap();
+        assert!(matches!(
+            render(&beyond, Format::Yaml, Encoding::Utf8, usize::MAX),
+            Err(RenderError::Yaml(_))
+        ));
+    }
+
+    #[test]
+    fn strings_stay_strings_in_json_and_yaml_even_when_they_read_as_numbers_or_words() {
+        assert_eq!(text(json!("1e400"), Format::Json), "\"1e400\"\n");
+        assert_eq!(text(json!("true"), Format::Json), "\"true\"\n");
+        assert_eq!(text(json!("1e400"), Format::Yaml), "\"1e400\"\n");
+        assert_eq!(
+            text(
+                json!({"a": "yes", "b": "2001-12-14", "c": "1_000", "d": "plain", "on": 1}),
+                Format::Yaml
+            ),
+            "a: \"yes\"\nb: \"2001-12-14\"\nc: \"1_000\"\nd: plain\n\"on\": 1\n"
         );
     }
 

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use esc_csi_provider::class::Class;
-use esc_csi_provider::items::{Item, Shape};
+use esc_csi_provider::items::{Format, Item, Shape};
 use esc_csi_provider::problems::Problems;
 
 use crate::cli::CheckArgs;
@@ -47,6 +47,16 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
     Ok(())
 }
 
+/// What `format: shell` refuses, as `esc-csi check` shows it (check is offline and cannot see
+/// the keys themselves); the rules are `esc_csi_provider::dotenv`'s.
+const SHELL_REFUSES: &str = "refuses, naming each, keys that are not shell names \
+     ([A-Za-z_][A-Za-z0-9_]*), values holding NUL, objects and arrays";
+
+/// What `format: dotenv` refuses, as `esc-csi check` shows it.
+const DOTENV_REFUSES: &str = "refuses, naming each, keys other than [A-Za-z0-9_.]+, \
+     values holding ${...} or NUL, values no quoting carries to python-dotenv, Node's dotenv \
+     and godotenv alike, objects and arrays";
+
 /// How `check` shows an item: where it writes, from what, as what, with which mode. Folders
 /// end in `/` and say what fills them, so they cannot be mistaken for files.
 fn line(item: &Item) -> String {
@@ -70,7 +80,17 @@ fn line(item: &Item) -> String {
         return format!("{} <- template using {uses} ({mode:04o})", item.file_name);
     }
     match item.shape {
-        Shape::File => format!("{} <- {path} ({}, {mode:04o})", item.file_name, item.format),
+        Shape::File => {
+            let refuses = match item.format {
+                Format::Dotenv => format!("\n    {DOTENV_REFUSES}"),
+                Format::Shell => format!("\n    {SHELL_REFUSES}"),
+                _ => String::new(),
+            };
+            format!(
+                "{} <- {path} ({}, {mode:04o}){refuses}",
+                item.file_name, item.format
+            )
+        }
         Shape::Folder => format!(
             "{}/ <- a file per key of {path} ({}, {mode:04o} each)",
             item.file_name, item.format

@@ -9,6 +9,7 @@ mod errors;
 mod faults;
 mod hostile;
 mod mount;
+mod readers;
 mod resilience;
 mod socket;
 mod support;

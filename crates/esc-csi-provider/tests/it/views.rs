@@ -17,7 +17,8 @@ fn worker() -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn dotenv_and_shell_write_environment_variables_as_esc_open_does_in_one_open_and_one_read() {
+async fn dotenv_and_shell_write_environment_variables_quoted_for_their_readers_in_one_open_and_one_read()
+ {
     let h = Harness::start().await;
     h.set_env(worker());
     let class = h.class(
@@ -31,13 +32,13 @@ async fn dotenv_and_shell_write_environment_variables_as_esc_open_does_in_one_op
             (
                 ".env".into(),
                 0o644,
-                "DEBUG=\"false\"\nEMPTY=\"\"\nNOTE=\"say \\\"hi\\\"\\n\"\nPORT=\"5432\"\n".into()
+                "DEBUG='false'\nEMPTY=''\nNOTE='say \"hi\"\n'\nPORT='5432'\n".into()
             ),
             (
                 "env.sh".into(),
                 0o400,
-                "export DEBUG=\"false\"\nexport EMPTY=\"\"\nexport NOTE=\"say \\\"hi\\\"\\n\"\n\
-                 export PORT=\"5432\"\n"
+                "export DEBUG='false'\nexport EMPTY=''\nexport NOTE='say \"hi\"\n'\n\
+                 export PORT='5432'\n"
                     .into()
             ),
         ]
@@ -92,9 +93,11 @@ async fn dotenv_of_a_nested_value_or_of_a_non_object_fails_naming_the_key() {
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
     assert_eq!(
         status.message(),
-        "cannot mount from ESC environment acme/app/prod: secrets[0] (\"a.env\"): `worker`: key \
-         \"limits\" is an object; format dotenv and shell write only strings, numbers, booleans \
-         and null (use fn::toJSON in the environment to write it as a string); secrets[1] \
+        "cannot mount from ESC environment acme/app/prod: secrets[0] (\"a.env\"): `worker`: format \
+         dotenv cannot write these keys as variables: \"limits\" is an object; only strings, \
+         numbers, booleans and null can be variables (use fn::toJSON in the environment to \
+         write it as a string); \"tags\" is an array; only strings, numbers, booleans and null \
+         can be variables (use fn::toJSON in the environment to write it as a string); secrets[1] \
          (\"b.env\"): `db.user`: the value is a string, but format dotenv and shell write an \
          object's keys as variables"
     );
@@ -414,4 +417,22 @@ async fn a_folder_file_that_does_not_render_is_named_by_its_own_path() {
         "cannot mount from ESC environment acme/app/prod: secrets[0] (\"certs\"): \
          `certs.bad.der`: encoding base64 needs a string value, but the value is a number"
     );
+}
+
+#[tokio::test]
+async fn shell_refuses_every_key_that_is_not_a_shell_name_in_one_problem_never_showing_values() {
+    let h = Harness::start().await;
+    h.set_env(json!({"vars": {"1DIGIT": "hunter2", "my-key": "hunter2", "OK": "hunter2"}}));
+    let status = h
+        .mount(h.class("- {fileName: env.sh, secretKey: vars, format: shell}\n"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        status.message(),
+        "cannot mount from ESC environment acme/app/prod: secrets[0] (\"env.sh\"): `vars`: format \
+         shell cannot write these keys as variables: \"1DIGIT\" starts with a digit, so it is not \
+         a shell name; \"my-key\" is not a shell name ([A-Za-z_][A-Za-z0-9_]*)"
+    );
+    assert!(!status.message().contains("hunter2"));
 }

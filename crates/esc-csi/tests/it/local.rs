@@ -556,16 +556,16 @@ fn mount_example(name: &str, target: &Path) -> Output {
 }
 
 #[test]
-fn the_dotenv_example_mounts_with_one_command_as_esc_open_would_print_it() {
+fn the_dotenv_example_mounts_with_one_command_quoted_for_its_readers() {
     let dir = tempfile::tempdir().unwrap();
     let output = mount_example("dotenv", dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let dotenv = std::fs::read_to_string(dir.path().join(".env")).unwrap();
     assert_eq!(
         dotenv,
-        "DATABASE_HOST=\"db.internal.example.com\"\nDATABASE_PASSWORD=\"correct-horse-battery-staple\"\n\
-         DATABASE_PORT=\"5432\"\nDEBUG=\"false\"\nGREETING=\"say \\\"hi\\\"\\tthen leave\"\n\
-         QUEUE=\"orders\"\n"
+        "DATABASE_HOST='db.internal.example.com'\nDATABASE_PASSWORD='correct-horse-battery-staple'\n\
+         DATABASE_PORT='5432'\nDEBUG='false'\nGREETING='say \"hi\"\tthen leave'\n\
+         QUEUE='orders'\n"
     );
     let shell = std::fs::read_to_string(dir.path().join("env.sh")).unwrap();
     let exported: Vec<String> = dotenv.lines().map(|l| format!("export {l}")).collect();
@@ -616,6 +616,29 @@ fn the_template_example_mounts_a_config_file_with_one_command() {
     assert_eq!(
         std::fs::read_to_string(dir.path().join("database-url")).unwrap(),
         "postgres://checkout:correct-horse-battery-staple@db.internal.example.com:5432/orders"
+    );
+}
+
+#[test]
+fn check_shows_what_dotenv_and_shell_items_refuse() {
+    let class = examples().join("secretproviderclasses/dotenv.yaml");
+    let output = run(&["check", class.to_str().unwrap()], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let out = stdout(&output);
+    assert!(
+        out.contains(
+            "  .env <- environmentVariables (dotenv, 0400)\n    refuses, naming each, keys \
+             other than [A-Za-z0-9_.]+, values holding ${...} or NUL, values no quoting \
+             carries to python-dotenv, Node's dotenv and godotenv alike, objects and arrays\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "(shell, 0400)\n    refuses, naming each, keys that are not shell names \
+             ([A-Za-z_][A-Za-z0-9_]*), values holding NUL, objects and arrays\n"
+        ),
+        "{out}"
     );
 }
 

@@ -489,6 +489,9 @@ fn cli_session(cli: &EscCli, backend: &str) {
     let yaml = cli.ok(&["env", "open", "shop/dev", "--format", "yaml"]);
     assert!(yaml.contains("password: hunter2\n"), "{yaml}");
     assert!(yaml.contains("url: https://shop.eu.example\n"), "{yaml}");
+    // v0.26.0 writes a number as a quoted string (yaml.v3 writes Go's json.Number as one), as
+    // docs/secretproviderclass.md says where it compares esc-csi's format: yaml.
+    assert!(yaml.contains("port: \"9090\"\n"), "{yaml}");
     let dotenv = cli.ok(&["env", "open", "shop/dev", "--format", "dotenv"]);
     assert!(
         dotenv.starts_with("APP_URL=\"https://shop.eu.example\"\nDB_PASSWORD=\"hunter2\"\n"),
