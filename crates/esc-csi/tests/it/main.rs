@@ -5,6 +5,7 @@ mod cli;
 mod documented_cli;
 mod esc_server;
 mod local;
+mod observability;
 mod oidc;
 mod operations;
 mod readme;
