@@ -367,6 +367,8 @@ fn parse_item(
     {
         subject = label(index, Some(&name));
     }
+    // Keys esc-csi does not know: ignored, unless the item then names nothing to write.
+    let mut unknown: Vec<&str> = Vec::new();
     for (key, value) in mapping {
         let Some(key) = key.as_str() else {
             problems.push(&subject, "has a key that is not a string");
@@ -393,6 +395,7 @@ fn parse_item(
                 format!("unknown key {key:?} (did you mean {meant:?}?)"),
             );
         } else {
+            unknown.push(key);
             warnings.push(format!("{subject}: unknown key {key:?} is ignored"));
         }
     }
@@ -419,7 +422,24 @@ fn parse_item(
         }
     };
     let file_name = field(name_key);
-    if let Err(message) = check_name(&file_name, name_key) {
+    if given.is_empty() && !unknown.is_empty() {
+        // `directoryName:` is not an unknown kind of item, it is no item at all.
+        let keys: Vec<String> = unknown.iter().map(|k| format!("{k:?}")).collect();
+        problems.push(
+            &subject,
+            format!(
+                "names no file to write: it needs fileName (one file), folderName (a folder \
+                 with a file per key of an object) or files (the environment's files), and \
+                 esc-csi does not know {} {}",
+                if keys.len() == 1 {
+                    "its key"
+                } else {
+                    "its keys"
+                },
+                keys.join(", ")
+            ),
+        );
+    } else if let Err(message) = check_name(&file_name, name_key) {
         problems.push(&subject, message);
     }
     if shape == Shape::Files {
@@ -733,6 +753,17 @@ mod tests {
                 "secrets[0] (\"a\"): unknown key \"description\" is ignored",
                 "secrets[0] (\"a\"): unknown key \"owner\" is ignored"
             ]
+        );
+    }
+
+    #[test]
+    fn an_item_of_an_unknown_kind_says_which_key_esc_csi_does_not_know() {
+        let (_, problems, _) = parse("- {directoryName: conf, secretKey: app}\n");
+        assert_eq!(
+            problems.to_string(),
+            "secrets[0]: names no file to write: it needs fileName (one file), folderName (a \
+             folder with a file per key of an object) or files (the environment's files), and \
+             esc-csi does not know its key \"directoryName\""
         );
     }
 
