@@ -1006,3 +1006,38 @@ fn a_missing_kubeconfig_is_quoted_once() {
     );
     assert!(!message.contains("'\""), "{message}");
 }
+
+#[test]
+fn esc_api_calls_go_through_the_https_proxy_of_the_environment() {
+    use std::io::{BufRead, BufReader};
+    // A proxy that records the first request line and hangs up.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = proxy.local_addr().unwrap().port();
+    let seen = std::thread::spawn(move || {
+        let (stream, _) = proxy.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).unwrap();
+        line
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let spc = write_class(
+        dir.path(),
+        &class("https://esc.example.test/api/esc", ITEMS),
+    );
+    let output = Command::new(BIN)
+        .args(["mount", &spc, "--timeout", "2s", "--target"])
+        .arg(dir.path().join("mnt"))
+        .env("PULUMI_ACCESS_TOKEN", TOKEN)
+        .env("HTTPS_PROXY", format!("http://127.0.0.1:{port}"))
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy")
+        .env("HOME", dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(
+        seen.join().unwrap(),
+        "CONNECT esc.example.test:443 HTTP/1.1\r\n"
+    );
+    assert!(!stderr(&output).contains(TOKEN));
+}

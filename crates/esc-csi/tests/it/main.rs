@@ -4,6 +4,7 @@ mod chart;
 mod cli;
 mod documented_cli;
 mod esc_server;
+mod esc_server_doc;
 mod local;
 mod observability;
 mod oidc;
