@@ -816,7 +816,7 @@ async fn mount_strict_refuses_a_class_with_warnings_before_writing_anything() {
     esc.accept_token(TOKEN);
     esc.set("acme/app/dev", json!({"app": {"hello": "world"}}));
     let dir = tempfile::tempdir().unwrap();
-    let items = "- fileName: hello\n  secretKey: app.hello\n  permissions: \"0400\"\n";
+    let items = "- fileName: hello\n  secretKey: app.hello\n  owner: team-a\n";
     let spc = write_class(dir.path(), &class(&esc.url(), items));
     let target = dir.path().join("mnt");
     let output = run(
@@ -832,7 +832,7 @@ async fn mount_strict_refuses_a_class_with_warnings_before_writing_anything() {
     assert_eq!(output.status.code(), Some(1));
     assert_eq!(
         stderr(&output),
-        "warning: secrets[0] (\"hello\"): unknown key \"permissions\" is ignored\n\
+        "warning: secrets[0] (\"hello\"): unknown key \"owner\" is ignored\n\
          esc-csi: error: the class has 1 warning, and --strict refuses them\n"
     );
     assert!(!target.join("hello").exists());
@@ -841,9 +841,8 @@ async fn mount_strict_refuses_a_class_with_warnings_before_writing_anything() {
     let check = run(&["check", &spc], None);
     assert!(check.status.success());
     assert!(
-        stderr(&check).starts_with(
-            "warning: secrets[0] (\"hello\"): unknown key \"permissions\" is ignored\n"
-        ),
+        stderr(&check)
+            .starts_with("warning: secrets[0] (\"hello\"): unknown key \"owner\" is ignored\n"),
         "{}",
         stderr(&check)
     );
