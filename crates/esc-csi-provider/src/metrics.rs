@@ -48,6 +48,13 @@ pub struct CacheLabels {
     pub result: &'static str,
 }
 
+/// One cache, for its size.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheNameLabels {
+    /// `environment` or `auth_secret`.
+    pub cache: &'static str,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     /// `success` or `error`.
@@ -66,6 +73,9 @@ pub struct Metrics {
     cache_requests: Family<CacheLabels, Counter>,
     token_exchanges: Family<ResultLabels, Counter>,
     stale_serves: Counter,
+    cache_entries: Family<CacheNameLabels, Gauge>,
+    cache_bytes: Family<CacheNameLabels, Gauge>,
+    cache_limit_bytes: Family<CacheNameLabels, Gauge>,
 }
 
 /// The ESC client's endpoints, as [`esc_api::Observer`] names them.
@@ -89,6 +99,9 @@ impl Default for Metrics {
             cache_requests: Family::default(),
             token_exchanges: Family::default(),
             stale_serves: Counter::default(),
+            cache_entries: Family::default(),
+            cache_bytes: Family::default(),
+            cache_limit_bytes: Family::default(),
         }
     }
 }
@@ -142,6 +155,21 @@ impl Metrics {
             "stale_serves",
             "Re-mounts answered with last good content because ESC failed",
             metrics.stale_serves.clone(),
+        );
+        r.register(
+            "cache_entries",
+            "Entries a cache holds, as of its last lookup",
+            metrics.cache_entries.clone(),
+        );
+        r.register(
+            "cache_bytes",
+            "Estimated bytes a cache holds, as of its last lookup",
+            metrics.cache_bytes.clone(),
+        );
+        r.register(
+            "cache_limit_bytes",
+            "Most bytes a cache may hold (--cache-max-bytes for environments)",
+            metrics.cache_limit_bytes.clone(),
         );
         metrics.start_at_zero();
         metrics
@@ -231,6 +259,24 @@ impl Metrics {
         self.cache_requests
             .get_or_create(&CacheLabels { cache, result })
             .inc();
+    }
+
+    /// A cache's size after a lookup.
+    pub fn cache_size(&self, cache: &'static str, entries: usize, bytes: usize) {
+        let labels = CacheNameLabels { cache };
+        self.cache_entries
+            .get_or_create(&labels)
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        self.cache_bytes
+            .get_or_create(&labels)
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// A cache's byte bound, set when it is made.
+    pub fn cache_limit(&self, cache: &'static str, max_bytes: usize) {
+        self.cache_limit_bytes
+            .get_or_create(&CacheNameLabels { cache })
+            .set(i64::try_from(max_bytes).unwrap_or(i64::MAX));
     }
 
     pub fn token_exchange(&self, success: bool) {
