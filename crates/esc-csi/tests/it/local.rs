@@ -1040,3 +1040,126 @@ fn esc_api_calls_go_through_the_https_proxy_of_the_environment() {
     );
     assert!(!stderr(&output).contains(TOKEN));
 }
+
+#[test]
+#[ignore = "a peer test: needs the openssl command for a CA and a TLS server; .ci/run runs it"]
+fn a_private_ca_in_ssl_cert_file_is_trusted_for_the_esc_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let openssl = |args: &[&str]| {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(dir.path())
+            .output()
+            .expect("the openssl command");
+        assert!(
+            output.status.success(),
+            "openssl {args:?}: {}",
+            stderr(&output)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=esc-csi test CA",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-keyout",
+                "srv.key",
+                "-out",
+                "srv.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.path().join("ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "1",
+        "-extfile",
+        "ext",
+    ]);
+    let port = crate::support::free_port().to_string();
+    let mut server = Command::new("openssl")
+        .args([
+            "s_server", "-quiet", "-www", "-cert", "srv.pem", "-key", "srv.key", "-accept",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    while std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let spc = write_class(
+        dir.path(),
+        &class(&format!("https://localhost:{port}/api/esc"), ITEMS),
+    );
+    let mount = |ca: Option<&Path>| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["mount", &spc, "--timeout", "2s", "--target"])
+            .arg(dir.path().join("mnt"))
+            .env("PULUMI_ACCESS_TOKEN", TOKEN)
+            .env("HOME", dir.path())
+            .env_remove("SSL_CERT_DIR")
+            .env_remove("HTTPS_PROXY");
+        match ca {
+            Some(ca) => command.env("SSL_CERT_FILE", ca),
+            None => command.env_remove("SSL_CERT_FILE"),
+        };
+        stderr(&command.output().unwrap())
+    };
+    // Without the CA the server's certificate is refused; with it, TLS succeeds and what
+    // fails is only that a test TLS server is not the ESC API.
+    let untrusted = mount(None);
+    assert!(
+        untrusted.contains("invalid peer certificate: UnknownIssuer"),
+        "{untrusted}"
+    );
+    let trusted = mount(Some(&dir.path().join("ca.pem")));
+    assert!(
+        trusted.starts_with("esc-csi: error: mount failed ("),
+        "{trusted}"
+    );
+    assert!(!trusted.contains("certificate"), "{trusted}");
+    let _ = server.kill();
+    let _ = server.wait();
+}
