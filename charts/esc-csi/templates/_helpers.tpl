@@ -31,3 +31,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{- /* The version key Secret's name: the user's, the chart's own, or empty for none. */}}
+{{- define "esc-csi.versionKeySecret" -}}
+{{- if .Values.versionKey.existingSecret }}
+{{- .Values.versionKey.existingSecret }}
+{{- else if .Values.versionKey.create }}
+{{- include "esc-csi.fullname" . }}-version-key
+{{- end }}
+{{- end }}

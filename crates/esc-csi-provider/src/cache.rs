@@ -382,6 +382,8 @@ pub struct CachedSource<S> {
 
 impl<S: EnvironmentSource> CachedSource<S> {
     pub fn new(inner: S, options: CacheOptions, metrics: Arc<Metrics>) -> Self {
+        metrics.cache_limit("environment", options.max_bytes);
+        metrics.cache_size("environment", 0, 0);
         CachedSource {
             inner,
             store: Some(Store::new(options)),
@@ -426,6 +428,8 @@ impl<S: EnvironmentSource> EnvironmentSource for CachedSource<S> {
             )
             .await;
         self.metrics.cache("environment", lookup.label());
+        let (entries, bytes) = store.size();
+        self.metrics.cache_size("environment", entries, bytes);
         result
     }
 }
@@ -443,6 +447,8 @@ pub struct CachedSecrets<R> {
 
 impl<R: SecretReader> CachedSecrets<R> {
     pub fn new(inner: R, options: CacheOptions, metrics: Arc<Metrics>) -> Self {
+        metrics.cache_limit("auth_secret", options.max_bytes);
+        metrics.cache_size("auth_secret", 0, 0);
         CachedSecrets {
             inner,
             store: Some(Store::new(options)),
@@ -485,6 +491,8 @@ impl<R: SecretReader> SecretReader for CachedSecrets<R> {
             )
             .await;
         self.metrics.cache("auth_secret", lookup.label());
+        let (entries, bytes) = store.size();
+        self.metrics.cache_size("auth_secret", entries, bytes);
         result
     }
 }

@@ -24,6 +24,19 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code a mount can fail with, for metrics that start at zero.
+    pub const ALL: [ErrorCode; 9] = [
+        ErrorCode::InvalidArgument,
+        ErrorCode::Unauthenticated,
+        ErrorCode::PermissionDenied,
+        ErrorCode::NotFound,
+        ErrorCode::FailedPrecondition,
+        ErrorCode::ResourceExhausted,
+        ErrorCode::Unavailable,
+        ErrorCode::DeadlineExceeded,
+        ErrorCode::Internal,
+    ];
+
     /// The gRPC code's name, as metrics label it.
     pub fn name(self) -> &'static str {
         match self {

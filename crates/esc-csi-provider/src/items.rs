@@ -368,6 +368,10 @@ fn parse_item(
     {
         subject = label(index, Some(&name));
     }
+    // Keys esc-csi does not know: ignored, unless the item then names nothing to write.
+    let mut unknown: Vec<&str> = Vec::new();
+    // Whether a misspelt key was taken for fileName, folderName or files.
+    let mut named = false;
     for (key, value) in mapping {
         let Some(key) = key.as_str() else {
             problems.push(&subject, "has a key that is not a string");
@@ -388,12 +392,17 @@ fn parse_item(
                     None => problems.push(&subject, format!("{key} must be a string")),
                 },
             }
-        } else if let Some(meant) = closest(key, KEYS).or_else(|| prefix_of(key)) {
+        } else if let Some(meant) = closest(key, KEYS)
+            .or_else(|| prefix_of(key))
+            .or_else(|| synonym_of(key))
+        {
+            named |= NAMES.contains(&meant);
             problems.push(
                 &subject,
                 format!("unknown key {key:?} (did you mean {meant:?}?)"),
             );
         } else {
+            unknown.push(key);
             warnings.push(format!("{subject}: unknown key {key:?} is ignored"));
         }
     }
@@ -420,7 +429,26 @@ fn parse_item(
         }
     };
     let file_name = field(name_key);
-    if let Err(message) = check_name(&file_name, name_key) {
+    if given.is_empty() && named {
+        // The typo's problem already says which key names the file.
+    } else if given.is_empty() && !unknown.is_empty() {
+        // `directoryName:` is not an unknown kind of item, it is no item at all.
+        let keys: Vec<String> = unknown.iter().map(|k| format!("{k:?}")).collect();
+        problems.push(
+            &subject,
+            format!(
+                "names no file to write: it needs fileName (one file), folderName (a folder \
+                 with a file per key of an object) or files (the environment's files), and \
+                 esc-csi does not know {} {}",
+                if keys.len() == 1 {
+                    "its key"
+                } else {
+                    "its keys"
+                },
+                keys.join(", ")
+            ),
+        );
+    } else if let Err(message) = check_name(&file_name, name_key) {
         problems.push(&subject, message);
     }
     if shape == Shape::Files {
@@ -557,6 +585,17 @@ fn prefix_of(key: &str) -> Option<&'static str> {
     }
     KEYS.into_iter()
         .find(|known| known.to_ascii_lowercase().starts_with(&lower))
+}
+
+/// Names other tools use for a known key: ignoring `permissions: "0400"` would mount a secret
+/// `0644`, so it is refused with the key meant.
+fn synonym_of(key: &str) -> Option<&'static str> {
+    match key.to_ascii_lowercase().as_str() {
+        "permissions" | "permission" | "perms" | "filemode" | "file_mode" | "chmod" => Some("mode"),
+        "directoryname" | "dirname" | "directory" | "foldername" => Some("folderName"),
+        "objectname" | "filepath" => Some("fileName"),
+        _ => None,
+    }
 }
 
 /// The keys that name what an item writes; an item has one.
@@ -734,6 +773,37 @@ mod tests {
                 "secrets[0] (\"a\"): unknown key \"description\" is ignored",
                 "secrets[0] (\"a\"): unknown key \"owner\" is ignored"
             ]
+        );
+    }
+
+    #[test]
+    fn directory_name_is_taken_for_folder_name_with_no_second_problem() {
+        let (_, problems, _) = parse("- {directoryName: conf, secretKey: app}\n");
+        assert_eq!(
+            problems.to_string(),
+            "secrets[0]: unknown key \"directoryName\" (did you mean \"folderName\"?)"
+        );
+    }
+
+    #[test]
+    fn a_mode_under_another_tools_name_is_refused_with_the_key_meant() {
+        let (_, problems, warnings) =
+            parse("- {fileName: db, secretKey: db, permissions: \"0400\"}\n");
+        assert_eq!(
+            problems.to_string(),
+            "secrets[0] (\"db\"): unknown key \"permissions\" (did you mean \"mode\"?)"
+        );
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn an_item_of_an_unknown_kind_says_which_key_esc_csi_does_not_know() {
+        let (_, problems, _) = parse("- {directory_root: conf, secretKey: app}\n");
+        assert_eq!(
+            problems.to_string(),
+            "secrets[0]: names no file to write: it needs fileName (one file), folderName (a \
+             folder with a file per key of an object) or files (the environment's files), and \
+             esc-csi does not know its key \"directory_root\""
         );
     }
 

@@ -31,7 +31,10 @@ impl KubeSecrets {
     pub async fn from_environment() -> Self {
         match kube::Config::infer().await {
             Ok(config) => KubeSecrets::from_config(config),
-            Err(e) => KubeSecrets::unavailable(e.to_string()),
+            // kube quotes a path it already quoted ('"/home/me/kc"'): once is enough.
+            Err(e) => {
+                KubeSecrets::unavailable(e.to_string().replace("'\"", "'").replace("\"'", "'"))
+            }
         }
     }
 

@@ -16,6 +16,7 @@ pub mod cache;
 pub mod class;
 pub mod client;
 pub mod code;
+pub mod collectors;
 pub mod dotenv;
 pub mod error;
 #[cfg(test)]

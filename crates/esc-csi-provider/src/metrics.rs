@@ -48,6 +48,13 @@ pub struct CacheLabels {
     pub result: &'static str,
 }
 
+/// One cache, for its size.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheNameLabels {
+    /// `environment` or `auth_secret`.
+    pub cache: &'static str,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
     /// `success` or `error`.
@@ -66,7 +73,13 @@ pub struct Metrics {
     cache_requests: Family<CacheLabels, Counter>,
     token_exchanges: Family<ResultLabels, Counter>,
     stale_serves: Counter,
+    cache_entries: Family<CacheNameLabels, Gauge>,
+    cache_bytes: Family<CacheNameLabels, Gauge>,
+    cache_limit_bytes: Family<CacheNameLabels, Gauge>,
 }
+
+/// The ESC client's endpoints, as [`esc_api::Observer`] names them.
+const ESC_ENDPOINTS: [&str; 3] = ["open", "read", "token"];
 
 fn seconds_histogram() -> Histogram {
     // 1 ms to ~32 s.
@@ -86,6 +99,9 @@ impl Default for Metrics {
             cache_requests: Family::default(),
             token_exchanges: Family::default(),
             stale_serves: Counter::default(),
+            cache_entries: Family::default(),
+            cache_bytes: Family::default(),
+            cache_limit_bytes: Family::default(),
         }
     }
 }
@@ -140,7 +156,63 @@ impl Metrics {
             "Re-mounts answered with last good content because ESC failed",
             metrics.stale_serves.clone(),
         );
+        r.register(
+            "cache_entries",
+            "Entries a cache holds, as of its last lookup",
+            metrics.cache_entries.clone(),
+        );
+        r.register(
+            "cache_bytes",
+            "Estimated bytes a cache holds, as of its last lookup",
+            metrics.cache_bytes.clone(),
+        );
+        r.register(
+            "cache_limit_bytes",
+            "Most bytes a cache may hold (--cache-max-bytes for environments)",
+            metrics.cache_limit_bytes.clone(),
+        );
+        metrics.start_at_zero();
         metrics
+    }
+
+    /// Creates every series whose labels are known before anything happens, at zero, so that
+    /// a rate or an alert over them has data from the first scrape instead of "no data" until
+    /// the first failure. ESC statuses are known only once answered, except the failures that
+    /// have no status.
+    fn start_at_zero(&self) {
+        for result in ["success", "error"] {
+            let _ = self.mount_duration.get_or_create(&ResultLabels { result });
+            let _ = self.token_exchanges.get_or_create(&ResultLabels { result });
+        }
+        let _ = self.mounts.get_or_create(&MountLabels {
+            result: "success",
+            code: "OK".to_owned(),
+        });
+        for code in ErrorCode::ALL {
+            let _ = self.mounts.get_or_create(&MountLabels {
+                result: "error",
+                code: code.name().to_owned(),
+            });
+        }
+        for endpoint in ESC_ENDPOINTS {
+            let _ = self.esc_retries.get_or_create(&EndpointLabels { endpoint });
+            let _ = self
+                .esc_request_duration
+                .get_or_create(&EndpointLabels { endpoint });
+            for status in ["connect", "timeout"] {
+                let _ = self.esc_requests.get_or_create(&EscRequestLabels {
+                    endpoint,
+                    status: status.to_owned(),
+                });
+            }
+        }
+        for cache in ["environment", "auth_secret", "token"] {
+            for result in ["hit", "miss", "coalesced"] {
+                let _ = self
+                    .cache_requests
+                    .get_or_create(&CacheLabels { cache, result });
+            }
+        }
     }
 
     /// A Mount call finished: mounted, or failed with `code`.
@@ -187,6 +259,24 @@ impl Metrics {
         self.cache_requests
             .get_or_create(&CacheLabels { cache, result })
             .inc();
+    }
+
+    /// A cache's size after a lookup.
+    pub fn cache_size(&self, cache: &'static str, entries: usize, bytes: usize) {
+        let labels = CacheNameLabels { cache };
+        self.cache_entries
+            .get_or_create(&labels)
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        self.cache_bytes
+            .get_or_create(&labels)
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// A cache's byte bound, set when it is made.
+    pub fn cache_limit(&self, cache: &'static str, max_bytes: usize) {
+        self.cache_limit_bytes
+            .get_or_create(&CacheNameLabels { cache })
+            .set(i64::try_from(max_bytes).unwrap_or(i64::MAX));
     }
 
     pub fn token_exchange(&self, success: bool) {
@@ -255,5 +345,30 @@ mod tests {
         assert!(out.contains("esc_csi_mount_duration_seconds_count{result=\"error\"} 1"));
         drop(guard);
         assert!(text(&registry).contains("esc_csi_mounts_in_flight 0"));
+    }
+
+    #[test]
+    fn a_fresh_registry_shows_every_known_series_at_zero() {
+        let mut registry = Registry::default();
+        let _metrics = Metrics::register(&mut registry);
+        let out = text(&registry);
+        for line in [
+            "esc_csi_mounts_total{result=\"success\",code=\"OK\"} 0",
+            "esc_csi_mounts_total{result=\"error\",code=\"Unavailable\"} 0",
+            "esc_csi_mounts_total{result=\"error\",code=\"ResourceExhausted\"} 0",
+            "esc_csi_mount_duration_seconds_count{result=\"error\"} 0",
+            "esc_csi_esc_requests_total{endpoint=\"read\",status=\"timeout\"} 0",
+            "esc_csi_esc_retries_total{endpoint=\"token\"} 0",
+            "esc_csi_cache_requests_total{cache=\"auth_secret\",result=\"miss\"} 0",
+            "esc_csi_token_exchanges_total{result=\"error\"} 0",
+            "esc_csi_stale_serves_total 0",
+        ] {
+            assert!(out.contains(&format!("{line}\n")), "no {line} in\n{out}");
+        }
+        let errors = out
+            .lines()
+            .filter(|l| l.starts_with("esc_csi_mounts_total{result=\"error\""))
+            .count();
+        assert_eq!(errors, ErrorCode::ALL.len());
     }
 }

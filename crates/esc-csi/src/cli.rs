@@ -20,13 +20,16 @@ pub(crate) struct Cli {
 
     /// Log filter: a level (error, warn, info, debug, trace) or tracing directives such as
     /// "info,esc_csi_provider=debug" [default: info for servers, warn for mount and check].
-    #[arg(long, global = true, env = "ESC_CSI_LOG_LEVEL")]
+    #[arg(long, global = true, env = "ESC_CSI_LOG_LEVEL", help_heading = GLOBAL, display_order = 1000)]
     pub(crate) log_level: Option<String>,
 
     /// Log line format.
-    #[arg(long, global = true, env = "ESC_CSI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, env = "ESC_CSI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, help_heading = GLOBAL, display_order = 1001)]
     pub(crate) log_format: LogFormat,
 }
+
+/// The help heading of the flags every subcommand takes, so they do not sit among its own.
+const GLOBAL: &str = "Global options";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum LogFormat {
@@ -41,6 +44,8 @@ pub(crate) enum Command {
     /// Mount a SecretProviderClass into a folder on this machine, as the driver would in a pod.
     Mount(MountArgs),
     /// Check a SecretProviderClass offline and list every problem.
+    // The pod's name and uid change nothing `check` can show.
+    #[command(mut_arg("pod_name", |a| a.hide(true)), mut_arg("pod_uid", |a| a.hide(true)))]
     Check(CheckArgs),
     /// Serve the reading part of the Pulumi ESC API over a folder of environment definitions,
     /// for local runs and CI without a cloud account.
@@ -58,7 +63,7 @@ pub(crate) struct PodArgs {
     #[arg(long, default_value = "esc-csi-mount")]
     pub(crate) pod_name: String,
 
-    /// The pod's service account.
+    /// The pod's service account (whose token OIDC exchanges).
     #[arg(long, default_value = "default")]
     pub(crate) service_account: String,
 
@@ -138,10 +143,15 @@ pub(crate) struct MountArgs {
     #[arg(long, default_value = duration_text(ServiceOptions::default().mount_timeout), value_parser = parse_duration)]
     pub(crate) timeout: Duration,
 
-    /// File with at least 32 random bytes keying object versions, so the VERSION column is
-    /// comparable between runs. Without it versions are keyed per run.
+    /// File with at least 32 random bytes keying object versions. Without it, a key kept for
+    /// this user in ~/.cache/esc-csi/version-key (made on first use), so the VERSION column
+    /// changes only when a file's content does.
     #[arg(long)]
     pub(crate) version_key_file: Option<PathBuf>,
+
+    /// Refuse to mount a class that has warnings (unknown item keys), as check --strict does.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 #[derive(Debug, Args)]
@@ -162,6 +172,22 @@ pub(crate) struct CheckArgs {
 
     #[command(flatten)]
     pub(crate) token_policy: TokenPolicyArgs,
+
+    /// Check for a daemon that may read auth Secrets (the chart's authSecrets.enabled): no
+    /// warning for a class that names authSecretName.
+    #[arg(long)]
+    pub(crate) auth_secrets: bool,
+
+    /// Check for a daemon started with --allow-cross-namespace-auth (the chart's
+    /// args.allowCrossNamespaceAuth): an authSecretNamespace other than the pod's is then
+    /// allowed instead of refused.
+    #[arg(long)]
+    pub(crate) allow_cross_namespace_auth: bool,
+
+    /// Exit 1 when the class has warnings (unknown item keys, an auth Secret the daemon may
+    /// not read), not only when it has problems.
+    #[arg(long)]
+    pub(crate) strict: bool,
 }
 
 #[derive(Debug, Args)]

@@ -24,8 +24,13 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let level = cli.log_level.as_deref().unwrap_or(match cli.command {
         Command::Serve(_) => "info",
-        // The provider's own "mount failed" line would repeat the error printed below.
-        Command::Mount(_) => "warn,esc_csi_provider::grpc=error",
+        // The provider's own "mount failed" line would repeat the error printed below, and
+        // its class warnings those `mount` prints as `check` does.
+        // rustls's verifier logs each refused certificate, which the error below names too.
+        Command::Mount(_) => {
+            "warn,esc_csi_provider::grpc=error,esc_csi_provider::class=error,\
+             rustls_platform_verifier=off"
+        }
         Command::Check(_) => "warn",
         Command::EscServer(_) => "info",
     });

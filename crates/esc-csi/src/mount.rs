@@ -4,11 +4,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use esc_api::EnvironmentRef;
 use esc_csi_local::writer::{self, Change, Payload};
 use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
+use esc_csi_provider::class::{AuthMethod, Class};
 use esc_csi_provider::kube_secrets::KubeSecrets;
 use esc_csi_provider::metrics::Metrics;
 use esc_csi_provider::proto::v1alpha1::MountRequest;
@@ -16,7 +18,7 @@ use esc_csi_provider::wire::{Background, WireError};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::MountArgs;
-use crate::keys::{KeyError, version_key};
+use crate::keys::{KeyError, local_version_key};
 use crate::local::{self, ClassFileError};
 
 /// The default file mode the driver sends: 0644.
@@ -36,6 +38,27 @@ pub(crate) enum MountCmdError {
     LocalServer(String),
     #[error("cannot start the provider: {0}")]
     Provider(String),
+    #[error("the class has {count} warning{}, and --strict refuses them", if *count == 1 { "" } else { "s" })]
+    Strict { count: usize },
+    #[error(
+        "no Pulumi access token: set {TOKEN_ENV} (as for the esc and pulumi CLIs), or mount \
+         from a folder of environment definitions with --environments DIR; the class names no \
+         authSecretName to read through your kubeconfig"
+    )]
+    NoToken,
+    #[error(
+        "ESC environment {environment} is not in --environments {}: there is no {}; the folder \
+         has {}",
+        dir.display(),
+        file.display(),
+        listed(have)
+    )]
+    NoLocalEnvironment {
+        environment: String,
+        dir: PathBuf,
+        file: PathBuf,
+        have: Vec<String>,
+    },
     #[error("mount failed ({code:?}): {message}")]
     Refused { code: tonic::Code, message: String },
     /// `--target` is not a folder this user can use.
@@ -52,7 +75,8 @@ pub(crate) enum MountCmdError {
 }
 
 pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
-    let (_, mut attributes) = local::load(&args.class, args.name.as_deref(), &args.pod)?;
+    let (spc, mut attributes) = local::load(&args.class, args.name.as_deref(), &args.pod)?;
+    let class_name = spc.name;
     // A target that cannot be a folder is said before any call to ESC.
     if let Some(problem) = writer::check_target(&args.target) {
         return Err(MountCmdError::Target {
@@ -81,7 +105,41 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
         (Some(_), true) => Some(TOKEN_ENV),
         (Some(_), false) => Some("the token made for the local ESC server"),
     };
-    let response = call_provider(&args, &attributes, token.as_ref(), label).await?;
+    // Warnings as check prints them (the provider's own log line for them is silenced); a
+    // class with problems is left to the provider, which lists them.
+    let settings = args.wiring(label).settings;
+    let mut local_file = None;
+    if let Ok(class) = Class::from_attributes(&attributes, &settings) {
+        local::print_warnings(&class.warnings);
+        if args.strict && !class.warnings.is_empty() {
+            return Err(MountCmdError::Strict {
+                count: class.warnings.len(),
+            });
+        }
+        if token.is_none() && class.auth_secret.is_none() && class.auth_method != AuthMethod::Oidc {
+            return Err(MountCmdError::NoToken);
+        }
+        if let Some(dir) = &args.environments {
+            local_file = Some(local_environment(dir, &class.environment)?);
+        }
+    }
+    let response = call_provider(&args, &attributes, token.as_ref(), label)
+        .await
+        .map_err(|error| match (error, &local_file) {
+            // The provider's advice is for ESC; the definition is a file here.
+            (MountCmdError::Refused { code, message }, Some(file)) => MountCmdError::Refused {
+                code,
+                message: message.replace(
+                    "fix its definition in ESC",
+                    &format!("fix its definition in {}", file.display()),
+                ),
+            },
+            (MountCmdError::Refused { code, message }, None) => MountCmdError::Refused {
+                code,
+                message: local::locate_secrets_error(&args.class, &class_name, &message),
+            },
+            (error, _) => error,
+        })?;
     let versions: BTreeMap<String, String> = response
         .object_version
         .into_iter()
@@ -110,13 +168,66 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
     Ok(())
 }
 
+/// The file `--environments DIR` serves `environment` from, which must exist: the local server
+/// would answer 404, and the provider's advice for that is about tokens and ESC.
+fn local_environment(dir: &Path, environment: &EnvironmentRef) -> Result<PathBuf, MountCmdError> {
+    let file = dir
+        .join(&environment.project)
+        .join(format!("{}.yaml", environment.environment));
+    if file.is_file() {
+        return Ok(file);
+    }
+    Err(MountCmdError::NoLocalEnvironment {
+        environment: format!("{}/{}", environment.project, environment.environment),
+        dir: dir.to_owned(),
+        file,
+        have: local_environments(dir),
+    })
+}
+
+/// `project/env` for every `DIR/project/env.yaml`, sorted.
+fn local_environments(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for project in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let project_name = project.file_name().to_string_lossy().into_owned();
+        if project_name.starts_with('.') {
+            continue;
+        }
+        for env in std::fs::read_dir(project.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let env_name = env.file_name().to_string_lossy().into_owned();
+            if let Some(name) = env_name
+                .strip_suffix(".yaml")
+                .filter(|n| !n.starts_with('.'))
+            {
+                names.push(format!("{project_name}/{name}"));
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// "app/dev, app/worker", at most ten, or "no environments".
+fn listed(names: &[String]) -> String {
+    const SHOWN: usize = 10;
+    match names.len() {
+        0 => "no environments (DIR/<project>/<environment>.yaml)".to_owned(),
+        n if n <= SHOWN => names.join(", "),
+        n => format!("{} and {} more", names[..SHOWN].join(", "), n - SHOWN),
+    }
+}
+
 async fn call_provider(
     args: &MountArgs,
     attributes: &BTreeMap<String, String>,
     token: Option<&SecretString>,
     label: Option<&str>,
 ) -> Result<esc_csi_provider::proto::v1alpha1::MountResponse, MountCmdError> {
-    let key = version_key(args.version_key_file.as_ref())?;
+    let key = local_version_key(args.version_key_file.as_ref())?;
     // With a token at hand the auth Secret is never read, so no cluster is needed.
     let secrets = match token {
         Some(_) => KubeSecrets::unavailable(format!("{TOKEN_ENV} is used instead")),

@@ -52,7 +52,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
              nodePublishSecretRef still works"
         );
     }
-    let service = args.wiring().provider(secrets, key, metrics)?;
+    let wiring = args.wiring();
+    esc_csi_provider::collectors::register(
+        &mut registry,
+        env!("CARGO_PKG_VERSION"),
+        wiring.service.memory.clone(),
+    );
+    let service = wiring.provider(secrets, key, metrics)?;
     let owned = Arc::new(std::sync::OnceLock::new());
     let admin = admin::router_owning(Arc::new(registry), args.endpoint.clone(), owned.clone());
     let mut admin_addrs: Vec<SocketAddr> = Vec::new();

@@ -239,9 +239,8 @@ async fn misspelt_item_keys_are_refused_but_unknown_ones_are_ignored() {
         "- {fileName: a, secretKy: a}\n- {filename: b, secretKey: b}\n- {fileName: c, secret: c}\n",
         &format!(
             "{PREFIX}secrets[0] (\"a\"): unknown key \"secretKy\" (did you mean \"secretKey\"?); \
-             secrets[1]: unknown key \"filename\" (did you mean \"fileName\"?); secrets[1]: \
-             fileName is required; secrets[2] (\"c\"): unknown key \"secret\" (did you mean \
-             \"secretKey\"?)"
+             secrets[1]: unknown key \"filename\" (did you mean \"fileName\"?); secrets[2] \
+             (\"c\"): unknown key \"secret\" (did you mean \"secretKey\"?)"
         ),
     )
     .await;

@@ -28,6 +28,9 @@ struct Render {
     cluster_roles: Vec<ClusterRole>,
     cluster_role_bindings: Vec<ClusterRoleBinding>,
     monitors: Vec<serde_json::Value>,
+    secrets: Vec<k8s_openapi::api::core::v1::Secret>,
+    config_maps: Vec<k8s_openapi::api::core::v1::ConfigMap>,
+    rules: Vec<serde_json::Value>,
 }
 
 fn chart_root() -> PathBuf {
@@ -66,6 +69,14 @@ fn parse(text: &str) -> Render {
                 assert_eq!(value["apiVersion"], "monitoring.coreos.com/v1");
                 render.monitors.push(value);
             }
+            "PrometheusRule" => {
+                assert_eq!(value["apiVersion"], "monitoring.coreos.com/v1");
+                render.rules.push(value);
+            }
+            "Secret" => render.secrets.push(serde_json::from_value(value).unwrap()),
+            "ConfigMap" => render
+                .config_maps
+                .push(serde_json::from_value(value).unwrap()),
             other => panic!("the chart renders an unexpected kind {other}"),
         }
         render.kinds.push(kind);
@@ -313,4 +324,160 @@ fn the_plain_manifest_is_the_default_render() {
         .map(|l| format!("{l}\n"))
         .collect();
     assert_eq!(body, golden);
+}
+
+fn pod_spec(render: &Render) -> k8s_openapi::api::core::v1::PodSpec {
+    render.daemon_sets[0]
+        .spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .clone()
+        .unwrap()
+}
+
+#[test]
+fn every_render_gives_readiness_more_time_than_readyz_allows_itself() {
+    let ready = esc_csi_provider::admin::READY_TIMEOUT.as_secs();
+    for set in [
+        "default",
+        "everything",
+        "auth-secrets-cluster",
+        "preset-go-provider",
+    ] {
+        let render = golden(set);
+        let c = container(&render);
+        for probe in [&c.readiness_probe, &c.liveness_probe] {
+            let timeout = probe.as_ref().unwrap().timeout_seconds.unwrap();
+            assert!(
+                u64::try_from(timeout).unwrap() > ready,
+                "{set}: {timeout} s"
+            );
+        }
+    }
+}
+
+#[test]
+fn probes_labels_annotations_volumes_and_environment_come_from_values() {
+    let render = golden("everything");
+    let ds = &render.daemon_sets[0];
+    assert_eq!(ds.metadata.labels.as_ref().unwrap()["team"], "platform");
+    assert_eq!(
+        ds.metadata.annotations.as_ref().unwrap()["example.com/owner"],
+        "platform"
+    );
+    let c = container(&render);
+    let readiness = c.readiness_probe.as_ref().unwrap();
+    assert_eq!(
+        (readiness.period_seconds, readiness.timeout_seconds),
+        (Some(5), Some(4))
+    );
+    assert_eq!(
+        readiness.http_get.as_ref().unwrap().path.as_deref(),
+        Some("/readyz")
+    );
+    let env: Vec<_> = c
+        .env
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    assert!(
+        env.contains(&"SSL_CERT_FILE") && env.contains(&"HTTPS_PROXY"),
+        "{env:?}"
+    );
+    let mount = c
+        .volume_mounts
+        .as_ref()
+        .unwrap()
+        .iter()
+        .find(|m| m.name == "ca")
+        .unwrap();
+    assert_eq!(mount.mount_path, "/etc/esc-csi/ca");
+    let volume = pod_spec(&render)
+        .volumes
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == "ca")
+        .unwrap();
+    assert_eq!(volume.config_map.unwrap().name, "esc-ca-bundle");
+}
+
+#[test]
+fn the_chart_made_version_key_is_kept_on_uninstall_and_mounted_for_the_daemon() {
+    let render = golden("version-key-created");
+    assert_eq!(render.secrets.len(), 1);
+    let secret = &render.secrets[0];
+    assert_eq!(secret.metadata.name.as_deref(), Some("esc-csi-version-key"));
+    assert_eq!(
+        secret.metadata.annotations.as_ref().unwrap()["helm.sh/resource-policy"],
+        "keep"
+    );
+    assert!(
+        secret
+            .data
+            .as_ref()
+            .is_some_and(|d| d.contains_key("version-key"))
+    );
+    assert!(
+        args(&render)
+            .contains(&"--version-key-file=/etc/esc-csi/version-key/version-key".to_owned())
+    );
+    let volume = pod_spec(&render)
+        .volumes
+        .unwrap()
+        .into_iter()
+        .find(|v| v.name == "version-key")
+        .unwrap();
+    assert_eq!(
+        volume.secret.unwrap().secret_name.as_deref(),
+        Some("esc-csi-version-key")
+    );
+    assert!(golden("default").secrets.is_empty());
+}
+
+#[test]
+fn the_go_provider_preset_grants_exactly_what_the_go_providers_chart_grants() {
+    // pulumi/pulumi-esc-csi-provider's chart: a ClusterRole with get on secrets, and
+    // authSecretNamespace may name any namespace.
+    let render = golden("preset-go-provider");
+    assert!(render.roles.is_empty());
+    assert_eq!(render.cluster_roles.len(), 1);
+    only_get_on_secrets(render.cluster_roles[0].rules.as_ref().unwrap());
+    assert!(
+        render.cluster_roles[0].rules.as_ref().unwrap()[0]
+            .resource_names
+            .is_none()
+    );
+    assert_eq!(render.cluster_role_bindings.len(), 1);
+    assert!(args(&render).contains(&"--allow-cross-namespace-auth".to_owned()));
+    assert_eq!(
+        pod_spec(&render).automount_service_account_token,
+        Some(true)
+    );
+}
+
+#[test]
+fn the_prometheus_rule_and_the_dashboard_ship_the_files_ci_checks() {
+    let render = golden("everything");
+    assert_eq!(render.rules.len(), 1);
+    let file: serde_json::Value =
+        serde_json::Value::deserialize(serde_norway::Deserializer::from_str(
+            &std::fs::read_to_string(chart_root().join("rules/esc-csi.yaml")).unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(render.rules[0]["spec"], file);
+    assert_eq!(render.config_maps.len(), 1);
+    let map = &render.config_maps[0];
+    assert_eq!(map.metadata.namespace.as_deref(), Some("monitoring"));
+    assert_eq!(
+        map.metadata.labels.as_ref().unwrap()["grafana_dashboard"],
+        "1"
+    );
+    let shipped = &map.data.as_ref().unwrap()["esc-csi.json"];
+    let dashboard = std::fs::read_to_string(chart_root().join("dashboards/esc-csi.json")).unwrap();
+    assert_eq!(shipped.trim_end(), dashboard.trim_end());
+    assert!(golden("default").rules.is_empty() && golden("default").config_maps.is_empty());
 }
