@@ -6,7 +6,6 @@ use std::io::Write;
 use esc_csi_provider::auth::{AuthError, TOKEN_KEY};
 use esc_csi_provider::class::{AuthMethod, Class};
 use esc_csi_provider::items::{Format, Item, Shape};
-use esc_csi_provider::problems::Problems;
 
 use crate::cli::CheckArgs;
 use crate::local::{self, ClassFileError};
