@@ -85,6 +85,13 @@ func writeEnv(t *testing.T, project, name, definition string) {
 // readyPod waits for one pod matching selector to be Ready and returns its name.
 func readyPod(t *testing.T, ns, selector string, timeout time.Duration) string {
 	t.Helper()
+	// `kubectl wait -l` fails at once while no pod matches (a Deployment's pod comes later).
+	eventually(t, "a pod "+selector, time.Minute, func() string {
+		if out, _ := kubectl("", "-n", ns, "get", "pod", "-l", selector, "-o", "name"); strings.TrimSpace(out) == "" {
+			return "none yet"
+		}
+		return ""
+	})
 	if _, err := kubectl("", "-n", ns, "wait", "--for=condition=Ready", "pod", "-l", selector, "--timeout="+timeout.String()); err != nil {
 		describe, _ := kubectl("", "-n", ns, "describe", "pod", "-l", selector)
 		t.Fatalf("%v\n%s", err, describe)
