@@ -317,17 +317,17 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
                 &config,
             )]);
         }
-        let leaves = folder::leaves(value, item.shape == Shape::Files).map_err(render_error)?;
+        let flat = item.shape == Shape::Files;
+        let leaves = folder::leaves(value, flat, &item.file_name, limit).map_err(render_error)?;
         let mut left = limit;
         let mut files = Vec::with_capacity(leaves.len());
         for leaf in leaves {
-            let path = format!("{}/{}", item.file_name, leaf.path);
-            let framing = file_bytes(&path, 0);
+            let framing = file_bytes(&leaf.path, 0);
             left = left
                 .checked_sub(framing)
                 .ok_or_else(|| render_error(RenderError::TooLarge { limit }))?;
             let contents = render(leaf.value, item.format, item.encoding, left).map_err(|e| {
-                let keys = leaf.keys.iter().map(|k| Segment::Key((*k).to_owned()));
+                let keys = leaf.keys().map(|k| Segment::Key(k.to_owned()));
                 let at = item
                     .path
                     .join(&PropertyPath::from(keys.collect::<Vec<_>>()));
@@ -335,7 +335,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
             })?;
             left -= contents.len();
             let secret = resolved.under_secret || leaf.under_secret || leaf.value.contains_secret();
-            files.push(file(path, contents, secret, &config));
+            files.push(file(leaf.path, contents, secret, &config));
         }
         Ok(files)
     }
@@ -343,7 +343,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
 
 /// Bytes a file takes in the response: its contents, its path twice (the file and its object
 /// version's id), its version and the framing.
-fn file_bytes(path: &str, contents: usize) -> usize {
+pub(crate) fn file_bytes(path: &str, contents: usize) -> usize {
     FILE_FRAMING + 2 * path.len() + VERSION_BYTES + contents
 }
 
