@@ -118,6 +118,27 @@ impl EscClient {
         self.read(api, env, &session, token, deadline).await
     }
 
+    /// [`EscClient::open_and_read`], with the memory reserved for the reply and its decoded
+    /// tree added to `held` rather than released: the tree is charged to the node-wide budget
+    /// for as long as the caller keeps `held` (a mount, until its response is sent).
+    pub async fn open_and_read_held(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        token: &SecretString,
+        deadline: Instant,
+        held: &mut Reservation,
+    ) -> Result<Value, EscError> {
+        let session = self.open(api, env, token, deadline).await?;
+        let (value, reserved) = self
+            .read_reserved(api, env, &session, token, deadline)
+            .await?;
+        if let Some(reserved) = reserved {
+            held.absorb(reserved);
+        }
+        Ok(value)
+    }
+
     /// `POST .../open` (or `.../versions/{v}/open`): returns the session id.
     pub async fn open(
         &self,
@@ -154,6 +175,21 @@ impl EscClient {
         token: &SecretString,
         deadline: Instant,
     ) -> Result<Value, EscError> {
+        let (value, _released) = self
+            .read_reserved(api, env, session, token, deadline)
+            .await?;
+        Ok(value)
+    }
+
+    /// [`EscClient::read`], and the memory reserved for the reply (its body and decoded tree).
+    async fn read_reserved(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        session: &str,
+        token: &SecretString,
+        deadline: Instant,
+    ) -> Result<(Value, Option<Reservation>), EscError> {
         let segments = [
             "environments",
             &env.organization,
@@ -164,8 +200,10 @@ impl EscClient {
         ];
         let url = endpoint(Step::Read, api, env, &segments)?;
         let request = self.http.get(url).headers(auth_headers(token));
-        let read: Environment = self.call(Step::Read, api, env, request, deadline).await?;
-        Ok(Value::new(crate::Data::Object(read.properties)))
+        let (read, reserved): (Environment, _) = self
+            .call_reserved(Step::Read, api, env, request, deadline)
+            .await?;
+        Ok((Value::new(crate::Data::Object(read.properties)), reserved))
     }
 
     /// `POST <host>/api/oauth/token`: trades `subject_token` (an OIDC identity token) for a
@@ -221,6 +259,21 @@ impl EscClient {
         request: reqwest::RequestBuilder,
         deadline: Instant,
     ) -> Result<T, EscError> {
+        let (reply, _released) = self
+            .call_reserved(step, api, env, request, deadline)
+            .await?;
+        Ok(reply)
+    }
+
+    /// [`EscClient::call`], and the memory reserved for the successful attempt's reply.
+    async fn call_reserved<T: crate::reply::Reply + Send + 'static>(
+        &self,
+        step: Step,
+        api: &Url,
+        env: &EnvironmentRef,
+        request: reqwest::RequestBuilder,
+        deadline: Instant,
+    ) -> Result<(T, Option<Reservation>), EscError> {
         let policy = &self.options.retry;
         let mut retry = 0;
         loop {
@@ -257,7 +310,7 @@ impl EscClient {
         env: &EnvironmentRef,
         request: Option<reqwest::RequestBuilder>,
         deadline: Instant,
-    ) -> Result<T, EscError> {
+    ) -> Result<(T, Option<Reservation>), EscError> {
         let Some(request) = request else {
             // Only streaming bodies cannot be cloned, and no call here has one.
             let kind = ErrorKind::BadApiUrl {
@@ -299,7 +352,7 @@ impl EscClient {
             };
             observer.request(step.endpoint(), &status, started.elapsed());
         }
-        result
+        result.map(|reply| (reply, reserved))
     }
 
     #[allow(clippy::too_many_arguments)]

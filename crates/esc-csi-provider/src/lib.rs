@@ -22,6 +22,7 @@ pub mod error;
 mod fakes;
 pub mod folder;
 pub mod grpc;
+pub mod held;
 pub mod items;
 pub mod kube_secrets;
 pub mod metrics;
