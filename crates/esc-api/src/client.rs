@@ -16,7 +16,9 @@ use crate::error::sanitize;
 use crate::limit::Limiter;
 use crate::oauth::{ExchangedToken, TokenExchange, form_body, token_endpoint};
 use crate::observe::Observer;
-use crate::reply::{MAX_TOKEN_LIFETIME, count_json_values, decode_cost, judge, next_wait};
+use crate::reply::{
+    MAX_TOKEN_LIFETIME, count_json_values, decode_cost, judge, next_wait, tree_cost,
+};
 use crate::retry::RetryPolicy;
 use crate::wire::{Environment, OpenEnvironment, TokenExchangeGrant};
 use crate::{EnvironmentRef, EscError, Step, Value};
@@ -37,8 +39,10 @@ pub struct ClientOptions {
     /// The longest one HTTP call may take before it is abandoned and, if the deadline allows,
     /// tried again: a connection that went silent must not hold a mount until its deadline.
     pub attempt_timeout: Duration,
-    /// The most JSON values a reply may hold, counted before it is decoded (a value decodes
-    /// into far more memory than its text); 0 for no limit.
+    /// The most values a reply may keep once decoded, counted by the reader as it builds them
+    /// (an ESC reply's traces and wrappers are not kept, so not counted); past it the reply is
+    /// refused. Other replies count every JSON value of their text before they are decoded.
+    /// 0 for no limit.
     pub max_reply_values: usize,
     /// Shared by every mount on the node: a reply's body, then its decoding, reserve their
     /// bytes here first (see [`MemoryBudget`]). `None` for no bound.
@@ -399,20 +403,43 @@ impl EscClient {
                     EscError::new(step, env, kind)
                 })??;
         let max_values = self.options.max_reply_values;
-        if let Some(reserved) = reserved {
+        let body_len = body.len();
+        if let Some(reserved) = reserved.as_deref_mut() {
             let most = if max_values == 0 {
                 usize::MAX
             } else {
                 max_values
             };
-            let values = count_json_values(&body, most);
-            let extra = decode_cost(body.len(), values).saturating_sub(reserved.bytes());
+            // The reader keeps at most `most` values, and never more than the text holds: the
+            // decoding's peak is reserved before it starts.
+            let values = count_json_values(&body, most).min(most);
+            let extra = decode_cost(body_len, values).saturating_sub(reserved.bytes());
             reserved
                 .grow(extra, deadline)
                 .await
                 .map_err(|e| EscError::new(step, env, ErrorKind::Memory(e)))?;
         }
-        // Decoding a large body takes long enough to stall other requests: off the runtime.
+        let reply: T = self
+            .decode(step, env, status, headers, body, max_values)
+            .await?;
+        // Once decoded, the body is gone and the tree is what remains: keep only its charge.
+        if let (Some(reserved), Some(values)) = (reserved, reply.values()) {
+            reserved.shrink_to(tree_cost(body_len, values));
+        }
+        Ok(reply)
+    }
+
+    /// [`judge`]s a reply: inline when small, otherwise on a blocking thread (decoding a large
+    /// body takes long enough to stall other requests).
+    async fn decode<T: crate::reply::Reply + Send + 'static>(
+        &self,
+        step: Step,
+        env: &EnvironmentRef,
+        status: http::StatusCode,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        max_values: usize,
+    ) -> Result<T, EscError> {
         if body.len() < BLOCKING_DECODE_BYTES {
             return judge(
                 step,

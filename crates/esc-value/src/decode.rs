@@ -34,6 +34,8 @@ pub enum DecodeError {
     Syntax,
     /// An object was expected (an environment's `properties`).
     NotAnObject,
+    /// More values would be kept than the caller's budget (of this many) allows.
+    TooManyValues(usize),
 }
 
 /// Every [`DecodeError`] message starts with this, so that a caller handed serde's error can
@@ -48,6 +50,7 @@ impl fmt::Display for DecodeError {
             DecodeError::TooDeep => write!(f, "nests more than {MAX_DEPTH} levels deep"),
             DecodeError::Syntax => f.write_str("is not valid JSON"),
             DecodeError::NotAnObject => f.write_str("is not an object of properties"),
+            DecodeError::TooManyValues(n) => write!(f, "holds more than {n} values"),
         }
     }
 }
@@ -82,7 +85,22 @@ impl Value {
     /// other member is checked as JSON and skipped. One pass over the text and no copy of it:
     /// how a whole reply is read.
     pub fn decode_wire_field(text: &str, field: &str) -> Result<BTreeMap<String, Value>> {
-        let mut r = Reader::new(text);
+        Value::decode_wire_field_within(text, field, usize::MAX).map(|(found, _)| found)
+    }
+
+    /// [`Value::decode_wire_field`] keeping at most `max_values` values, and how many it kept.
+    /// The count is of the nodes built, not of the text: wrappers, marks and skipped fields
+    /// (an ESC reply's `trace`) cost nothing, and nothing that is kept goes uncounted, whatever
+    /// the reply's shape (a value repeated in a wrapper counts each time it is built).
+    pub fn decode_wire_field_within(
+        text: &str,
+        field: &str,
+        max_values: usize,
+    ) -> Result<(BTreeMap<String, Value>, usize)> {
+        let mut r = Reader {
+            max_values,
+            ..Reader::new(text)
+        };
         if r.peek() != Some(b'{') {
             return Err(DecodeError::NotAnObject);
         }
@@ -96,7 +114,7 @@ impl Value {
             }
         })?;
         r.end()?;
-        Ok(found)
+        Ok((found, r.kept))
     }
 }
 
@@ -107,6 +125,8 @@ impl<'a> Reader<'a> {
             b: text.as_bytes(),
             i: 0,
             plain: false,
+            kept: 0,
+            max_values: usize::MAX,
         }
     }
 
@@ -156,6 +176,9 @@ struct Reader<'a> {
     i: usize,
     /// Plain JSON: objects are objects, not wrappers.
     plain: bool,
+    /// Nodes built so far, and the most that may be.
+    kept: usize,
+    max_values: usize,
 }
 
 /// The index of the first byte at or after `i` that ends a string's plain run: a quote, a
@@ -214,6 +237,11 @@ impl<'a> Reader<'a> {
     /// A node: `{"value": ..., "secret": ..., "unknown": ...}`, or anything else taken as a
     /// bare value.
     fn node(&mut self, depth: usize) -> Result<Value> {
+        // Every value kept is built here, once.
+        self.kept += 1;
+        if self.kept > self.max_values {
+            return Err(DecodeError::TooManyValues(self.max_values));
+        }
         if self.plain || self.peek() != Some(b'{') {
             return Ok(Value::new(self.payload(depth)?));
         }
@@ -575,6 +603,36 @@ mod tests {
         assert_eq!(
             Value::decode_wire_members("{} {}"),
             Err(DecodeError::Syntax)
+        );
+    }
+
+    #[test]
+    fn the_values_budget_counts_the_nodes_kept_not_the_traces_skipped() {
+        let leaf = r#"{"value":"x","trace":{"def":{"environment":"e","begin":{"line":1,"column":2,"byte":3},"end":{"line":1,"column":4,"byte":5}}},"secret":false}"#;
+        let members: Vec<String> = (0..100).map(|i| format!(r#""k{i}":{leaf}"#)).collect();
+        let reply = format!(
+            r#"{{"exprs":{{"a":[1,2,3]}},"properties":{{"obj":{{"value":{{{}}}}}}}}}"#,
+            members.join(",")
+        );
+        // The object and its 100 leaves: 101 nodes, whatever the traces hold.
+        let (found, kept) = Value::decode_wire_field_within(&reply, "properties", 101).unwrap();
+        assert_eq!((found.len(), kept), (1, 101));
+        assert_eq!(
+            Value::decode_wire_field_within(&reply, "properties", 100).unwrap_err(),
+            DecodeError::TooManyValues(100)
+        );
+        // Bare values and a user's own property named `trace` are kept, so counted.
+        let bare = r#"{"properties":{"trace":[0,0,0,0],"b":{"value":{"trace":{"value":1}}}}}"#;
+        let (_, kept) = Value::decode_wire_field_within(bare, "properties", 100).unwrap();
+        assert_eq!(kept, 7);
+        // A repeated `value` is built twice, so counted twice.
+        let twice = r#"{"properties":{"a":{"value":[0,0],"value":[0,0]}}}"#;
+        let (_, kept) = Value::decode_wire_field_within(twice, "properties", 100).unwrap();
+        assert_eq!(kept, 5);
+        assert!(
+            DecodeError::TooManyValues(5)
+                .to_string()
+                .starts_with(DECODE_ERROR_PREFIX)
         );
     }
 
