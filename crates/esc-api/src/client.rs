@@ -16,9 +16,7 @@ use crate::error::sanitize;
 use crate::limit::Limiter;
 use crate::oauth::{ExchangedToken, TokenExchange, form_body, token_endpoint};
 use crate::observe::Observer;
-use crate::reply::{
-    MAX_TOKEN_LIFETIME, count_json_values, decode_cost, judge, next_wait, tree_cost,
-};
+use crate::reply::{MAX_TOKEN_LIFETIME, decode_cost, judge, next_wait, reply_weight, tree_cost};
 use crate::retry::RetryPolicy;
 use crate::wire::{Environment, OpenEnvironment, TokenExchangeGrant};
 use crate::{EnvironmentRef, EscError, Step, Value};
@@ -412,7 +410,7 @@ impl EscClient {
             };
             // The reader keeps at most `most` values, and never more than the text holds: the
             // decoding's peak is reserved before it starts.
-            let values = count_json_values(&body, most).min(most);
+            let values = reply_weight(&body, most).min(most);
             let extra = decode_cost(body_len, values).saturating_sub(reserved.bytes());
             reserved
                 .grow(extra, deadline)

@@ -26,7 +26,8 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// Bytes of memory one decoded JSON value may take beyond its text (the node, its map entry
-/// or vector slot, growth slack): what [`decode_cost`] charges per value.
+/// or vector slot, growth slack): what [`decode_cost`] charges per value, and per unit of an
+/// object's extra weight ([`esc_value::OBJECT_WEIGHT`]).
 pub const VALUE_COST: usize = 128;
 
 /// What decoding `body_len` bytes holding `values` JSON values may take at its peak: the body,
@@ -47,6 +48,17 @@ pub fn tree_cost(body_len: usize, values: usize) -> usize {
 /// `[` (a first element), `,` (a next one) and `:` (a member's value) outside strings. Stops
 /// counting past `stop_after`. Linear, no allocation.
 pub fn count_json_values(body: &[u8], stop_after: usize) -> usize {
+    count(body, stop_after, 0)
+}
+
+/// An upper bound on what the value reader may weigh decoding `body` (values, an object
+/// weighing [`esc_value::OBJECT_WEIGHT`] more): [`count_json_values`], plus that weight per
+/// `{` outside strings. Stops counting past `stop_after`.
+pub fn reply_weight(body: &[u8], stop_after: usize) -> usize {
+    count(body, stop_after, esc_value::OBJECT_WEIGHT)
+}
+
+fn count(body: &[u8], stop_after: usize, object_weight: usize) -> usize {
     let (mut count, mut in_string, mut escaped) = (1usize, false, false);
     for &b in body {
         if in_string {
@@ -60,6 +72,12 @@ pub fn count_json_values(body: &[u8], stop_after: usize) -> usize {
         }
         match b {
             b'"' => in_string = true,
+            b'{' if object_weight > 0 => {
+                count = count.saturating_add(object_weight);
+                if count > stop_after {
+                    return count;
+                }
+            }
             b'[' | b',' | b':' => {
                 count += 1;
                 if count > stop_after {

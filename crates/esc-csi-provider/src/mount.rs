@@ -21,7 +21,7 @@ use crate::source::EnvironmentSource;
 use crate::stale::{StaleOptions, StaleStore};
 use crate::version::{PodVersions, VersionKey};
 use esc_api::Data;
-use esc_api::reply::{VALUE_COST, count_json_values};
+use esc_api::reply::{VALUE_COST, count_json_values, reply_weight};
 use esc_path::{PropertyPath, Segment};
 
 /// The driver's default file mode, 0644, used when the request has no permission.
@@ -375,7 +375,8 @@ async fn charge(
 
 /// Renders `value` as `item` says, in at most `limit` bytes, with the memory the rendering
 /// holds beyond its output charged while it runs: for `format: json` and `yaml`, a string that
-/// holds JSON is decoded into a tree first ([`VALUE_COST`] a value, as a reply's values).
+/// holds JSON is decoded into a tree first, weighed as a reply's ([`VALUE_COST`] a value,
+/// objects more).
 async fn render_charged(
     value: &esc_api::Value,
     item: &Item,
@@ -391,9 +392,11 @@ async fn render_charged(
     let Data::String(text) = &value.data else {
         return Ok(render(value, item.format, item.encoding, limit));
     };
-    // The same count, and the same bound, as the renderer's: text holding more values than
-    // this is refused by it without being decoded.
-    let values = count_json_values(text.as_bytes(), limit / 4).min(limit / 4);
+    // The renderer refuses text of more than `limit / 4` values without decoding it.
+    if count_json_values(text.as_bytes(), limit / 4) > limit / 4 {
+        return Ok(render(value, item.format, item.encoding, limit));
+    }
+    let values = reply_weight(text.as_bytes(), usize::MAX);
     let held = budget.memory().bytes();
     budget
         .memory()

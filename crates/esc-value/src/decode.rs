@@ -26,6 +26,11 @@ use crate::{Data, Number, Value};
 /// The deepest nesting of JSON arrays and objects read (serde_json's own default limit).
 pub const MAX_DEPTH: usize = 128;
 
+/// What an object weighs, in values, beyond its own node: its map's first node holds room for
+/// eleven members whatever it holds, about 900 bytes, so a reply of many small objects weighs
+/// far more than its count of values.
+pub const OBJECT_WEIGHT: usize = 6;
+
 /// Why a value was refused. Never quotes the input: values are mostly secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
@@ -91,7 +96,8 @@ impl Value {
     /// [`Value::decode_wire_field`] keeping at most `max_values` values, and how many it kept.
     /// The count is of the nodes built, not of the text: wrappers, marks and skipped fields
     /// (an ESC reply's `trace`) cost nothing, and nothing that is kept goes uncounted, whatever
-    /// the reply's shape (a value repeated in a wrapper counts each time it is built).
+    /// the reply's shape (a value repeated in a wrapper counts each time it is built). An
+    /// object counts [`OBJECT_WEIGHT`] more.
     pub fn decode_wire_field_within(
         text: &str,
         field: &str,
@@ -218,6 +224,15 @@ fn enter(depth: usize) -> Result<usize> {
 }
 
 impl<'a> Reader<'a> {
+    /// Counts `weight` more values kept.
+    fn keep(&mut self, weight: usize) -> Result<()> {
+        self.kept = self.kept.saturating_add(weight);
+        if self.kept > self.max_values {
+            return Err(DecodeError::TooManyValues(self.max_values));
+        }
+        Ok(())
+    }
+
     /// The next byte after whitespace, not consumed.
     fn peek(&mut self) -> Option<u8> {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
@@ -238,10 +253,7 @@ impl<'a> Reader<'a> {
     /// bare value.
     fn node(&mut self, depth: usize) -> Result<Value> {
         // Every value kept is built here, once.
-        self.kept += 1;
-        if self.kept > self.max_values {
-            return Err(DecodeError::TooManyValues(self.max_values));
-        }
+        self.keep(1)?;
         if self.plain || self.peek() != Some(b'{') {
             return Ok(Value::new(self.payload(depth)?));
         }
@@ -264,6 +276,7 @@ impl<'a> Reader<'a> {
         Ok(match self.peek() {
             Some(b'{') => {
                 let depth = enter(depth)?;
+                self.keep(OBJECT_WEIGHT)?;
                 let mut members = BTreeMap::new();
                 self.members(|r, key| {
                     let value = r.node(depth)?;
@@ -614,17 +627,18 @@ mod tests {
             r#"{{"exprs":{{"a":[1,2,3]}},"properties":{{"obj":{{"value":{{{}}}}}}}}}"#,
             members.join(",")
         );
-        // The object and its 100 leaves: 101 nodes, whatever the traces hold.
-        let (found, kept) = Value::decode_wire_field_within(&reply, "properties", 101).unwrap();
-        assert_eq!((found.len(), kept), (1, 101));
+        // The object (its node and its map) and its 100 leaves, whatever the traces hold.
+        let weight = 1 + OBJECT_WEIGHT + 100;
+        let (found, kept) = Value::decode_wire_field_within(&reply, "properties", weight).unwrap();
+        assert_eq!((found.len(), kept), (1, weight));
         assert_eq!(
-            Value::decode_wire_field_within(&reply, "properties", 100).unwrap_err(),
-            DecodeError::TooManyValues(100)
+            Value::decode_wire_field_within(&reply, "properties", weight - 1).unwrap_err(),
+            DecodeError::TooManyValues(weight - 1)
         );
         // Bare values and a user's own property named `trace` are kept, so counted.
         let bare = r#"{"properties":{"trace":[0,0,0,0],"b":{"value":{"trace":{"value":1}}}}}"#;
         let (_, kept) = Value::decode_wire_field_within(bare, "properties", 100).unwrap();
-        assert_eq!(kept, 7);
+        assert_eq!(kept, 7 + OBJECT_WEIGHT);
         // A repeated `value` is built twice, so counted twice.
         let twice = r#"{"properties":{"a":{"value":[0,0],"value":[0,0]}}}"#;
         let (_, kept) = Value::decode_wire_field_within(twice, "properties", 100).unwrap();

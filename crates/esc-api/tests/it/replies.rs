@@ -363,7 +363,7 @@ fn an_honest_reply_of_fifty_thousand_leaves_with_traces_is_read_under_the_defaul
     assert!(count_json_values(body.as_bytes(), usize::MAX) > 600_000);
     let default = esc_api::ClientOptions::default().max_reply_values;
     let read = judge_read(&body, default).unwrap();
-    assert_eq!(read.values, 50_001);
+    assert_eq!(read.values, 50_001 + esc_api::OBJECT_WEIGHT);
 }
 
 #[test]
