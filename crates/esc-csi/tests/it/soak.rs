@@ -47,11 +47,11 @@ const HOSTILE: &str = "acme/app/env-hostile";
 fn hostile_properties() -> serde_json::Value {
     let leaves: serde_json::Map<String, serde_json::Value> =
         (0..10_000).map(|i| (format!("k{i}"), json!(i))).collect();
-    let mut deep = json!({"value": leaves.clone()});
+    let mut deep = json!({"value": leaves});
     for level in 0..15 {
         deep = json!({"value": {format!("{level:x>255}"): deep}});
     }
-    json!({"deep": deep, "flat": {"value": leaves.clone()}, "files": {"value": leaves}})
+    json!({"deep": deep, "flat": {"value": leaves}, "files": {"value": leaves}})
 }
 
 fn hostile_class() -> Class {
