@@ -207,7 +207,7 @@ impl Reply for crate::wire::Environment {
             .map(|text| crate::Value::decode_wire_field_within(text, "properties", limit));
         match read {
             Some(Ok((properties, values))) => Ok(crate::wire::Environment { properties, values }),
-            Some(Err(esc_value::DecodeError::TooManyValues(_))) => {
+            Some(Err(esc_value::DecodeError::TooManyValues)) => {
                 Err(ErrorKind::TooManyValues { limit: max_values })
             }
             _ => Err(ErrorKind::Decode {

@@ -39,8 +39,9 @@ pub enum DecodeError {
     Syntax,
     /// An object was expected (an environment's `properties`).
     NotAnObject,
-    /// More values would be kept than the caller's budget (of this many) allows.
-    TooManyValues(usize),
+    /// More values would be kept than the caller's budget allows (the caller knows its budget,
+    /// so the error stays as small as the others: every `Result` of the reader carries it).
+    TooManyValues,
 }
 
 /// Every [`DecodeError`] message starts with this, so that a caller handed serde's error can
@@ -55,7 +56,7 @@ impl fmt::Display for DecodeError {
             DecodeError::TooDeep => write!(f, "nests more than {MAX_DEPTH} levels deep"),
             DecodeError::Syntax => f.write_str("is not valid JSON"),
             DecodeError::NotAnObject => f.write_str("is not an object of properties"),
-            DecodeError::TooManyValues(n) => write!(f, "holds more than {n} values"),
+            DecodeError::TooManyValues => f.write_str("holds more values than its budget allows"),
         }
     }
 }
@@ -216,6 +217,12 @@ fn skip_plain(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Out of the reader's hot path: the branch that refuses is taken once at most.
+#[cold]
+fn too_many() -> DecodeError {
+    DecodeError::TooManyValues
+}
+
 fn enter(depth: usize) -> Result<usize> {
     if depth >= MAX_DEPTH {
         return Err(DecodeError::TooDeep);
@@ -224,11 +231,12 @@ fn enter(depth: usize) -> Result<usize> {
 }
 
 impl<'a> Reader<'a> {
-    /// Counts `weight` more values kept.
+    /// Counts `weight` more values kept. (No overflow: at most 7 per byte of text.)
+    #[inline(always)]
     fn keep(&mut self, weight: usize) -> Result<()> {
-        self.kept = self.kept.saturating_add(weight);
+        self.kept += weight;
         if self.kept > self.max_values {
-            return Err(DecodeError::TooManyValues(self.max_values));
+            return Err(too_many());
         }
         Ok(())
     }
@@ -633,7 +641,7 @@ mod tests {
         assert_eq!((found.len(), kept), (1, weight));
         assert_eq!(
             Value::decode_wire_field_within(&reply, "properties", weight - 1).unwrap_err(),
-            DecodeError::TooManyValues(weight - 1)
+            DecodeError::TooManyValues
         );
         // Bare values and a user's own property named `trace` are kept, so counted.
         let bare = r#"{"properties":{"trace":[0,0,0,0],"b":{"value":{"trace":{"value":1}}}}}"#;
@@ -644,7 +652,7 @@ mod tests {
         let (_, kept) = Value::decode_wire_field_within(twice, "properties", 100).unwrap();
         assert_eq!(kept, 5);
         assert!(
-            DecodeError::TooManyValues(5)
+            DecodeError::TooManyValues
                 .to_string()
                 .starts_with(DECODE_ERROR_PREFIX)
         );
