@@ -175,8 +175,12 @@ pub fn checks(report: &Report) -> Vec<Check> {
         Scenario::Hostile => {
             if let Some(peak) = report.peak_rss_kib {
                 out.push(check(
-                    "32 hostile mounts at once: RSS <= 128 MiB (the chart's limit)",
-                    format!("peak {:.1} MiB", mib(peak)),
+                    "hostile mounts at once: RSS <= 128 MiB (the chart's limit)",
+                    format!(
+                        "peak {:.1} MiB, {} at once",
+                        mib(peak),
+                        report.params.concurrency
+                    ),
                     mib(peak) <= 128.0,
                 ));
             }
