@@ -38,6 +38,7 @@ impl EnvironmentSource for Canned {
         _env: &EnvironmentRef,
         _token: &SecretString,
         _deadline: Instant,
+        _memory: &mut esc_api::Reservation,
     ) -> Result<Arc<Value>, EscError> {
         Ok(Arc::clone(&ENVIRONMENT.lock().unwrap()))
     }
@@ -143,7 +144,7 @@ fuzz_target!(|data: &[u8]| {
     RUNTIME.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(5);
         let reserved = MEMORY.reserve(0, deadline).await.unwrap();
-        let mut budget = ResponseBudget::new(4 << 20, Some(reserved));
+        let mut budget = ResponseBudget::new(4 << 20, reserved);
         let result = match MountInput::decode(node_publish, permission) {
             Ok(input) => MOUNTER.mount(&class, &input, deadline, &mut budget).await,
             Err(error) => Err(error),

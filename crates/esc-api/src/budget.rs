@@ -146,6 +146,14 @@ impl Reservation {
         }
     }
 
+    /// Takes over what `other` holds, so that it is released with `self`. Reservations on two
+    /// different budgets cannot be merged: `other` is then released at once.
+    pub fn absorb(&mut self, mut other: Reservation) {
+        if Arc::ptr_eq(&self.budget, &other.budget) {
+            self.bytes = self.bytes.saturating_add(std::mem::take(&mut other.bytes));
+        }
+    }
+
     /// Gives back all but `keep` bytes.
     pub fn shrink_to(&mut self, keep: usize) {
         if keep < self.bytes {
@@ -219,6 +227,18 @@ mod tests {
         tokio::task::yield_now().await;
         drop(held);
         assert_eq!(waiter.await.unwrap(), Ok(70));
+    }
+
+    #[tokio::test]
+    async fn an_absorbed_reservation_is_released_with_the_one_that_took_it() {
+        let budget = MemoryBudget::new(100);
+        let mut mount = budget.reserve(10, soon()).await.unwrap();
+        mount.absorb(budget.reserve(30, soon()).await.unwrap());
+        assert_eq!((mount.bytes(), budget.used()), (40, 40));
+        mount.absorb(MemoryBudget::new(100).reserve(50, soon()).await.unwrap());
+        assert_eq!((mount.bytes(), budget.used()), (40, 40));
+        drop(mount);
+        assert_eq!(budget.used(), 0);
     }
 
     #[tokio::test]

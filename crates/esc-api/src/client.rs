@@ -16,7 +16,7 @@ use crate::error::sanitize;
 use crate::limit::Limiter;
 use crate::oauth::{ExchangedToken, TokenExchange, form_body, token_endpoint};
 use crate::observe::Observer;
-use crate::reply::{MAX_TOKEN_LIFETIME, count_json_values, decode_cost, judge, next_wait};
+use crate::reply::{MAX_TOKEN_LIFETIME, decode_cost, judge, next_wait, reply_weight, tree_cost};
 use crate::retry::RetryPolicy;
 use crate::wire::{Environment, OpenEnvironment, TokenExchangeGrant};
 use crate::{EnvironmentRef, EscError, Step, Value};
@@ -37,8 +37,10 @@ pub struct ClientOptions {
     /// The longest one HTTP call may take before it is abandoned and, if the deadline allows,
     /// tried again: a connection that went silent must not hold a mount until its deadline.
     pub attempt_timeout: Duration,
-    /// The most JSON values a reply may hold, counted before it is decoded (a value decodes
-    /// into far more memory than its text); 0 for no limit.
+    /// The most values a reply may keep once decoded, counted by the reader as it builds them
+    /// (an ESC reply's traces and wrappers are not kept, so not counted); past it the reply is
+    /// refused. Other replies count every JSON value of their text before they are decoded.
+    /// 0 for no limit.
     pub max_reply_values: usize,
     /// Shared by every mount on the node: a reply's body, then its decoding, reserve their
     /// bytes here first (see [`MemoryBudget`]). `None` for no bound.
@@ -118,6 +120,27 @@ impl EscClient {
         self.read(api, env, &session, token, deadline).await
     }
 
+    /// [`EscClient::open_and_read`], with the memory reserved for the reply and its decoded
+    /// tree added to `held` rather than released: the tree is charged to the node-wide budget
+    /// for as long as the caller keeps `held` (a mount, until its response is sent).
+    pub async fn open_and_read_held(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        token: &SecretString,
+        deadline: Instant,
+        held: &mut Reservation,
+    ) -> Result<Value, EscError> {
+        let session = self.open(api, env, token, deadline).await?;
+        let (value, reserved) = self
+            .read_reserved(api, env, &session, token, deadline)
+            .await?;
+        if let Some(reserved) = reserved {
+            held.absorb(reserved);
+        }
+        Ok(value)
+    }
+
     /// `POST .../open` (or `.../versions/{v}/open`): returns the session id.
     pub async fn open(
         &self,
@@ -154,6 +177,21 @@ impl EscClient {
         token: &SecretString,
         deadline: Instant,
     ) -> Result<Value, EscError> {
+        let (value, _released) = self
+            .read_reserved(api, env, session, token, deadline)
+            .await?;
+        Ok(value)
+    }
+
+    /// [`EscClient::read`], and the memory reserved for the reply (its body and decoded tree).
+    async fn read_reserved(
+        &self,
+        api: &Url,
+        env: &EnvironmentRef,
+        session: &str,
+        token: &SecretString,
+        deadline: Instant,
+    ) -> Result<(Value, Option<Reservation>), EscError> {
         let segments = [
             "environments",
             &env.organization,
@@ -164,8 +202,10 @@ impl EscClient {
         ];
         let url = endpoint(Step::Read, api, env, &segments)?;
         let request = self.http.get(url).headers(auth_headers(token));
-        let read: Environment = self.call(Step::Read, api, env, request, deadline).await?;
-        Ok(Value::new(crate::Data::Object(read.properties)))
+        let (read, reserved): (Environment, _) = self
+            .call_reserved(Step::Read, api, env, request, deadline)
+            .await?;
+        Ok((Value::new(crate::Data::Object(read.properties)), reserved))
     }
 
     /// `POST <host>/api/oauth/token`: trades `subject_token` (an OIDC identity token) for a
@@ -221,6 +261,21 @@ impl EscClient {
         request: reqwest::RequestBuilder,
         deadline: Instant,
     ) -> Result<T, EscError> {
+        let (reply, _released) = self
+            .call_reserved(step, api, env, request, deadline)
+            .await?;
+        Ok(reply)
+    }
+
+    /// [`EscClient::call`], and the memory reserved for the successful attempt's reply.
+    async fn call_reserved<T: crate::reply::Reply + Send + 'static>(
+        &self,
+        step: Step,
+        api: &Url,
+        env: &EnvironmentRef,
+        request: reqwest::RequestBuilder,
+        deadline: Instant,
+    ) -> Result<(T, Option<Reservation>), EscError> {
         let policy = &self.options.retry;
         let mut retry = 0;
         loop {
@@ -257,7 +312,7 @@ impl EscClient {
         env: &EnvironmentRef,
         request: Option<reqwest::RequestBuilder>,
         deadline: Instant,
-    ) -> Result<T, EscError> {
+    ) -> Result<(T, Option<Reservation>), EscError> {
         let Some(request) = request else {
             // Only streaming bodies cannot be cloned, and no call here has one.
             let kind = ErrorKind::BadApiUrl {
@@ -299,7 +354,7 @@ impl EscClient {
             };
             observer.request(step.endpoint(), &status, started.elapsed());
         }
-        result
+        result.map(|reply| (reply, reserved))
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -346,20 +401,43 @@ impl EscClient {
                     EscError::new(step, env, kind)
                 })??;
         let max_values = self.options.max_reply_values;
-        if let Some(reserved) = reserved {
+        let body_len = body.len();
+        if let Some(reserved) = reserved.as_deref_mut() {
             let most = if max_values == 0 {
                 usize::MAX
             } else {
                 max_values
             };
-            let values = count_json_values(&body, most);
-            let extra = decode_cost(body.len(), values).saturating_sub(reserved.bytes());
+            // The reader keeps at most `most` values, and never more than the text holds: the
+            // decoding's peak is reserved before it starts.
+            let values = reply_weight(&body, most).min(most);
+            let extra = decode_cost(body_len, values).saturating_sub(reserved.bytes());
             reserved
                 .grow(extra, deadline)
                 .await
                 .map_err(|e| EscError::new(step, env, ErrorKind::Memory(e)))?;
         }
-        // Decoding a large body takes long enough to stall other requests: off the runtime.
+        let reply: T = self
+            .decode(step, env, status, headers, body, max_values)
+            .await?;
+        // Once decoded, the body is gone and the tree is what remains: keep only its charge.
+        if let (Some(reserved), Some(values)) = (reserved, reply.values()) {
+            reserved.shrink_to(tree_cost(body_len, values));
+        }
+        Ok(reply)
+    }
+
+    /// [`judge`]s a reply: inline when small, otherwise on a blocking thread (decoding a large
+    /// body takes long enough to stall other requests).
+    async fn decode<T: crate::reply::Reply + Send + 'static>(
+        &self,
+        step: Step,
+        env: &EnvironmentRef,
+        status: http::StatusCode,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        max_values: usize,
+    ) -> Result<T, EscError> {
         if body.len() < BLOCKING_DECODE_BYTES {
             return judge(
                 step,

@@ -26,7 +26,8 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
 pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// Bytes of memory one decoded JSON value may take beyond its text (the node, its map entry
-/// or vector slot, growth slack): what [`decode_cost`] charges per value.
+/// or vector slot, growth slack): what [`decode_cost`] charges per value, and per unit of an
+/// object's extra weight ([`esc_value::OBJECT_WEIGHT`]).
 pub const VALUE_COST: usize = 128;
 
 /// What decoding `body_len` bytes holding `values` JSON values may take at its peak: the body,
@@ -37,10 +38,27 @@ pub fn decode_cost(body_len: usize, values: usize) -> usize {
         .saturating_add(values.saturating_mul(VALUE_COST))
 }
 
+/// What a decoded tree of `values` nodes read from `body_len` bytes holds once the body is
+/// gone: its text (never longer than it was in the body) and its nodes.
+pub fn tree_cost(body_len: usize, values: usize) -> usize {
+    body_len.saturating_add(values.saturating_mul(VALUE_COST))
+}
+
 /// An upper bound on the JSON values in `body`, counted without decoding: one, plus one per
 /// `[` (a first element), `,` (a next one) and `:` (a member's value) outside strings. Stops
 /// counting past `stop_after`. Linear, no allocation.
 pub fn count_json_values(body: &[u8], stop_after: usize) -> usize {
+    count(body, stop_after, 0)
+}
+
+/// An upper bound on what the value reader may weigh decoding `body` (values, an object
+/// weighing [`esc_value::OBJECT_WEIGHT`] more): [`count_json_values`], plus that weight per
+/// `{` outside strings. Stops counting past `stop_after`.
+pub fn reply_weight(body: &[u8], stop_after: usize) -> usize {
+    count(body, stop_after, esc_value::OBJECT_WEIGHT)
+}
+
+fn count(body: &[u8], stop_after: usize, object_weight: usize) -> usize {
     let (mut count, mut in_string, mut escaped) = (1usize, false, false);
     for &b in body {
         if in_string {
@@ -54,6 +72,12 @@ pub fn count_json_values(body: &[u8], stop_after: usize) -> usize {
         }
         match b {
             b'"' => in_string = true,
+            b'{' if object_weight > 0 => {
+                count = count.saturating_add(object_weight);
+                if count > stop_after {
+                    return count;
+                }
+            }
             b'[' | b',' | b':' => {
                 count += 1;
                 if count > stop_after {
@@ -83,19 +107,12 @@ pub fn judge<T: Reply>(
     } else {
         max_values
     };
-    let within = count_json_values(body, limit) <= limit;
     if !status.is_success() {
+        let within = count_json_values(body, limit) <= limit;
         let body = if within { body } else { b"" };
         return Err(status_error(step, env, status, headers, body, now));
     }
-    if !within {
-        return Err(EscError::new(
-            step,
-            env,
-            ErrorKind::TooManyValues { limit: max_values },
-        ));
-    }
-    decode(step, env, body)
+    T::decode_within(body, max_values).map_err(|kind| EscError::new(step, env, kind))
 }
 
 /// Whether to try `error` again as retry number `retry` (0 for the first), and after how long:
@@ -126,6 +143,26 @@ pub fn next_wait(
 /// never quotes the body (the body may hold secrets).
 pub trait Reply: Sized {
     fn decode_body(body: &[u8]) -> Result<Self, String>;
+
+    /// Decodes a body of at most `max_values` JSON values (0 for no limit). By default they
+    /// are counted over the text before it is decoded; the read reply counts the values its
+    /// reader keeps instead.
+    fn decode_within(body: &[u8], max_values: usize) -> Result<Self, ErrorKind> {
+        let limit = if max_values == 0 {
+            usize::MAX
+        } else {
+            max_values
+        };
+        if count_json_values(body, limit) > limit {
+            return Err(ErrorKind::TooManyValues { limit: max_values });
+        }
+        Self::decode_body(body).map_err(|detail| ErrorKind::Decode { detail })
+    }
+
+    /// The values a decoded reply holds, when known (see [`tree_cost`]).
+    fn values(&self) -> Option<usize> {
+        None
+    }
 }
 
 macro_rules! serde_reply {
@@ -150,21 +187,43 @@ serde_reply!(
 /// own reason (a budget, the shape) is the detail.
 impl Reply for crate::wire::Environment {
     fn decode_body(body: &[u8]) -> Result<Self, String> {
+        Self::decode_within(body, 0).map_err(|kind| match kind {
+            ErrorKind::Decode { detail } => detail,
+            other => other.to_string(),
+        })
+    }
+
+    /// The values are counted by the reader as it builds them, so the traces of a Pulumi reply
+    /// (about a dozen JSON values a leaf, skipped) cost nothing, and no shape of reply can keep
+    /// a value uncounted.
+    fn decode_within(body: &[u8], max_values: usize) -> Result<Self, ErrorKind> {
+        let limit = if max_values == 0 {
+            usize::MAX
+        } else {
+            max_values
+        };
         let read = std::str::from_utf8(body)
             .ok()
-            .map(|text| crate::Value::decode_wire_field(text, "properties"));
+            .map(|text| crate::Value::decode_wire_field_within(text, "properties", limit));
         match read {
-            Some(Ok(properties)) => Ok(crate::wire::Environment { properties }),
-            _ => Err(
-                match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Some(Ok((properties, values))) => Ok(crate::wire::Environment { properties, values }),
+            Some(Err(esc_value::DecodeError::TooManyValues)) => {
+                Err(ErrorKind::TooManyValues { limit: max_values })
+            }
+            _ => Err(ErrorKind::Decode {
+                detail: match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
                     Err(e) => serde_detail(&e),
                     Ok(_) => match read {
                         Some(Err(e)) => e.to_string(),
                         _ => "invalid JSON".into(),
                     },
                 },
-            ),
+            }),
         }
+    }
+
+    fn values(&self) -> Option<usize> {
+        Some(self.values)
     }
 }
 
@@ -187,14 +246,6 @@ fn serde_detail(e: &serde_json::Error) -> String {
         serde_json::error::Category::Eof => "truncated JSON",
     };
     format!("{what} at line {} column {}", e.line(), e.column())
-}
-
-pub(crate) fn decode<T: Reply>(
-    step: Step,
-    env: &EnvironmentRef,
-    body: &[u8],
-) -> Result<T, EscError> {
-    T::decode_body(body).map_err(|detail| EscError::new(step, env, ErrorKind::Decode { detail }))
 }
 
 fn status_error(

@@ -18,6 +18,9 @@ pub struct OpenEnvironment {
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     pub properties: BTreeMap<String, Value>,
+    /// The values the reader kept (traces and wrappers are not kept): what the reply's
+    /// decoded tree weighs, per [`crate::reply::VALUE_COST`].
+    pub values: usize,
 }
 
 /// The body of an error reply: `{"code", "message"}`, plus diagnostics on a failed open; the

@@ -65,6 +65,8 @@ pub struct Report {
     pub peak_rss_kib: Option<u64>,
     /// The daemon's CPU time (all threads) over the measured phase, per mount, in µs.
     pub daemon_cpu_us_per_mount: Option<f64>,
+    /// The slowest `Version` answer while the load ran, in ms.
+    pub version_max_ms: Option<f64>,
     /// Startup: time to the first answered Version of each start, in ms.
     pub ready_ms: Vec<f64>,
     pub notes: Vec<String>,
@@ -90,6 +92,7 @@ impl Report {
             idle_anon_kib: None,
             peak_rss_kib: None,
             daemon_cpu_us_per_mount: None,
+            version_max_ms: None,
             ready_ms: Vec::new(),
             notes: Vec::new(),
         }
@@ -169,6 +172,26 @@ pub fn checks(report: &Report) -> Vec<Check> {
                 ));
             }
         }
+        Scenario::Hostile => {
+            if let Some(peak) = report.peak_rss_kib {
+                out.push(check(
+                    "hostile mounts at once: RSS <= 128 MiB (the chart's limit)",
+                    format!(
+                        "peak {:.1} MiB, {} at once",
+                        mib(peak),
+                        report.params.concurrency
+                    ),
+                    mib(peak) <= 128.0,
+                ));
+            }
+            if let Some(ms) = report.version_max_ms {
+                out.push(check(
+                    "Version answered within 1 s throughout",
+                    format!("slowest {ms:.1} ms"),
+                    ms <= 1000.0,
+                ));
+            }
+        }
         s if s.is_cold() => {
             let n = report.mounts as usize;
             out.push(check(
@@ -218,7 +241,17 @@ pub fn checks(report: &Report) -> Vec<Check> {
         )),
         _ => {}
     }
-    if report.scenario != Scenario::Startup {
+    if report.scenario == Scenario::Hostile {
+        let budgets = ["ResourceExhausted", "Unavailable", "DeadlineExceeded"];
+        out.push(check(
+            "every refusal is a budget's",
+            format!("{} refused: {:?}", report.errors, report.error_codes),
+            report
+                .error_codes
+                .keys()
+                .all(|code| budgets.contains(&code.as_str())),
+        ));
+    } else if report.scenario != Scenario::Startup {
         out.push(check(
             "no errors",
             match &report.first_error {

@@ -56,7 +56,9 @@ struct StandIns {
 impl StandIns {
     async fn start(params: &Params) -> StandIns {
         let esc = FakeEsc::start().await;
-        esc.accept_token(TOKEN);
+        if params.class != crate::scenario::Class::Hostile {
+            esc.accept_token(TOKEN);
+        }
         esc.set(
             ENVIRONMENT,
             environment(params.items, params.env_bytes, params.class),
@@ -197,6 +199,7 @@ async fn load_scenario<L: Launcher>(
     }
     let sampler = provider.pid.map(PeakSampler::start);
     let cpu_before = provider.pid.and_then(cpu_time);
+    let probe = VersionProbe::start(provider.client().await?);
     let requests = requests(&workload, params.pods, None);
     let mut bare = if params.baseline {
         Some(Bare::connect(esc).await?)
@@ -234,6 +237,7 @@ async fn load_scenario<L: Launcher>(
         }
     };
     report.peak_rss_kib = sampler.map(PeakSampler::stop);
+    probe.stop(&mut report).await;
     record(&mut report, &outcome);
     record_cpu(&mut report, cpu_before, provider.pid);
     (report.esc_opens, report.esc_reads) = (esc.opens(), esc.reads());
@@ -245,6 +249,49 @@ async fn load_scenario<L: Launcher>(
         report.esc_reads -= bare.pairs;
     }
     Ok(report)
+}
+
+/// `Version` asked every 50 ms on a connection of its own while the load runs, as the
+/// kubelet's probes do: the slowest answer, and how many never came within 5 s.
+struct VersionProbe {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<(f64, usize)>,
+}
+
+impl VersionProbe {
+    fn start(client: Client) -> VersionProbe {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = Arc::clone(&stop);
+        let task = tokio::spawn(async move {
+            let (mut slowest, mut failed) = (0f64, 0usize);
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                let mut client = client.clone();
+                let started = Instant::now();
+                let request = esc_csi_provider::proto::v1alpha1::VersionRequest {
+                    version: "v1alpha1".into(),
+                };
+                let answer =
+                    tokio::time::timeout(Duration::from_secs(5), client.version(request)).await;
+                slowest = slowest.max(started.elapsed().as_secs_f64() * 1e3);
+                failed += usize::from(!matches!(answer, Ok(Ok(_))));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            (slowest, failed)
+        });
+        VersionProbe { stop, task }
+    }
+
+    async fn stop(self, report: &mut Report) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Ok((slowest, failed)) = self.task.await {
+            report.version_max_ms = Some(slowest);
+            if failed > 0 {
+                report
+                    .notes
+                    .push(format!("{failed} Version calls failed or took over 5 s"));
+            }
+        }
+    }
 }
 
 /// Bare open + read pairs from this process with the daemon's own client: what two ESC round

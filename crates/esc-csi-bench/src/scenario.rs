@@ -44,7 +44,12 @@ pub enum Scenario {
     #[value(name = "every-kind")]
     #[serde(rename = "every-kind")]
     EveryKind,
-    /// Every scenario above, then a summary against the targets.
+    /// 32 mounts at once, each reading its own ~1 MB environment (a token per pod, so nothing
+    /// is shared) shaped at the budgets' edges: a folder under 15 levels of 255-byte keys over
+    /// 45k leaves, and flat objects of 45k keys as JSON, YAML and files. The daemon's peak
+    /// RSS and the slowest `Version` answered meanwhile. Not part of `all`.
+    Hostile,
+    /// Every scenario above (but `hostile`), then a summary against the targets.
     All,
 }
 
@@ -77,6 +82,7 @@ impl Scenario {
             Scenario::Storm => "storm",
             Scenario::Rotation => "rotation",
             Scenario::EveryKind => "every-kind",
+            Scenario::Hostile => "hostile",
             Scenario::All => "all",
         }
     }
@@ -91,6 +97,7 @@ impl Scenario {
                 | Scenario::Env1Kb
                 | Scenario::Env1Mb
                 | Scenario::EveryKind
+                | Scenario::Hostile
         )
     }
 
@@ -139,6 +146,16 @@ impl Scenario {
             Scenario::Items50 => Params { items: 50, ..cold },
             Scenario::EveryKind => Params {
                 class: Class::EveryKind,
+                ..cold
+            },
+            Scenario::Hostile => Params {
+                concurrency: 32,
+                stop: Stop::Count(320),
+                items: 1,
+                pods: 320,
+                env_bytes: 1 << 20,
+                baseline: false,
+                class: Class::Hostile,
                 ..cold
             },
             Scenario::Env1Mb => Params {
@@ -195,6 +212,8 @@ pub enum Class {
     /// Those items plus one of each kind of issue 16: `.env` (dotenv) and `env.sh` (shell) of
     /// `environmentVariables`, an object as a folder, the `files` folder and a template.
     EveryKind,
+    /// Those items plus items over values at the budgets' edges (see [`Scenario::Hostile`]).
+    Hostile,
 }
 
 impl Class {
@@ -202,6 +221,7 @@ impl Class {
         match self {
             Class::Classic => "classic",
             Class::EveryKind => "every-kind",
+            Class::Hostile => "hostile",
         }
     }
 }
@@ -254,6 +274,11 @@ impl Params {
         match self.class {
             Class::Classic => self.items.to_string(),
             Class::EveryKind => format!("{}+{}", self.items, crate::workload::KIND_ITEMS),
+            Class::Hostile => format!(
+                "{}+{}",
+                self.items,
+                crate::workload::KIND_ITEMS + crate::workload::HOSTILE_ITEMS
+            ),
         }
     }
 }

@@ -39,6 +39,36 @@ const KIND_SECRETS: &str = "\
 - {fileName: database-url, template: 'postgres://${db.user}:${db.password}@${db.host}:${db.port}/orders?sslmode=${db.sslmode}'}
 ";
 
+/// How many items [`Class::Hostile`] adds to those of [`Class::EveryKind`]: [`HOSTILE_SECRETS`].
+pub const HOSTILE_ITEMS: usize = 3;
+
+/// The items of [`Class::Hostile`] beyond those of [`Class::EveryKind`], over
+/// [`hostile_values`]: each costs the daemon in proportion to the reply, and most are refused
+/// by a budget. (The `files` item of [`KIND_SECRETS`] mounts `files`, here 45k keys.)
+const HOSTILE_SECRETS: &str = "\
+- {folderName: deep, secretKey: deep}
+- {fileName: flat.json, secretKey: flat, format: json}
+- {fileName: flat.yaml, secretKey: flat, format: yaml}
+";
+
+/// About 1 MB of plain JSON at the budgets' edges: `deep`, 15 levels of 255-byte keys over
+/// 45k leaves (every leaf's path near the driver's 4,096 bytes), and `flat` and `files`, the
+/// same 45k keys.
+fn hostile_values() -> Map<String, Value> {
+    let leaves = |n: usize| -> Map<String, Value> {
+        (0..n).map(|i| (format!("k{i}"), json!(i % 10))).collect()
+    };
+    let mut deep = Value::Object(leaves(45_000));
+    for level in 0..15 {
+        deep = json!({ format!("{level:x>255}"): deep });
+    }
+    let mut values = Map::new();
+    values.insert("deep".into(), deep);
+    values.insert("flat".into(), Value::Object(leaves(45_000)));
+    values.insert("files".into(), Value::Object(leaves(45_000)));
+    values
+}
+
 /// What [`KIND_SECRETS`] reads, shaped as an app's environment would be: eight variables of
 /// every scalar type (one that needs escaping), a nested settings object, three `files` and a
 /// database's connection details.
@@ -80,6 +110,10 @@ pub fn environment(items: usize, bytes: usize, class: Class) -> Value {
     if class == Class::EveryKind {
         top.extend(kind_values());
     }
+    if class == Class::Hostile {
+        top.extend(kind_values());
+        top.extend(hostile_values());
+    }
     let used = Value::Object(top.clone()).to_string().len();
     // One filler entry is `"f000000":"<100 chars>",` = 113 bytes.
     let fillers = bytes.saturating_sub(used + 12) / 113;
@@ -100,6 +134,9 @@ pub struct Workload {
     /// The request's `secrets`: the volume's nodePublishSecretRef, or `null` without one, as the
     /// driver sends it.
     secrets: String,
+    /// Each pod sends a token of its own, so that no two mounts share a read (the stand-in
+    /// then takes any token).
+    token_per_pod: bool,
 }
 
 impl Workload {
@@ -111,6 +148,10 @@ impl Workload {
             .collect();
         if class == Class::EveryKind {
             secrets.push_str(KIND_SECRETS);
+        }
+        if class == Class::Hostile {
+            secrets.push_str(KIND_SECRETS);
+            secrets.push_str(HOSTILE_SECRETS);
         }
         let mut parameters = BTreeMap::from([
             (keys::API_URL.to_owned(), api_url.to_owned()),
@@ -130,6 +171,7 @@ impl Workload {
         Workload {
             parameters,
             secrets,
+            token_per_pod: class == Class::Hostile && auth == Auth::NodePublish,
         }
     }
 
@@ -147,7 +189,11 @@ impl Workload {
         }
         MountRequest {
             attributes: serde_json::to_string(&attributes).expect("strings serialize"),
-            secrets: self.secrets.clone(),
+            secrets: if self.token_per_pod {
+                json!({ TOKEN_KEY: format!("{TOKEN}-{pod}") }).to_string()
+            } else {
+                self.secrets.clone()
+            },
             target_path: format!(
                 "/var/lib/kubelet/pods/{}/volumes/kubernetes.io~csi/secrets/mount",
                 pod_uid(pod)

@@ -34,16 +34,20 @@ pub const MAX_PROBLEMS: usize = 20;
 /// Warnings logged for one class; past it, one line says how many more.
 pub const MAX_WARNINGS: usize = 20;
 
-/// What a mount's response may still take: rendered files count against
-/// `--max-response-bytes` as they are rendered, so that rendering stops at the first file that
-/// does not fit instead of finishing every file of a response that is then refused. Each
-/// file's bytes are also held (twice: the file and its copy in the encoded response) against
-/// the node-wide memory budget until the mount returns.
+/// What a mount's response may still take, and the mount's one reservation of node-wide
+/// memory. Rendered files count against `--max-response-bytes` as they are rendered, so that
+/// rendering stops at the first file that does not fit instead of finishing every file of a
+/// response that is then refused.
+///
+/// The reservation travels with the mount and holds, until the response is written (see
+/// `crate::grpc`): the request (a multiple of its size), the ESC reply and its decoded tree
+/// (added by the [`crate::source::EnvironmentSource`]), and each file's bytes twice (the file
+/// and its copy in the encoded response).
 #[derive(Debug)]
 pub struct ResponseBudget {
     limit: usize,
     used: usize,
-    memory: Option<esc_api::Reservation>,
+    memory: esc_api::Reservation,
 }
 
 /// Bytes a file takes in the response beyond its contents, path and version: field tags,
@@ -51,7 +55,7 @@ pub struct ResponseBudget {
 pub const FILE_FRAMING: usize = 32;
 
 impl ResponseBudget {
-    pub fn new(limit: usize, memory: Option<esc_api::Reservation>) -> Self {
+    pub fn new(limit: usize, memory: esc_api::Reservation) -> Self {
         ResponseBudget {
             limit,
             used: 0,
@@ -61,7 +65,17 @@ impl ResponseBudget {
 
     /// No limit and no memory accounting.
     pub fn unlimited() -> Self {
-        ResponseBudget::new(usize::MAX, None)
+        ResponseBudget::new(usize::MAX, esc_api::MemoryBudget::new(0).empty())
+    }
+
+    /// The mount's reservation, to add what it holds as it holds it.
+    pub fn memory(&mut self) -> &mut esc_api::Reservation {
+        &mut self.memory
+    }
+
+    /// The mount's reservation, to keep until the response is written.
+    pub fn into_memory(self) -> esc_api::Reservation {
+        self.memory
     }
 
     pub fn limit(&self) -> usize {
@@ -92,13 +106,10 @@ impl ResponseBudget {
                 limit: self.limit,
             });
         }
-        if let Some(memory) = &mut self.memory {
-            memory
-                .grow(bytes.saturating_mul(2), deadline)
-                .await
-                .map_err(Overflow::Memory)?;
-        }
-        Ok(())
+        self.memory
+            .grow(bytes.saturating_mul(2), deadline)
+            .await
+            .map_err(Overflow::Memory)
     }
 }
 

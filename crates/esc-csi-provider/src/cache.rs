@@ -18,7 +18,7 @@ use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use esc_api::{Data, EnvironmentRef, EscError, Step, Value};
+use esc_api::{Data, EnvironmentRef, EscError, Reservation, Step, Value};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -413,17 +413,21 @@ impl<S: EnvironmentSource> EnvironmentSource for CachedSource<S> {
         env: &EnvironmentRef,
         token: &SecretString,
         deadline: Instant,
+        memory: &mut Reservation,
     ) -> Result<Arc<Value>, EscError> {
         let Some(store) = &self.store else {
-            return self.inner.fetch(api, env, token, deadline).await;
+            return self.inner.fetch(api, env, token, deadline, memory).await;
         };
+        // Only the mount that fetches is charged for the tree: those that share it (a hit, or a
+        // wait on the same fetch) hold no copy, and what the cache keeps is bounded by its own
+        // `max_bytes`.
         let key = EnvironmentKey::new(api, env, token);
         let (result, lookup) = store
             .get_or_fetch(
                 &key,
                 deadline,
                 |value| estimate_bytes(value),
-                || async { self.inner.fetch(api, env, token, deadline).await },
+                || async { self.inner.fetch(api, env, token, deadline, memory).await },
                 || EscError::deadline(Step::Open, env, api),
             )
             .await;

@@ -40,6 +40,7 @@ impl EnvironmentSource for FakeSource {
         env: &EnvironmentRef,
         token: &SecretString,
         _deadline: Instant,
+        _memory: &mut esc_api::Reservation,
     ) -> Result<Arc<Value>, EscError> {
         let name = env.to_string();
         let token = token.expose_secret().to_owned();

@@ -7,23 +7,49 @@
 
 use esc_api::{Data, Value};
 
-use crate::names::{MAX_NAME_BYTES, deceptive, dot_like, shown};
+use crate::names::{MAX_NAME_BYTES, MAX_PATH_BYTES, deceptive, dot_like, shown};
 use crate::render::{RenderError, kind};
 
-/// One file of a folder: its path under the folder, its value, and whether a container on the
+/// Folders inside a folder item, at most: a reply nests no deeper than this anyway
+/// ([`esc_api::MAX_DEPTH`]); the walk checks it itself so that no other source of values can
+/// take it deeper.
+pub const MAX_FOLDER_DEPTH: usize = esc_api::MAX_DEPTH;
+
+/// One file of a folder: its path in the response, its value, and whether a container on the
 /// way down was secret.
 #[derive(Debug)]
 pub struct Leaf<'a> {
+    /// The item's folder, then the keys down to the value, joined by `/`.
     pub path: String,
-    /// The keys from the folder's object down to the value, for messages.
-    pub keys: Vec<&'a str>,
+    /// Where the keys start in `path`.
+    keys_at: usize,
     pub value: &'a Value,
     pub under_secret: bool,
 }
 
-/// The files of the object `value`: nested objects as nested folders unless `flat`, where
-/// every value must be a scalar. Paths are in key order, folders depth first.
-pub fn leaves(value: &Value, flat: bool) -> Result<Vec<Leaf<'_>>, RenderError> {
+impl Leaf<'_> {
+    /// The keys from the folder's object down to the value, for messages. (A key never holds
+    /// a `/`: such a key is refused.)
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.path[self.keys_at..].split('/')
+    }
+}
+
+/// The files of the object `value` under the folder `folder`: nested objects as nested
+/// folders unless `flat`, where every value must be a scalar. Paths are in key order, folders
+/// depth first.
+///
+/// The walk is bounded as it goes, before it allocates: each file is charged the response
+/// bytes its path and framing take ([`crate::mount::file_bytes`]) against `limit`, so the
+/// number of files and the bytes of their paths are at most what the response may hold; a
+/// path is checked against the driver's 4,096 bytes before it is built; nesting stops at
+/// [`MAX_FOLDER_DEPTH`]. One path buffer is shared by the whole walk.
+pub fn leaves<'a>(
+    value: &'a Value,
+    flat: bool,
+    folder: &str,
+    limit: usize,
+) -> Result<Vec<Leaf<'a>>, RenderError> {
     let Data::Object(members) = &value.data else {
         return Err(RenderError::NotAnObject {
             what: if flat {
@@ -37,64 +63,92 @@ pub fn leaves(value: &Value, flat: bool) -> Result<Vec<Leaf<'_>>, RenderError> {
     if members.is_empty() {
         return Err(RenderError::EmptyFolder);
     }
-    let mut out = Vec::new();
-    walk(value, "", &[], value.secret, flat, &mut out)?;
-    Ok(out)
+    let mut walk = Walk {
+        flat,
+        limit,
+        charged: 0,
+        keys_at: folder.len() + 1,
+        path: format!("{folder}/"),
+        out: Vec::new(),
+    };
+    walk.object(value, value.secret, 0)?;
+    Ok(walk.out)
 }
 
-fn walk<'a>(
-    value: &'a Value,
-    at: &str,
-    keys: &[&'a str],
-    secret: bool,
+struct Walk<'a> {
     flat: bool,
-    out: &mut Vec<Leaf<'a>>,
-) -> Result<(), RenderError> {
-    let Data::Object(members) = &value.data else {
-        return Ok(());
-    };
-    for (key, member) in members {
-        let path = if at.is_empty() {
-            key.clone()
-        } else {
-            format!("{at}/{key}")
+    limit: usize,
+    /// Response bytes the files found so far take.
+    charged: usize,
+    keys_at: usize,
+    /// The path of the object being walked, ending in `/`.
+    path: String,
+    out: Vec<Leaf<'a>>,
+}
+
+impl<'a> Walk<'a> {
+    fn object(&mut self, value: &'a Value, secret: bool, depth: usize) -> Result<(), RenderError> {
+        let Data::Object(members) = &value.data else {
+            return Ok(());
         };
-        if let Some(why) = bad_component(key) {
-            return Err(RenderError::BadKey {
-                key: shown(&path),
+        let at = self.path.len();
+        for (key, member) in members {
+            let bad = |walk: &Self, why: String| RenderError::BadKey {
+                key: shown(&format!("{}{key}", &walk.path[walk.keys_at..])),
                 what: "a file name",
                 why,
-            });
+            };
+            if let Some(why) = bad_component(key) {
+                return Err(bad(self, why));
+            }
+            if at + key.len() > MAX_PATH_BYTES {
+                let why = format!("the file's path would be longer than {MAX_PATH_BYTES} bytes");
+                return Err(bad(self, why));
+            }
+            self.path.push_str(key);
+            let secret = secret || member.secret;
+            match &member.data {
+                Data::Object(inner) if !self.flat && !inner.is_empty() => {
+                    if depth + 1 >= MAX_FOLDER_DEPTH {
+                        let why = format!("it nests more than {MAX_FOLDER_DEPTH} folders deep");
+                        self.path.truncate(at);
+                        return Err(bad(self, why));
+                    }
+                    self.path.push('/');
+                    self.object(member, secret, depth + 1)?;
+                }
+                Data::Object(_) if !self.flat => {
+                    return Err(RenderError::BadKey {
+                        key: shown(&self.path[self.keys_at..]),
+                        what: "a folder",
+                        why: "it is an empty object".to_owned(),
+                    });
+                }
+                Data::Object(_) | Data::Array(_) if self.flat => {
+                    return Err(RenderError::NestedFile {
+                        key: shown(&self.path[self.keys_at..]),
+                        found: kind(member),
+                    });
+                }
+                _ => {
+                    self.charged = self
+                        .charged
+                        .saturating_add(crate::mount::file_bytes(&self.path, 0));
+                    if self.charged > self.limit {
+                        return Err(RenderError::TooLarge { limit: self.limit });
+                    }
+                    self.out.push(Leaf {
+                        path: self.path.clone(),
+                        keys_at: self.keys_at,
+                        value: member,
+                        under_secret: secret,
+                    });
+                }
+            }
+            self.path.truncate(at);
         }
-        let secret = secret || member.secret;
-        let mut keys = keys.to_vec();
-        keys.push(key);
-        match &member.data {
-            Data::Object(inner) if !flat && !inner.is_empty() => {
-                walk(member, &path, &keys, secret, flat, out)?;
-            }
-            Data::Object(_) if !flat => {
-                return Err(RenderError::BadKey {
-                    key: shown(&path),
-                    what: "a folder",
-                    why: "it is an empty object".to_owned(),
-                });
-            }
-            Data::Object(_) | Data::Array(_) if flat => {
-                return Err(RenderError::NestedFile {
-                    key: shown(&path),
-                    found: kind(member),
-                });
-            }
-            _ => out.push(Leaf {
-                path,
-                keys,
-                value: member,
-                under_secret: secret,
-            }),
-        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// Why `key` cannot be one component of a path the driver writes.
@@ -133,8 +187,12 @@ mod tests {
 
     fn paths(value: serde_json::Value, flat: bool) -> Result<Vec<String>, String> {
         let value = Value::from_json(value);
-        leaves(&value, flat)
-            .map(|l| l.into_iter().map(|l| l.path).collect())
+        leaves(&value, flat, "f", usize::MAX)
+            .map(|l| {
+                l.into_iter()
+                    .map(|l| l.path["f/".len()..].to_owned())
+                    .collect()
+            })
             .map_err(|e| e.to_string())
     }
 
@@ -206,11 +264,69 @@ mod tests {
         if let Data::Object(m) = &mut value.data {
             m.get_mut("a").unwrap().secret = true;
         }
-        let got: Vec<_> = leaves(&value, false)
+        let got: Vec<_> = leaves(&value, false, "f", usize::MAX)
             .unwrap()
             .into_iter()
             .map(|l| (l.path, l.under_secret))
             .collect();
-        assert_eq!(got, [("a/x".to_owned(), true), ("b".to_owned(), false)]);
+        assert_eq!(got, [("f/a/x".to_owned(), true), ("f/b".to_owned(), false)]);
+    }
+
+    #[test]
+    fn a_leaf_knows_its_keys_below_the_folder() {
+        let value = Value::from_json(json!({"a": {"b": 1}}));
+        let found = leaves(&value, false, "x/y", usize::MAX).unwrap();
+        assert_eq!(found[0].path, "x/y/a/b");
+        assert_eq!(found[0].keys().collect::<Vec<_>>(), ["a", "b"]);
+    }
+
+    /// `depth` nested objects under long keys, `wide` leaves in the innermost.
+    fn deep(depth: usize, key_len: usize, wide: usize) -> Value {
+        let mut inner = serde_json::Map::new();
+        for i in 0..wide {
+            inner.insert(format!("{i:0>key_len$}"), json!(1));
+        }
+        let mut value = serde_json::Value::Object(inner);
+        for d in 0..depth {
+            value = json!({ format!("{d:k>key_len$}"): value });
+        }
+        Value::from_json(value)
+    }
+
+    #[test]
+    fn a_path_past_the_drivers_limit_is_refused_before_any_file_is_listed() {
+        // 17 levels of 255-byte keys: past 4,096 bytes at the 17th, with 10k leaves under it.
+        let value = deep(17, 255, 10_000);
+        let err = leaves(&value, false, "f", usize::MAX).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("the file's path would be longer than 4096 bytes"),
+            "{err}"
+        );
+        // Just under: 15 levels (the leaves' path is 16 keys and the folder, 4,097 bytes).
+        let value = deep(15, 255, 2);
+        let err = leaves(&value, false, "f", usize::MAX).unwrap_err();
+        assert!(err.to_string().contains("4096"), "{err}");
+        let value = deep(14, 255, 2);
+        assert_eq!(leaves(&value, false, "f", usize::MAX).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn the_walk_stops_at_the_first_file_past_the_response_limit() {
+        let value = deep(3, 200, 100_000);
+        // Each file takes its path twice plus 96 bytes: about 1,300 bytes here.
+        let err = leaves(&value, false, "f", 64 << 10).unwrap_err();
+        assert_eq!(err, RenderError::TooLarge { limit: 64 << 10 });
+        let value = deep(0, 10, 40);
+        assert_eq!(leaves(&value, true, "f", 64 << 10).unwrap().len(), 40);
+    }
+
+    #[test]
+    fn nesting_past_the_folder_depth_is_refused() {
+        let value = deep(MAX_FOLDER_DEPTH, 1, 1);
+        let err = leaves(&value, false, "f", usize::MAX).unwrap_err();
+        assert!(err.to_string().contains("folders deep"), "{err}");
+        let value = deep(MAX_FOLDER_DEPTH - 1, 1, 1);
+        assert_eq!(leaves(&value, false, "f", usize::MAX).unwrap().len(), 1);
     }
 }

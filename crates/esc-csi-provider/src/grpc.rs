@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use esc_api::MemoryBudget;
+use esc_api::{MemoryBudget, Reservation};
 use prost::Message;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
@@ -20,6 +20,7 @@ use crate::budget::ResponseBudget;
 use crate::class::{Class, keys, parse_attributes};
 use crate::code::ErrorCode;
 use crate::error::MountError;
+use crate::held::HeldMemory;
 use crate::mount::{MountInput, MountedFile, Mounter};
 use crate::oidc::ExchangeClient;
 use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
@@ -94,26 +95,27 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> ProviderService<S
         &self.options
     }
 
+    /// The response, and the mount's reservation of node-wide memory, to hold until the
+    /// response is written (see [`crate::held`]).
     async fn mount_inner(
         &self,
         request: &MountRequest,
         deadline: Instant,
         span: &tracing::Span,
-    ) -> Result<MountResponse, MountError> {
-        let reserved =
-            match &self.options.memory {
-                Some(memory) => {
-                    let bytes = request.encoded_len().saturating_mul(REQUEST_MEMORY_FACTOR);
-                    let reserved = memory.reserve(bytes, deadline).await.map_err(|error| {
-                        MountError::Memory {
-                            item: "this request".to_owned(),
-                            error,
-                        }
-                    })?;
-                    Some(reserved)
-                }
-                None => None,
-            };
+    ) -> Result<(MountResponse, Reservation), MountError> {
+        let reserved = match &self.options.memory {
+            Some(memory) => {
+                let bytes = request.encoded_len().saturating_mul(REQUEST_MEMORY_FACTOR);
+                memory
+                    .reserve(bytes, deadline)
+                    .await
+                    .map_err(|error| MountError::Memory {
+                        item: "this request".to_owned(),
+                        error,
+                    })?
+            }
+            None => MemoryBudget::new(0).empty(),
+        };
         let (attributes, class) = self.plan(&request.attributes, deadline).await?;
         let label = |key: &str| field::display(attributes.get(key).map_or("-", String::as_str));
         span.record("namespace", label(keys::POD_NAMESPACE));
@@ -140,7 +142,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> ProviderService<S
                 limit: self.options.max_response_bytes,
             });
         }
-        Ok(response)
+        Ok((response, budget.into_memory()))
     }
 
     /// Reads the attributes and checks the class: inline when small, otherwise on a blocking
@@ -247,10 +249,14 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> CsiDriverProvider
                 field::display(if result.is_ok() { "mounted" } else { "failed" }),
             );
             match result {
-                Ok(response) => {
+                Ok((response, memory)) => {
                     metrics.mount_finished(Ok(()), elapsed);
                     tracing::info!(files = response.files.len(), elapsed_ms, "mounted");
-                    Ok(Response::new(response))
+                    let mut response = Response::new(response);
+                    response
+                        .extensions_mut()
+                        .insert(HeldMemory(Arc::new(memory)));
+                    Ok(response)
                 }
                 Err(error) => {
                     metrics.mount_finished(Err(error.code()), elapsed);

@@ -23,6 +23,7 @@ pub mod error;
 mod fakes;
 pub mod folder;
 pub mod grpc;
+pub mod held;
 pub mod items;
 pub mod kube_secrets;
 pub mod metrics;

@@ -13,13 +13,15 @@ use crate::budget::{FILE_FRAMING, Overflow, ResponseBudget};
 use crate::class::{Class, Settings};
 use crate::error::{ItemProblem, ItemProblemKind, MountError};
 use crate::folder;
-use crate::items::{Item, ItemsMemo, Shape};
+use crate::items::{Format, Item, ItemsMemo, Shape};
 use crate::metrics::Metrics;
 use crate::oidc::{ExchangeClient, TokenExchanger};
 use crate::render::{RenderError, render};
 use crate::source::EnvironmentSource;
 use crate::stale::{StaleOptions, StaleStore};
 use crate::version::{PodVersions, VersionKey};
+use esc_api::Data;
+use esc_api::reply::{VALUE_COST, count_json_values, reply_weight};
 use esc_path::{PropertyPath, Segment};
 
 /// The driver's default file mode, 0644, used when the request has no permission.
@@ -163,7 +165,11 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
         .await?;
         let (api, env, token) = (&class.api_url, &class.environment, &credential.token);
         let pod_uid = class.pod.uid.as_deref().filter(|uid| !uid.is_empty());
-        let root = match self.source.fetch(api, env, token, deadline).await {
+        let fetched = self
+            .source
+            .fetch(api, env, token, deadline, budget.memory())
+            .await;
+        let root = match fetched {
             Ok(root) => root,
             Err(error) => {
                 let stale = self
@@ -216,22 +222,12 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
         );
         for item in class.items.iter() {
             let overhead = FILE_FRAMING + 2 * item.file_name.len() + VERSION_BYTES;
-            match self.render_item(&pod, item, root, default_mode, budget.remaining()) {
-                Ok(rendered) => {
-                    let bytes = rendered
-                        .iter()
-                        .map(|file| file_bytes(&file.path, file.contents.0.len()))
-                        .sum();
-                    budget
-                        .charge(bytes, deadline)
-                        .await
-                        .map_err(|overflow| overflow_error(overflow, item))?;
-                    files.extend(rendered);
-                }
-                Err(ItemProblem {
-                    kind: ItemProblemKind::Render(RenderError::TooLarge { .. }),
-                    ..
-                }) => {
+            let rendered = self
+                .render_item(&pod, item, root, default_mode, budget, deadline)
+                .await;
+            match rendered {
+                Ok(rendered) => files.extend(rendered),
+                Err(Stop::TooLarge) => {
                     let past = budget
                         .remaining()
                         .saturating_add(1)
@@ -245,7 +241,8 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
                         |o| overflow_error(o, item),
                     ));
                 }
-                Err(problem) => problems.push(problem),
+                Err(Stop::Overflow(overflow)) => return Err(overflow_error(overflow, item)),
+                Err(Stop::Problem(problem)) => problems.push(problem),
             }
         }
         if problems.is_empty() {
@@ -258,27 +255,32 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
         }
     }
 
-    /// The files of one item, in at most `limit` response bytes (paths and versions
-    /// included).
-    fn render_item(
+    /// The files of one item, each charged to `budget` (response bytes and memory) as it is
+    /// made, so that at most one file is ever held uncharged.
+    async fn render_item(
         &self,
         pod: &PodVersions,
         item: &Item,
         root: &esc_api::Value,
         default_mode: u32,
-        limit: usize,
-    ) -> Result<Vec<MountedFile>, ItemProblem> {
-        let problem = |path: &PropertyPath, kind| ItemProblem {
-            item: item.label(),
-            path: path.clone(),
-            kind,
+        budget: &mut ResponseBudget,
+        deadline: Instant,
+    ) -> Result<Vec<MountedFile>, Stop> {
+        let problem = |path: &PropertyPath, kind| {
+            Stop::of(ItemProblem {
+                item: item.label(),
+                path: path.clone(),
+                kind,
+            })
         };
         let mode = item.mode.unwrap_or(default_mode);
         let config = format!(
             "path={} format={} encoding={} mode={mode:o}",
             item.path, item.format, item.encoding
         );
-        let file = |path: String, contents: Vec<u8>, secret: bool, config: &str| {
+        let file = |path: String, mut contents: Vec<u8>, secret: bool, config: &str| {
+            // The response keeps the buffer as it is: no growth slack past what was charged.
+            contents.shrink_to_fit();
             let version = pod.version(&path, config, &contents);
             MountedFile {
                 path,
@@ -288,18 +290,20 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
                 version,
             }
         };
-        let left = limit.saturating_sub(file_bytes(&item.file_name, 0));
+        let left = |budget: &ResponseBudget, path: &str| {
+            budget
+                .remaining()
+                .checked_sub(file_bytes(path, 0))
+                .ok_or(Stop::TooLarge)
+        };
         if let Some(template) = &item.template {
             let (contents, secret) = template
-                .render(root, &item.path, left)
+                .render(root, &item.path, left(budget, &item.file_name)?)
                 .map_err(|(path, kind)| problem(&path, kind))?;
             let config = format!("template={template:?} {config}");
-            return Ok(vec![file(
-                item.file_name.clone(),
-                contents,
-                secret,
-                &config,
-            )]);
+            let file = file(item.file_name.clone(), contents, secret, &config);
+            charge(budget, &file, deadline).await?;
+            return Ok(vec![file]);
         }
         let resolved = item
             .path
@@ -308,42 +312,105 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
         let value = resolved.value.as_ref();
         let render_error = |e| problem(&item.path, ItemProblemKind::Render(e));
         if item.shape == Shape::File {
-            let contents = render(value, item.format, item.encoding, left).map_err(render_error)?;
+            let limit = left(budget, &item.file_name)?;
+            let contents = render_charged(value, item, limit, budget, deadline)
+                .await?
+                .map_err(render_error)?;
             let secret = resolved.under_secret || value.contains_secret();
-            return Ok(vec![file(
-                item.file_name.clone(),
-                contents,
-                secret,
-                &config,
-            )]);
+            let file = file(item.file_name.clone(), contents, secret, &config);
+            charge(budget, &file, deadline).await?;
+            return Ok(vec![file]);
         }
-        let leaves = folder::leaves(value, item.shape == Shape::Files).map_err(render_error)?;
-        let mut left = limit;
+        let flat = item.shape == Shape::Files;
+        let leaves = folder::leaves(value, flat, &item.file_name, budget.remaining())
+            .map_err(render_error)?;
         let mut files = Vec::with_capacity(leaves.len());
         for leaf in leaves {
-            let path = format!("{}/{}", item.file_name, leaf.path);
-            let framing = file_bytes(&path, 0);
-            left = left
-                .checked_sub(framing)
-                .ok_or_else(|| render_error(RenderError::TooLarge { limit }))?;
-            let contents = render(leaf.value, item.format, item.encoding, left).map_err(|e| {
-                let keys = leaf.keys.iter().map(|k| Segment::Key((*k).to_owned()));
-                let at = item
-                    .path
-                    .join(&PropertyPath::from(keys.collect::<Vec<_>>()));
-                problem(&at, ItemProblemKind::Render(e))
-            })?;
-            left -= contents.len();
+            let limit = left(budget, &leaf.path)?;
+            let contents = render_charged(leaf.value, item, limit, budget, deadline)
+                .await?
+                .map_err(|e| {
+                    let keys = leaf.keys().map(|k| Segment::Key(k.to_owned()));
+                    let at = item
+                        .path
+                        .join(&PropertyPath::from(keys.collect::<Vec<_>>()));
+                    problem(&at, ItemProblemKind::Render(e))
+                })?;
             let secret = resolved.under_secret || leaf.under_secret || leaf.value.contains_secret();
-            files.push(file(path, contents, secret, &config));
+            let file = file(leaf.path, contents, secret, &config);
+            charge(budget, &file, deadline).await?;
+            files.push(file);
         }
         Ok(files)
     }
 }
 
+/// Why an item stopped: a problem of its own (the mount lists them all), or a response that
+/// cannot grow (the mount stops).
+enum Stop {
+    Problem(ItemProblem),
+    /// A file does not fit in what is left of the response.
+    TooLarge,
+    Overflow(Overflow),
+}
+
+impl Stop {
+    fn of(problem: ItemProblem) -> Stop {
+        match problem.kind {
+            ItemProblemKind::Render(RenderError::TooLarge { .. }) => Stop::TooLarge,
+            _ => Stop::Problem(problem),
+        }
+    }
+}
+
+/// Counts `file` against the response and the mount's memory.
+async fn charge(
+    budget: &mut ResponseBudget,
+    file: &MountedFile,
+    deadline: Instant,
+) -> Result<(), Stop> {
+    let bytes = file_bytes(&file.path, file.contents.0.len());
+    budget.charge(bytes, deadline).await.map_err(Stop::Overflow)
+}
+
+/// Renders `value` as `item` says, in at most `limit` bytes, with the memory the rendering
+/// holds beyond its output charged while it runs: for `format: json` and `yaml`, a string that
+/// holds JSON is decoded into a tree first, weighed as a reply's ([`VALUE_COST`] a value,
+/// objects more).
+async fn render_charged(
+    value: &esc_api::Value,
+    item: &Item,
+    limit: usize,
+    budget: &mut ResponseBudget,
+    deadline: Instant,
+) -> Result<Result<Vec<u8>, RenderError>, Stop> {
+    let expands = matches!(item.format, Format::Json | Format::Yaml)
+        && matches!(&value.data, Data::String(s) if s.trim_start().starts_with(['{', '[']));
+    if !expands {
+        return Ok(render(value, item.format, item.encoding, limit));
+    }
+    let Data::String(text) = &value.data else {
+        return Ok(render(value, item.format, item.encoding, limit));
+    };
+    // The renderer refuses text of more than `limit / 4` values without decoding it.
+    if count_json_values(text.as_bytes(), limit / 4) > limit / 4 {
+        return Ok(render(value, item.format, item.encoding, limit));
+    }
+    let values = reply_weight(text.as_bytes(), usize::MAX);
+    let held = budget.memory().bytes();
+    budget
+        .memory()
+        .grow(values.saturating_mul(VALUE_COST), deadline)
+        .await
+        .map_err(|e| Stop::Overflow(Overflow::Memory(e)))?;
+    let rendered = render(value, item.format, item.encoding, limit);
+    budget.memory().shrink_to(held);
+    Ok(rendered)
+}
+
 /// Bytes a file takes in the response: its contents, its path twice (the file and its object
 /// version's id), its version and the framing.
-fn file_bytes(path: &str, contents: usize) -> usize {
+pub(crate) fn file_bytes(path: &str, contents: usize) -> usize {
     FILE_FRAMING + 2 * path.len() + VERSION_BYTES + contents
 }
 

@@ -51,7 +51,7 @@ async fn mount(
     class: &Class,
     input: &MountInput,
 ) -> Result<Vec<MountedFile>, MountError> {
-    let mut budget = ResponseBudget::new(4 << 20, None);
+    let mut budget = ResponseBudget::new(4 << 20, esc_api::MemoryBudget::new(0).empty());
     let deadline = Instant::now() + std::time::Duration::from_secs(5);
     mounter.mount(class, input, deadline, &mut budget).await
 }

@@ -43,7 +43,7 @@ pub(crate) fn dot_like(c: char) -> bool {
 }
 
 /// The driver's limits on file paths.
-const MAX_PATH_BYTES: usize = 4096;
+pub(crate) const MAX_PATH_BYTES: usize = 4096;
 pub(crate) const MAX_NAME_BYTES: usize = 255;
 
 /// The driver's rules for file paths, plus "already clean" so what is mounted is what was

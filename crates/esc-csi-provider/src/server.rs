@@ -138,6 +138,9 @@ pub async fn serve<S: EnvironmentSource, R: SecretReader, X: ExchangeClient>(
     let Bound { listener, socket } = bound;
     let max_request_bytes = service.options().max_request_bytes;
     let result = tonic::transport::Server::builder()
+        .layer(tower::util::MapResponseLayer::new(
+            crate::held::hold_until_sent,
+        ))
         .add_service(
             CsiDriverProviderServer::new(service).max_decoding_message_size(max_request_bytes),
         )

@@ -26,6 +26,11 @@ use crate::{Data, Number, Value};
 /// The deepest nesting of JSON arrays and objects read (serde_json's own default limit).
 pub const MAX_DEPTH: usize = 128;
 
+/// What an object weighs, in values, beyond its own node: its map's first node holds room for
+/// eleven members whatever it holds, about 900 bytes, so a reply of many small objects weighs
+/// far more than its count of values.
+pub const OBJECT_WEIGHT: usize = 6;
+
 /// Why a value was refused. Never quotes the input: values are mostly secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DecodeError {
@@ -34,6 +39,9 @@ pub enum DecodeError {
     Syntax,
     /// An object was expected (an environment's `properties`).
     NotAnObject,
+    /// More values would be kept than the caller's budget allows (the caller knows its budget,
+    /// so the error stays as small as the others: every `Result` of the reader carries it).
+    TooManyValues,
 }
 
 /// Every [`DecodeError`] message starts with this, so that a caller handed serde's error can
@@ -48,6 +56,7 @@ impl fmt::Display for DecodeError {
             DecodeError::TooDeep => write!(f, "nests more than {MAX_DEPTH} levels deep"),
             DecodeError::Syntax => f.write_str("is not valid JSON"),
             DecodeError::NotAnObject => f.write_str("is not an object of properties"),
+            DecodeError::TooManyValues => f.write_str("holds more values than its budget allows"),
         }
     }
 }
@@ -82,7 +91,23 @@ impl Value {
     /// other member is checked as JSON and skipped. One pass over the text and no copy of it:
     /// how a whole reply is read.
     pub fn decode_wire_field(text: &str, field: &str) -> Result<BTreeMap<String, Value>> {
-        let mut r = Reader::new(text);
+        Value::decode_wire_field_within(text, field, usize::MAX).map(|(found, _)| found)
+    }
+
+    /// [`Value::decode_wire_field`] keeping at most `max_values` values, and how many it kept.
+    /// The count is of the nodes built, not of the text: wrappers, marks and skipped fields
+    /// (an ESC reply's `trace`) cost nothing, and nothing that is kept goes uncounted, whatever
+    /// the reply's shape (a value repeated in a wrapper counts each time it is built). An
+    /// object counts [`OBJECT_WEIGHT`] more.
+    pub fn decode_wire_field_within(
+        text: &str,
+        field: &str,
+        max_values: usize,
+    ) -> Result<(BTreeMap<String, Value>, usize)> {
+        let mut r = Reader {
+            max_values,
+            ..Reader::new(text)
+        };
         if r.peek() != Some(b'{') {
             return Err(DecodeError::NotAnObject);
         }
@@ -96,7 +121,7 @@ impl Value {
             }
         })?;
         r.end()?;
-        Ok(found)
+        Ok((found, r.kept))
     }
 }
 
@@ -107,6 +132,8 @@ impl<'a> Reader<'a> {
             b: text.as_bytes(),
             i: 0,
             plain: false,
+            kept: 0,
+            max_values: usize::MAX,
         }
     }
 
@@ -156,6 +183,9 @@ struct Reader<'a> {
     i: usize,
     /// Plain JSON: objects are objects, not wrappers.
     plain: bool,
+    /// Nodes built so far, and the most that may be.
+    kept: usize,
+    max_values: usize,
 }
 
 /// The index of the first byte at or after `i` that ends a string's plain run: a quote, a
@@ -187,6 +217,12 @@ fn skip_plain(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Out of the reader's hot path: the branch that refuses is taken once at most.
+#[cold]
+fn too_many() -> DecodeError {
+    DecodeError::TooManyValues
+}
+
 fn enter(depth: usize) -> Result<usize> {
     if depth >= MAX_DEPTH {
         return Err(DecodeError::TooDeep);
@@ -195,6 +231,16 @@ fn enter(depth: usize) -> Result<usize> {
 }
 
 impl<'a> Reader<'a> {
+    /// Counts `weight` more values kept. (No overflow: at most 7 per byte of text.)
+    #[inline(always)]
+    fn keep(&mut self, weight: usize) -> Result<()> {
+        self.kept += weight;
+        if self.kept > self.max_values {
+            return Err(too_many());
+        }
+        Ok(())
+    }
+
     /// The next byte after whitespace, not consumed.
     fn peek(&mut self) -> Option<u8> {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.b.get(self.i) {
@@ -214,6 +260,8 @@ impl<'a> Reader<'a> {
     /// A node: `{"value": ..., "secret": ..., "unknown": ...}`, or anything else taken as a
     /// bare value.
     fn node(&mut self, depth: usize) -> Result<Value> {
+        // Every value kept is built here, once.
+        self.keep(1)?;
         if self.plain || self.peek() != Some(b'{') {
             return Ok(Value::new(self.payload(depth)?));
         }
@@ -236,6 +284,7 @@ impl<'a> Reader<'a> {
         Ok(match self.peek() {
             Some(b'{') => {
                 let depth = enter(depth)?;
+                self.keep(OBJECT_WEIGHT)?;
                 let mut members = BTreeMap::new();
                 self.members(|r, key| {
                     let value = r.node(depth)?;
@@ -575,6 +624,37 @@ mod tests {
         assert_eq!(
             Value::decode_wire_members("{} {}"),
             Err(DecodeError::Syntax)
+        );
+    }
+
+    #[test]
+    fn the_values_budget_counts_the_nodes_kept_not_the_traces_skipped() {
+        let leaf = r#"{"value":"x","trace":{"def":{"environment":"e","begin":{"line":1,"column":2,"byte":3},"end":{"line":1,"column":4,"byte":5}}},"secret":false}"#;
+        let members: Vec<String> = (0..100).map(|i| format!(r#""k{i}":{leaf}"#)).collect();
+        let reply = format!(
+            r#"{{"exprs":{{"a":[1,2,3]}},"properties":{{"obj":{{"value":{{{}}}}}}}}}"#,
+            members.join(",")
+        );
+        // The object (its node and its map) and its 100 leaves, whatever the traces hold.
+        let weight = 1 + OBJECT_WEIGHT + 100;
+        let (found, kept) = Value::decode_wire_field_within(&reply, "properties", weight).unwrap();
+        assert_eq!((found.len(), kept), (1, weight));
+        assert_eq!(
+            Value::decode_wire_field_within(&reply, "properties", weight - 1).unwrap_err(),
+            DecodeError::TooManyValues
+        );
+        // Bare values and a user's own property named `trace` are kept, so counted.
+        let bare = r#"{"properties":{"trace":[0,0,0,0],"b":{"value":{"trace":{"value":1}}}}}"#;
+        let (_, kept) = Value::decode_wire_field_within(bare, "properties", 100).unwrap();
+        assert_eq!(kept, 7 + OBJECT_WEIGHT);
+        // A repeated `value` is built twice, so counted twice.
+        let twice = r#"{"properties":{"a":{"value":[0,0],"value":[0,0]}}}"#;
+        let (_, kept) = Value::decode_wire_field_within(twice, "properties", 100).unwrap();
+        assert_eq!(kept, 5);
+        assert!(
+            DecodeError::TooManyValues
+                .to_string()
+                .starts_with(DECODE_ERROR_PREFIX)
         );
     }
 

@@ -14,7 +14,7 @@ mod number;
 mod value;
 mod wire;
 
-pub use decode::{DECODE_ERROR_PREFIX, DecodeError, MAX_DEPTH};
+pub use decode::{DECODE_ERROR_PREFIX, DecodeError, MAX_DEPTH, OBJECT_WEIGHT};
 pub use number::{MAX_NUMBER_LEN, Number, NumberError};
 pub use value::{Data, Pos, Range, Trace, Value};
 pub use wire::{Wire, serialize_wire_map};

@@ -333,3 +333,60 @@ fn an_invalid_or_over_long_number_is_refused_without_quoting_it() {
         assert!(!text.contains("000") && !text.contains("0123"), "{text}");
     }
 }
+
+fn judge_read(
+    body: &str,
+    max_values: usize,
+) -> Result<esc_api::wire::Environment, esc_api::EscError> {
+    judge::<esc_api::wire::Environment>(
+        Step::Read,
+        &env(),
+        StatusCode::OK,
+        &HeaderMap::new(),
+        body.as_bytes(),
+        max_values,
+        SystemTime::now(),
+    )
+}
+
+#[test]
+fn an_honest_reply_of_fifty_thousand_leaves_with_traces_is_read_under_the_default_budget() {
+    // Pulumi's shape: every leaf carries a trace of about a dozen JSON values.
+    let trace = r#""trace":{"def":{"environment":"acme/app","begin":{"line":3,"column":5,"byte":40},"end":{"line":3,"column":9,"byte":44}}}"#;
+    let leaves: Vec<String> = (0..50_000)
+        .map(|i| format!(r#""key{i}":{{"value":"v{i}",{trace},"secret":false}}"#))
+        .collect();
+    let body = format!(
+        r#"{{"properties":{{"app":{{"value":{{{}}},{trace}}}}}}}"#,
+        leaves.join(",")
+    );
+    assert!(count_json_values(body.as_bytes(), usize::MAX) > 600_000);
+    let default = esc_api::ClientOptions::default().max_reply_values;
+    let read = judge_read(&body, default).unwrap();
+    assert_eq!(read.values, 50_001 + esc_api::OBJECT_WEIGHT);
+}
+
+#[test]
+fn a_reply_that_keeps_more_values_than_the_budget_is_refused_whatever_its_shape() {
+    for body in [
+        // Bare values, a user's property named `trace`, values repeated in one wrapper.
+        format!(
+            r#"{{"properties":{{"a":[{}]}}}}"#,
+            vec!["0"; 1000].join(",")
+        ),
+        format!(
+            r#"{{"properties":{{"trace":{{"value":[{}]}}}}}}"#,
+            vec!["0"; 1000].join(",")
+        ),
+        format!(
+            r#"{{"properties":{{"a":{{"value":[{0}],"value":[{0}]}}}}}}"#,
+            vec!["0"; 500].join(",")
+        ),
+    ] {
+        let err = judge_read(&body, 1000).unwrap_err();
+        assert!(
+            matches!(err.kind(), ErrorKind::TooManyValues { limit: 1000 }),
+            "{err}"
+        );
+    }
+}

@@ -54,6 +54,33 @@ async fn four_hundred_items_of_one_mebibyte_value_stop_rendering_at_the_first_ov
 }
 
 #[tokio::test]
+async fn the_replys_memory_stays_charged_while_its_files_render_and_is_released_after() {
+    let (h, memory) = with_memory(64 * MIB, ServiceOptions::default()).await;
+    h.set_env(json!({"big": "x".repeat(MIB)}));
+    let response = h
+        .mount(h.class("- {fileName: big, secretKey: big}\n"))
+        .await
+        .unwrap();
+    assert_eq!(response.files[0].contents.len(), MIB);
+    // The decoded reply (its 1 MiB string) and the file (charged twice: it and its encoded
+    // copy) at the same time, not one after the other.
+    assert!(memory.peak() >= 3 * MIB, "peak {} bytes", memory.peak());
+    // The server lets go of the body just after its last frame, which may be just after the
+    // client has the response.
+    for _ in 0..200 {
+        if memory.used() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        memory.used(),
+        0,
+        "everything is released once the response is sent"
+    );
+}
+
+#[tokio::test]
 async fn a_mount_that_can_never_fit_the_node_wide_memory_budget_is_refused_naming_the_flag() {
     let (h, memory) = with_memory(3 * MIB, ServiceOptions::default()).await;
     h.set_env(json!({"big": "x".repeat(2 * MIB)}));

@@ -27,7 +27,8 @@ const PODS: u64 = 300;
 const CONCURRENCY: usize = 32;
 const WARM_UP: usize = 1_000;
 
-/// One class: its attributes and secrets field, and the files a whole mount returns.
+/// One class: its attributes and secrets field, and the files a whole mount returns (none for
+/// the hostile class, whose every mount a budget refuses).
 struct Class {
     attributes: serde_json::Value,
     secrets: String,
@@ -36,6 +37,38 @@ struct Class {
 
 fn password(i: usize) -> String {
     format!("pw-{i}-s3cr3t-value")
+}
+
+/// The environment of the hostile class: a folder 15 levels deep under 255-byte keys over 10k
+/// leaves (the shape that once made the daemon build 807 MiB of paths from a 1 MB reply), and
+/// the same leaves flat.
+const HOSTILE: &str = "acme/app/env-hostile";
+
+fn hostile_properties() -> serde_json::Value {
+    let leaves: serde_json::Map<String, serde_json::Value> =
+        (0..10_000).map(|i| (format!("k{i}"), json!(i))).collect();
+    let mut deep = json!({"value": leaves});
+    for level in 0..15 {
+        deep = json!({"value": {format!("{level:x>255}"): deep}});
+    }
+    json!({"deep": deep, "flat": {"value": leaves}, "files": {"value": leaves}})
+}
+
+fn hostile_class() -> Class {
+    Class {
+        attributes: json!({
+            "organization": "acme",
+            "project": "app",
+            "environment": "env-hostile",
+            "secrets": "- {folderName: deep, secretKey: deep}\n\
+                        - {fileName: flat.json, secretKey: flat, format: json}\n\
+                        - {files: flat}\n",
+            "csi.storage.k8s.io/pod.namespace": "team",
+            "csi.storage.k8s.io/serviceAccount.name": "default",
+        }),
+        secrets: json!({"pulumi-access-token": TOKEN}).to_string(),
+        expected: BTreeMap::new(),
+    }
 }
 
 fn classes() -> Vec<Class> {
@@ -73,6 +106,7 @@ fn classes() -> Vec<Class> {
                 expected,
             }
         })
+        .chain([hostile_class()])
         .collect()
 }
 
@@ -125,6 +159,11 @@ fn judge(
     result: Result<tonic::Response<MountResponse>, tonic::Status>,
 ) {
     match result {
+        Ok(_) if class.expected.is_empty() => {
+            tally
+                .problems
+                .push("a hostile class was mounted past its budgets".to_owned());
+        }
         Ok(response) => {
             let response = response.into_inner();
             let files: BTreeMap<String, Vec<u8>> = response
@@ -142,7 +181,9 @@ fn judge(
         }
         Err(status) => {
             let message = status.message();
-            let clear = message.contains("acme/app/env") || message.contains("Kubernetes");
+            let clear = message.contains("acme/app/env")
+                || message.contains("Kubernetes")
+                || (class.expected.is_empty() && message.contains("--max-"));
             let leaks = message.contains(TOKEN) || message.contains("s3cr3t");
             let expected_code = matches!(
                 status.code(),
@@ -234,6 +275,7 @@ async fn mounts_under_injected_faults_are_whole_or_clearly_refused_and_resources
             }),
         );
     }
+    esc.set_wire(HOSTILE, "", hostile_properties());
     let kube = FakeKube::start().await;
     kube.put_secret("team", "pulumi", &[("pulumi-access-token", TOKEN)]);
 
@@ -344,6 +386,12 @@ async fn mounts_under_injected_faults_are_whole_or_clearly_refused_and_resources
         "RSS {} KiB after the load, baseline {} KiB",
         end.0,
         baseline.0
+    );
+    // 32 mounts at once, hostile ones among them, within the chart's memory limit.
+    assert!(
+        peak.0.load(Ordering::SeqCst) <= 128 << 10,
+        "peak RSS {} KiB, over the chart's 128 MiB",
+        peak.0.load(Ordering::SeqCst)
     );
     // Pooled connections come and go with resets; anything beyond a few is a leak.
     assert!(
