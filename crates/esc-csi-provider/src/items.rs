@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use esc_path::{PropertyPath, closest};
+use esc_path::{PropertyPath, Quoted, closest};
 use serde_norway::Value as Yaml;
 
 use crate::budget::{ClassLimits, MAX_WARNINGS};
@@ -390,10 +390,17 @@ fn parse_item(
         } else if let Some(meant) = closest(key, KEYS).or_else(|| prefix_of(key)) {
             problems.push(
                 &subject,
-                format!("unknown key {key:?} (did you mean {meant:?}?)"),
+                format!(
+                    "unknown key {key:?} (did you mean {meant:?}?)",
+                    key = Quoted(&key),
+                    meant = Quoted(&meant)
+                ),
             );
         } else {
-            warnings.push(format!("{subject}: unknown key {key:?} is ignored"));
+            warnings.push(format!(
+                "{subject}: unknown key {key:?} is ignored",
+                key = Quoted(&key)
+            ));
         }
     }
     let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
@@ -445,7 +452,13 @@ fn parse_item(
         "" | "/" => Some(PropertyPath::root()),
         text => PropertyPath::parse(text)
             .map_err(|e| {
-                problems.push(&subject, format!("secretPath {text:?} does not parse: {e}"));
+                problems.push(
+                    &subject,
+                    format!(
+                        "secretPath {text:?} does not parse: {e}",
+                        text = Quoted(&text)
+                    ),
+                );
             })
             .ok(),
     };
@@ -564,14 +577,20 @@ const NAMES: [&str; 3] = ["fileName", "folderName", "files"];
 /// An octal mode such as `0400`, `400` or `0o400`, at most `0777`.
 pub fn parse_mode(text: &str) -> Result<u32, String> {
     let digits = text.strip_prefix("0o").unwrap_or(text);
-    let bad = || format!("mode {text:?} is not an octal file mode such as \"0400\" or \"0644\"");
+    let bad = || {
+        format!(
+            "mode {text:?} is not an octal file mode such as \"0400\" or \"0644\"",
+            text = Quoted(&text)
+        )
+    };
     if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return Err(bad());
     }
     let mode = u32::from_str_radix(digits, 8).map_err(|_| bad())?;
     if mode > 0o777 {
         return Err(format!(
-            "mode {text:?} sets bits above 0777 (setuid, setgid, sticky), which mounted files cannot have"
+            "mode {text:?} sets bits above 0777 (setuid, setgid, sticky), which mounted files cannot have",
+            text = Quoted(&text)
         ));
     }
     Ok(mode)
