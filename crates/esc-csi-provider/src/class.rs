@@ -377,7 +377,7 @@ fn parse_expiration(text: &str) -> Result<Duration, String> {
     let n: u64 = digits.parse().map_err(|_| {
         format!(
             "{text:?} is not a duration such as 3600, 30m or 2h",
-            text = Quoted(&text)
+            text = Quoted(text)
         )
     })?;
     let seconds = match unit {
@@ -387,14 +387,14 @@ fn parse_expiration(text: &str) -> Result<Duration, String> {
         _ => {
             return Err(format!(
                 "{text:?} has unit {unit:?}; use s, m or h",
-                text = Quoted(&text)
+                text = Quoted(text)
             ));
         }
     };
     if !(300..=86_400).contains(&seconds) {
         return Err(format!(
             "{text:?} is out of range: use 5m to 24h",
-            text = Quoted(&text)
+            text = Quoted(text)
         ));
     }
     Ok(Duration::from_secs(seconds))
@@ -409,7 +409,7 @@ fn split_environment(text: &str, project: Option<&str>) -> Result<EnvironmentRef
     if version == Some("") {
         return Err(format!(
             "{text:?} ends with '@' but names no revision or tag after it",
-            text = Quoted(&text)
+            text = Quoted(text)
         ));
     }
     let (project, name) = match (project, name.split_once('/')) {
@@ -418,13 +418,13 @@ fn split_environment(text: &str, project: Option<&str>) -> Result<EnvironmentRef
         (Some(_), Some(_)) => {
             return Err(format!(
                 "{text:?} names a project, but parameter project is set too; use one or the other",
-                text = Quoted(&text)
+                text = Quoted(text)
             ));
         }
         (None, None) => {
             return Err(format!(
                 "{text:?} needs a project: set parameter project, or write \"<project>/{name}\"",
-                text = Quoted(&text)
+                text = Quoted(text)
             ));
         }
     };
@@ -440,15 +440,12 @@ fn split_environment(text: &str, project: Option<&str>) -> Result<EnvironmentRef
 /// change the shape of a URL.
 fn check_name(name: &str, max: usize) -> Result<(), String> {
     if name == "." || name == ".." {
-        return Err(format!(
-            "{name:?} is not a valid name",
-            name = Quoted(&name)
-        ));
+        return Err(format!("{name:?} is not a valid name", name = Quoted(name)));
     }
     if name.is_empty() || name.len() > max {
         return Err(format!(
             "{name:?} must be 1 to {max} characters long",
-            name = Quoted(&name)
+            name = Quoted(name)
         ));
     }
     if !name
@@ -457,7 +454,7 @@ fn check_name(name: &str, max: usize) -> Result<(), String> {
     {
         return Err(format!(
             "{name:?} may contain only letters, digits, '-', '_' and '.'",
-            name = Quoted(&name)
+            name = Quoted(name)
         ));
     }
     Ok(())
@@ -479,19 +476,19 @@ fn check_dns_name(name: &str, max: usize, dots: bool) -> Result<(), String> {
         return Err(format!(
             "{name:?} is not a valid Kubernetes name (lowercase letters, digits and '-'{}, at most {max} characters)",
             if dots { ", '.'" } else { "" },
-            name = Quoted(&name)
+            name = Quoted(name)
         ));
     }
     Ok(())
 }
 
 fn check_api_url(text: &str, settings: &Settings) -> Result<Url, String> {
-    let url = Url::parse(text)
-        .map_err(|e| format!("{text:?} is not a URL: {e}", text = Quoted(&text)))?;
+    let url =
+        Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}", text = Quoted(text)))?;
     if url.cannot_be_a_base() || url.host().is_none() {
         return Err(format!(
             "{text:?} is not an http(s) URL with a host",
-            text = Quoted(&text)
+            text = Quoted(text)
         ));
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -500,7 +497,7 @@ fn check_api_url(text: &str, settings: &Settings) -> Result<Url, String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
             "{text:?} must not have a query or fragment",
-            text = Quoted(&text)
+            text = Quoted(text)
         ));
     }
     match url.scheme() {
@@ -509,11 +506,11 @@ fn check_api_url(text: &str, settings: &Settings) -> Result<Url, String> {
         "http" => Err(format!(
             "{text:?} uses plain http, which would send the access token unencrypted; use https \
              (or start esc-csi with --allow-insecure-api-url)",
-            text = Quoted(&text)
+            text = Quoted(text)
         )),
         other => Err(format!(
             "{text:?} has scheme {other:?}; use https",
-            text = Quoted(&text)
+            text = Quoted(text)
         )),
     }
 }

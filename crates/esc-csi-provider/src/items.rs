@@ -392,14 +392,14 @@ fn parse_item(
                 &subject,
                 format!(
                     "unknown key {key:?} (did you mean {meant:?}?)",
-                    key = Quoted(&key),
-                    meant = Quoted(&meant)
+                    key = Quoted(key),
+                    meant = Quoted(meant)
                 ),
             );
         } else {
             warnings.push(format!(
                 "{subject}: unknown key {key:?} is ignored",
-                key = Quoted(&key)
+                key = Quoted(key)
             ));
         }
     }
@@ -456,7 +456,7 @@ fn parse_item(
                     &subject,
                     format!(
                         "secretPath {text:?} does not parse: {e}",
-                        text = Quoted(&text)
+                        text = Quoted(text)
                     ),
                 );
             })
@@ -580,7 +580,7 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
     let bad = || {
         format!(
             "mode {text:?} is not an octal file mode such as \"0400\" or \"0644\"",
-            text = Quoted(&text)
+            text = Quoted(text)
         )
     };
     if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
@@ -590,7 +590,7 @@ pub fn parse_mode(text: &str) -> Result<u32, String> {
     if mode > 0o777 {
         return Err(format!(
             "mode {text:?} sets bits above 0777 (setuid, setgid, sticky), which mounted files cannot have",
-            text = Quoted(&text)
+            text = Quoted(text)
         ));
     }
     Ok(mode)

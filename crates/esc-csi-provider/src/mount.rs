@@ -372,7 +372,7 @@ pub fn parse_permission(text: &str) -> Result<u32, MountError> {
         _ => Err(MountError::Request(format!(
             "permission {text:?} is not a file mode (the driver sends the decimal JSON of one, \
              such as \"420\" for 0644)",
-            text = Quoted(&text)
+            text = Quoted(text)
         ))),
     }
 }

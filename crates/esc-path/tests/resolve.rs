@@ -214,7 +214,7 @@ fn a_long_missing_key_against_a_huge_key_gets_no_hint_and_a_short_message() {
     let huge = "k".repeat(1 << 20);
     let doc = V::Obj(BTreeMap::from([(huge, s("v"))]));
     let key = "k".repeat(20_000);
-    let path = PropertyPath::from(vec![Segment::Key(key.clone())]);
+    let path = PropertyPath::from(vec![Segment::Key(key)]);
     let err = path.resolve(&doc).unwrap_err();
     let ResolveError::MissingKey { suggestion, .. } = &err else {
         panic!("{err:?}")
