@@ -303,10 +303,17 @@ fn from_go_json(j: &super::gojson::Json, x: XId, secret: bool) -> V {
         Json::Bool(b) => Repr::Bool(*b),
         Json::Number(n) => Repr::Number(n.clone()),
         Json::String(s) => Repr::String(s.clone()),
-        Json::Array(a) => Repr::Array(a.iter().map(|i| from_go_json(i, x, secret)).collect()),
+        // Once a budget runs out, the rest is not built (not even as unknowns).
+        Json::Array(a) => Repr::Array(
+            a.iter()
+                .map_while(|i| (!budget::is_exceeded()).then(|| from_go_json(i, x, secret)))
+                .collect(),
+        ),
         Json::Object(o) => Repr::Object(
             o.iter()
-                .map(|(k, i)| (k.clone(), from_go_json(i, x, secret)))
+                .map_while(|(k, i)| {
+                    (!budget::is_exceeded()).then(|| (k.clone(), from_go_json(i, x, secret)))
+                })
                 .collect(),
         ),
     };
