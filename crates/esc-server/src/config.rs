@@ -139,11 +139,14 @@ pub enum ConfigError {
 
 /// Parses a Go duration as the API's `duration` takes it: `90s`, `30m`, `1.5h`, `2h45m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let signed: jiff::SignedDuration = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 30m, 2h or 1h30m"))?;
-    Duration::try_from(signed).map_err(|_| format!("{text:?} is negative"))
+    let signed: jiff::SignedDuration = text.trim().parse().map_err(|_| {
+        format!(
+            "{text:?} is not a duration such as 30m, 2h or 1h30m",
+            text = esc_path::Quoted(text)
+        )
+    })?;
+    Duration::try_from(signed)
+        .map_err(|_| format!("{text:?} is negative", text = esc_path::Quoted(text)))
 }
 
 #[cfg(test)]

@@ -369,7 +369,8 @@ fn open_duration(inner: &Inner, text: Option<&str>) -> Reply<Duration> {
     if duration.is_zero() || duration > max {
         return Err(ApiError::bad_request(format!(
             "duration {text:?} is out of range: it must be more than 0 and at most {}s",
-            max.as_secs()
+            max.as_secs(),
+            text = Quoted(text)
         )));
     }
     Ok(duration)
@@ -554,7 +555,8 @@ async fn revision_tag(
     let current = blocking(move || Ok(copy.store.current(params.project(), params.env())?)).await?;
     if tag != LATEST {
         return Err(ApiError::not_found(format!(
-            "revision tag {tag:?} not found; the only tag is {LATEST:?}"
+            "revision tag {tag:?} not found; the only tag is {LATEST:?}",
+            tag = Quoted(&tag)
         )));
     }
     Ok(Json(latest_tag(&inner, &current)).into_response())
@@ -580,7 +582,8 @@ async fn environment_tag(
     let tag = params.tag.clone().unwrap_or_default();
     blocking(move || Ok(inner.store.current(params.project(), params.env())?)).await?;
     Err(ApiError::not_found(format!(
-        "environment tag {tag:?} not found; a local esc-server keeps no environment tags"
+        "environment tag {tag:?} not found; a local esc-server keeps no environment tags",
+        tag = Quoted(&tag)
     )))
 }
 
