@@ -37,6 +37,9 @@ const TABLE_SIZE: usize = 4_096;
 /// headers are a few hundred bytes; this bounds what one client can make us hold.
 const MAX_BLOCK: usize = 64 * 1024;
 const READ_CHUNK: usize = 16 * 1024;
+/// CONTINUATION frames one header block may take. A 64 KiB block needs four of 16 KiB; an
+/// empty one adds nothing and would otherwise keep a block open (and us reading) forever.
+const MAX_CONTINUATIONS: usize = 16;
 
 /// The connection's read side, rewritten; writes go straight to the socket.
 pub struct AuthorityFix<S> {
@@ -46,6 +49,8 @@ pub struct AuthorityFix<S> {
     output: BytesMut,
     /// HEADERS flags and fragments of a block awaiting its END_HEADERS.
     block: Option<(u32, u8, Vec<u8>)>,
+    /// CONTINUATION frames of the open block so far.
+    continuations: usize,
     decoder: Decoder<'static>,
     encoder: Encoder<'static>,
     mode: Mode,
@@ -86,6 +91,7 @@ impl<S> AuthorityFix<S> {
             input: BytesMut::new(),
             output: BytesMut::new(),
             block: None,
+            continuations: 0,
             decoder,
             encoder: Encoder::new(),
             mode: Mode::Undecided,
@@ -151,8 +157,15 @@ impl<S> AuthorityFix<S> {
                 }
                 // The priority fields, if any, stay at the block's front.
                 self.block = Some((stream, flags & (END_STREAM | PRIORITY), fragment.to_vec()));
+                self.continuations = 0;
             }
             (CONTINUATION, Some((open, _, block))) if *open == stream => {
+                self.continuations += 1;
+                if self.continuations > MAX_CONTINUATIONS {
+                    return Err(invalid(
+                        "an HTTP/2 header block in more than 16 CONTINUATION frames",
+                    ));
+                }
                 if block.len() + payload.len() > MAX_BLOCK {
                     return Err(invalid("an HTTP/2 header block over 64 KiB"));
                 }
@@ -550,6 +563,36 @@ mod tests {
             error.to_string(),
             "refusing HTTP/2 header frames out of order"
         );
+    }
+
+    #[tokio::test]
+    async fn endless_empty_continuation_frames_end_the_connection() {
+        // Zero-length CONTINUATIONs add no bytes to the block: only their count stops them.
+        let mut encoder = Encoder::new();
+        let block = encode(&mut encoder, &request_headers("/tmp/x.sock"));
+        let mut input = PREFACE.to_vec();
+        input.extend(frame(HEADERS, 0, 1, &block[..2]));
+        for _ in 0..100_000 {
+            input.extend(frame(CONTINUATION, 0, 1, &[]));
+        }
+        let error = through(input, 64 * 1024).await.unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "refusing an HTTP/2 header block in more than 16 CONTINUATION frames"
+        );
+        // 16 are still fine, and the count starts again with each block.
+        let mut encoder = Encoder::new();
+        let mut input = PREFACE.to_vec();
+        for stream in [1, 3] {
+            input.extend(frame(HEADERS, 0, stream, &[]));
+            for _ in 0..15 {
+                input.extend(frame(CONTINUATION, 0, stream, &[]));
+            }
+            let block = encode(&mut encoder, &request_headers("/tmp/x.sock"));
+            input.extend(frame(CONTINUATION, END_HEADERS, stream, &block));
+        }
+        let out = through(input, 1024).await.unwrap();
+        assert_eq!(frames(&out).len(), 2);
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use esc_api::{EnvironmentRef, TokenType};
-use esc_path::closest;
+use esc_path::{Quoted, closest};
 use secrecy::SecretString;
 use url::{Host, Url};
 
@@ -374,17 +374,28 @@ fn parse_expiration(text: &str) -> Result<Duration, String> {
         Some(i) => text.split_at(i),
         None => (text, "s"),
     };
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 3600, 30m or 2h"))?;
+    let n: u64 = digits.parse().map_err(|_| {
+        format!(
+            "{text:?} is not a duration such as 3600, 30m or 2h",
+            text = Quoted(text)
+        )
+    })?;
     let seconds = match unit {
         "s" => n,
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
-        _ => return Err(format!("{text:?} has unit {unit:?}; use s, m or h")),
+        _ => {
+            return Err(format!(
+                "{text:?} has unit {unit:?}; use s, m or h",
+                text = Quoted(text)
+            ));
+        }
     };
     if !(300..=86_400).contains(&seconds) {
-        return Err(format!("{text:?} is out of range: use 5m to 24h"));
+        return Err(format!(
+            "{text:?} is out of range: use 5m to 24h",
+            text = Quoted(text)
+        ));
     }
     Ok(Duration::from_secs(seconds))
 }
@@ -397,7 +408,8 @@ fn split_environment(text: &str, project: Option<&str>) -> Result<EnvironmentRef
     };
     if version == Some("") {
         return Err(format!(
-            "{text:?} ends with '@' but names no revision or tag after it"
+            "{text:?} ends with '@' but names no revision or tag after it",
+            text = Quoted(text)
         ));
     }
     let (project, name) = match (project, name.split_once('/')) {
@@ -405,12 +417,14 @@ fn split_environment(text: &str, project: Option<&str>) -> Result<EnvironmentRef
         (None, Some((project, name))) => (project, name),
         (Some(_), Some(_)) => {
             return Err(format!(
-                "{text:?} names a project, but parameter project is set too; use one or the other"
+                "{text:?} names a project, but parameter project is set too; use one or the other",
+                text = Quoted(text)
             ));
         }
         (None, None) => {
             return Err(format!(
-                "{text:?} needs a project: set parameter project, or write \"<project>/{name}\""
+                "{text:?} needs a project: set parameter project, or write \"<project>/{name}\"",
+                text = Quoted(text)
             ));
         }
     };
@@ -426,17 +440,21 @@ fn split_environment(text: &str, project: Option<&str>) -> Result<EnvironmentRef
 /// change the shape of a URL.
 fn check_name(name: &str, max: usize) -> Result<(), String> {
     if name == "." || name == ".." {
-        return Err(format!("{name:?} is not a valid name"));
+        return Err(format!("{name:?} is not a valid name", name = Quoted(name)));
     }
     if name.is_empty() || name.len() > max {
-        return Err(format!("{name:?} must be 1 to {max} characters long"));
+        return Err(format!(
+            "{name:?} must be 1 to {max} characters long",
+            name = Quoted(name)
+        ));
     }
     if !name
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
     {
         return Err(format!(
-            "{name:?} may contain only letters, digits, '-', '_' and '.'"
+            "{name:?} may contain only letters, digits, '-', '_' and '.'",
+            name = Quoted(name)
         ));
     }
     Ok(())
@@ -457,31 +475,43 @@ fn check_dns_name(name: &str, max: usize, dots: bool) -> Result<(), String> {
     if name.len() > max || !edges_ok || !name.bytes().all(allowed) {
         return Err(format!(
             "{name:?} is not a valid Kubernetes name (lowercase letters, digits and '-'{}, at most {max} characters)",
-            if dots { ", '.'" } else { "" }
+            if dots { ", '.'" } else { "" },
+            name = Quoted(name)
         ));
     }
     Ok(())
 }
 
 fn check_api_url(text: &str, settings: &Settings) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let url =
+        Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}", text = Quoted(text)))?;
     if url.cannot_be_a_base() || url.host().is_none() {
-        return Err(format!("{text:?} is not an http(s) URL with a host"));
+        return Err(format!(
+            "{text:?} is not an http(s) URL with a host",
+            text = Quoted(text)
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("must not contain credentials; the token comes from authSecretName".into());
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{text:?} must not have a query or fragment"));
+        return Err(format!(
+            "{text:?} must not have a query or fragment",
+            text = Quoted(text)
+        ));
     }
     match url.scheme() {
         "https" => Ok(url),
         "http" if settings.allow_insecure_api_url || is_loopback(&url) => Ok(url),
         "http" => Err(format!(
             "{text:?} uses plain http, which would send the access token unencrypted; use https \
-             (or start esc-csi with --allow-insecure-api-url)"
+             (or start esc-csi with --allow-insecure-api-url)",
+            text = Quoted(text)
         )),
-        other => Err(format!("{text:?} has scheme {other:?}; use https")),
+        other => Err(format!(
+            "{text:?} has scheme {other:?}; use https",
+            text = Quoted(text)
+        )),
     }
 }
 

@@ -47,6 +47,10 @@ pub struct ServiceOptions {
     /// The node-wide bound on memory held by mounts (`--max-memory-in-flight`), shared with
     /// the ESC client; `None` for no bound.
     pub memory: Option<Arc<MemoryBudget>>,
+    /// Connections to the provider socket open at once (`--max-connections`); past it, new
+    /// ones are closed as they are accepted. The driver keeps one; each can hold a 64 KiB
+    /// header block and h2's buffers.
+    pub max_connections: usize,
 }
 
 impl Default for ServiceOptions {
@@ -56,6 +60,7 @@ impl Default for ServiceOptions {
             max_response_bytes: 4 << 20,
             max_request_bytes: 2 << 20,
             memory: None,
+            max_connections: 64,
         }
     }
 }

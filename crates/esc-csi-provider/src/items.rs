@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
-use esc_path::{PropertyPath, closest};
+use esc_path::{PropertyPath, Quoted, closest};
 use serde_norway::Value as Yaml;
 
 use crate::budget::{ClassLimits, MAX_WARNINGS};
@@ -399,11 +399,18 @@ fn parse_item(
             named |= NAMES.contains(&meant);
             problems.push(
                 &subject,
-                format!("unknown key {key:?} (did you mean {meant:?}?)"),
+                format!(
+                    "unknown key {key:?} (did you mean {meant:?}?)",
+                    key = Quoted(key),
+                    meant = Quoted(meant)
+                ),
             );
         } else {
             unknown.push(key);
-            warnings.push(format!("{subject}: unknown key {key:?} is ignored"));
+            warnings.push(format!(
+                "{subject}: unknown key {key:?} is ignored",
+                key = Quoted(key)
+            ));
         }
     }
     let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
@@ -474,7 +481,13 @@ fn parse_item(
         "" | "/" => Some(PropertyPath::root()),
         text => PropertyPath::parse(text)
             .map_err(|e| {
-                problems.push(&subject, format!("secretPath {text:?} does not parse: {e}"));
+                problems.push(
+                    &subject,
+                    format!(
+                        "secretPath {text:?} does not parse: {e}",
+                        text = Quoted(text)
+                    ),
+                );
             })
             .ok(),
     };
@@ -604,14 +617,20 @@ const NAMES: [&str; 3] = ["fileName", "folderName", "files"];
 /// An octal mode such as `0400`, `400` or `0o400`, at most `0777`.
 pub fn parse_mode(text: &str) -> Result<u32, String> {
     let digits = text.strip_prefix("0o").unwrap_or(text);
-    let bad = || format!("mode {text:?} is not an octal file mode such as \"0400\" or \"0644\"");
+    let bad = || {
+        format!(
+            "mode {text:?} is not an octal file mode such as \"0400\" or \"0644\"",
+            text = Quoted(text)
+        )
+    };
     if digits.is_empty() || !digits.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
         return Err(bad());
     }
     let mode = u32::from_str_radix(digits, 8).map_err(|_| bad())?;
     if mode > 0o777 {
         return Err(format!(
-            "mode {text:?} sets bits above 0777 (setuid, setgid, sticky), which mounted files cannot have"
+            "mode {text:?} sets bits above 0777 (setuid, setgid, sticky), which mounted files cannot have",
+            text = Quoted(text)
         ));
     }
     Ok(mode)

@@ -22,7 +22,7 @@ use crate::stale::{StaleOptions, StaleStore};
 use crate::version::{PodVersions, VersionKey};
 use esc_api::Data;
 use esc_api::reply::{VALUE_COST, count_json_values, reply_weight};
-use esc_path::{PropertyPath, Segment};
+use esc_path::{PropertyPath, Quoted, Segment};
 
 /// The driver's default file mode, 0644, used when the request has no permission.
 pub const DEFAULT_PERMISSION: u32 = 0o644;
@@ -438,7 +438,8 @@ pub fn parse_permission(text: &str) -> Result<u32, MountError> {
         Ok(mode) if mode <= 0o777 => Ok(mode),
         _ => Err(MountError::Request(format!(
             "permission {text:?} is not a file mode (the driver sends the decimal JSON of one, \
-             such as \"420\" for 0644)"
+             such as \"420\" for 0644)",
+            text = Quoted(text)
         ))),
     }
 }

@@ -1,11 +1,19 @@
 //! The driver's rules for the paths of mounted files, and how messages show a name safely.
 
+/// Characters of a name (a file path, a key) a message shows at most.
+pub(crate) const MAX_SHOWN_CHARS: usize = 512;
+
 /// A name as messages quote it: escaped like `{:?}`, and every character
 /// [`check_file_name`] refuses as `\u{..}`, so that a message cannot be reordered by a bidi
-/// override or split by a line break.
+/// override or split by a line break. Cut after [`MAX_SHOWN_CHARS`] characters (with the
+/// full length said), so that a message never repeats a long input whole.
 pub(crate) fn shown(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.chars() {
+    let mut out = String::with_capacity(name.len().min(MAX_SHOWN_CHARS * 4));
+    for (i, c) in name.chars().enumerate() {
+        if i == MAX_SHOWN_CHARS {
+            out.push_str(&format!("… ({} bytes)", name.len()));
+            break;
+        }
         match c {
             '\'' => out.push(c),
             c if deceptive(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
@@ -58,7 +66,10 @@ pub fn check_name(name: &str, key: &str) -> Result<(), String> {
         return Err(format!("{key} is required"));
     }
     if name.starts_with('/') {
-        return Err(format!("{key} {name:?} must be a relative path"));
+        return Err(format!(
+            "{key} \"{name}\" must be a relative path",
+            name = shown(name)
+        ));
     }
     if name.contains('\0') {
         return Err(format!("{key} must not contain a NUL character"));
@@ -77,21 +88,29 @@ pub fn check_name(name: &str, key: &str) -> Result<(), String> {
     let components: Vec<&str> = name.split('/').collect();
     if components[0].starts_with("..") {
         return Err(format!(
-            "{key} {name:?} must not start with \"..\" (the driver keeps its own files there)"
+            "{key} \"{name}\" must not start with \"..\" (the driver keeps its own files there)",
+            name = shown(name)
         ));
     }
     for component in &components {
         match *component {
             "" => {
                 return Err(format!(
-                    "{key} {name:?} has an empty path component; write it without \"//\" or a trailing \"/\""
+                    "{key} \"{name}\" has an empty path component; write it without \"//\" or a trailing \"/\"",
+                    name = shown(name)
                 ));
             }
             "." => {
-                return Err(format!("{key} {name:?} must not contain \".\" components"));
+                return Err(format!(
+                    "{key} \"{name}\" must not contain \".\" components",
+                    name = shown(name)
+                ));
             }
             ".." => {
-                return Err(format!("{key} {name:?} must not contain \"..\" components"));
+                return Err(format!(
+                    "{key} \"{name}\" must not contain \"..\" components",
+                    name = shown(name)
+                ));
             }
             c if c.chars().all(dot_like) && c.len() > c.chars().count() => {
                 return Err(format!(
@@ -102,7 +121,8 @@ pub fn check_name(name: &str, key: &str) -> Result<(), String> {
             }
             c if c.len() > MAX_NAME_BYTES => {
                 return Err(format!(
-                    "{key} {name:?} has a component longer than {MAX_NAME_BYTES} bytes"
+                    "{key} \"{name}\" has a component longer than {MAX_NAME_BYTES} bytes",
+                    name = shown(name)
                 ));
             }
             _ => {}
@@ -114,6 +134,25 @@ pub fn check_name(name: &str, key: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_about_a_long_name_quote_a_bounded_prefix() {
+        for name in [
+            format!("/{}", "a".repeat(20_000)),
+            format!("{}\u{202e}", "a".repeat(20_000)),
+            format!("a/../{}", "a".repeat(20_000)),
+        ] {
+            let message = check_file_name(&name).unwrap_err();
+            assert!(
+                message.len() < 2 * MAX_SHOWN_CHARS,
+                "{} bytes",
+                message.len()
+            );
+        }
+        assert_eq!(shown("a\nb"), "a\\u{a}b");
+        let long = shown(&"b".repeat(20_000));
+        assert!(long.ends_with("… (20000 bytes)"), "{long}");
+    }
 
     #[test]
     fn nested_file_names_are_fine_and_unclean_ones_are_not() {

@@ -9,10 +9,16 @@ use std::future::Future;
 use std::io;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use tokio::net::UnixListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
+use tonic::transport::server::Connected;
 
 use crate::auth::SecretReader;
 use crate::authority::AuthorityFix;
@@ -137,6 +143,11 @@ pub async fn serve<S: EnvironmentSource, R: SecretReader, X: ExchangeClient>(
 ) -> Result<(), tonic::transport::Error> {
     let Bound { listener, socket } = bound;
     let max_request_bytes = service.options().max_request_bytes;
+    let mut slots = Slots::new(service.options().max_connections);
+    let incoming = UnixListenerStream::new(listener).filter_map(move |stream| match stream {
+        Ok(stream) => slots.admit(stream).map(Ok),
+        Err(e) => Some(Err(e)),
+    });
     let result = tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(
             crate::held::hold_until_sent,
@@ -144,11 +155,110 @@ pub async fn serve<S: EnvironmentSource, R: SecretReader, X: ExchangeClient>(
         .add_service(
             CsiDriverProviderServer::new(service).max_decoding_message_size(max_request_bytes),
         )
-        .serve_with_incoming_shutdown(
-            UnixListenerStream::new(listener).map(|stream| stream.map(AuthorityFix::new)),
-            shutdown,
-        )
+        .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     socket.remove_if_ours();
     result
+}
+
+/// The connection limit: a connection holds a slot until it closes; one accepted with no slot
+/// free is closed at once (a client that holds connections open cannot make the daemon hold
+/// more, and the driver's own connection, once open, keeps its slot).
+struct Slots {
+    free: Arc<Semaphore>,
+    max: usize,
+    /// Whether the last connection was refused: a full table is logged once, not per refusal.
+    refusing: bool,
+}
+
+impl Slots {
+    fn new(max: usize) -> Slots {
+        Slots {
+            free: Arc::new(Semaphore::new(max)),
+            max,
+            refusing: false,
+        }
+    }
+
+    fn admit(&mut self, stream: UnixStream) -> Option<Counted<AuthorityFix<UnixStream>>> {
+        match Arc::clone(&self.free).try_acquire_owned() {
+            Ok(slot) => {
+                self.refusing = false;
+                Some(Counted {
+                    io: AuthorityFix::new(stream),
+                    _slot: slot,
+                })
+            }
+            Err(_) => {
+                if !std::mem::replace(&mut self.refusing, true) {
+                    tracing::warn!(
+                        max = self.max,
+                        "the provider socket has --max-connections connections open: closing \
+                         new ones until some close"
+                    );
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A connection and the slot it holds until dropped.
+pub struct Counted<T> {
+    io: T,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl<T> std::fmt::Debug for Counted<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Counted").finish_non_exhaustive()
+    }
+}
+
+impl<T: Connected> Connected for Counted<T> {
+    type ConnectInfo = T::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.io.connect_info()
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Counted<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Counted<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
 }

@@ -264,6 +264,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "ESC_CSI_AUTH_SECRET_CACHE_TTL", default_value = duration_text(CacheOptions::auth_secrets().ttl), value_parser = parse_duration)]
     pub(crate) auth_secret_cache_ttl: Duration,
 
+    /// Most connections open at once to the provider socket; past it, new connections are
+    /// closed as they are accepted (the driver keeps one open).
+    #[arg(long, env = "ESC_CSI_MAX_CONNECTIONS", default_value_t = ServiceOptions::default().max_connections, value_parser = at_least_one)]
+    pub(crate) max_connections: usize,
+
     /// Most calls in flight at once to one ESC API origin; 0 for no limit.
     #[arg(long, env = "ESC_CSI_MAX_CONCURRENT_REQUESTS", default_value_t = ClientOptions::default().max_concurrent_requests)]
     pub(crate) max_concurrent_requests: usize,
@@ -303,6 +308,15 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
         "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
         _ => Err(format!("{text:?} has unit {unit:?}; use ms, s, m or h")),
+    }
+}
+
+/// A count that must be at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
     }
 }
 

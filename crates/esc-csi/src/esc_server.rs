@@ -60,6 +60,20 @@ pub(crate) struct EscServerArgs {
     )]
     pub(crate) max_open_duration: Duration,
 
+    /// Evaluations (opens, yaml/check) and session reads run at most this many at once, each
+    /// holding up to about 100 MiB at its peak; the rest wait. Default: the number of CPUs.
+    #[arg(long, env = "ESC_CSI_ESC_SERVER_MAX_EVALUATIONS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_evaluations: Option<u32>,
+
+    /// How long a request waits for an evaluation slot before it is answered 429.
+    #[arg(
+        long,
+        env = "ESC_CSI_ESC_SERVER_EVALUATION_WAIT",
+        default_value = "30s",
+        value_parser = esc_server::parse_duration
+    )]
+    pub(crate) evaluation_wait: Duration,
+
     /// Serve POST /api/oauth/token (the Pulumi OAuth token exchange) for OIDC tokens from this
     /// issuer: their `iss` must equal it exactly. Needs --oidc-jwks. With it, only --token
     /// values and exchanged tokens are accepted.
@@ -106,13 +120,18 @@ pub(crate) async fn run(args: EscServerArgs) -> Result<(), EscServerError> {
         (Some(issuer), Some(jwks)) => Some(OidcConfig::from_file(issuer, jwks)?),
         _ => None,
     };
+    let defaults = Config::new(&args.environments);
     let config = Config {
         oidc,
+        max_evaluations: args
+            .max_evaluations
+            .map_or(defaults.max_evaluations, |n| n as usize),
+        evaluation_wait: args.evaluation_wait,
         organization: args.organization,
         tokens: args.tokens,
         default_open_duration: args.default_open_duration,
         max_open_duration: args.max_open_duration,
-        ..Config::new(&args.environments)
+        ..defaults
     };
     let server = EscServer::new(config)?;
     let bind = |source| EscServerError::Bind {

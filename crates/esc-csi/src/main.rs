@@ -14,13 +14,31 @@ mod serve;
 mod signals;
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 
 use cli::{Cli, Command};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long the runtime's shutdown waits for blocking work still running (a class being
+/// parsed, a reply being decoded) once a command has returned: they must not hold the process
+/// past its deadline.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    let code = runtime.block_on(run());
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    code
+}
+
+async fn run() -> ExitCode {
     let cli = Cli::parse();
     let level = cli.log_level.as_deref().unwrap_or(match cli.command {
         Command::Serve(_) => "info",

@@ -41,6 +41,7 @@ impl ServeArgs {
             max_response_bytes: self.max_response_bytes,
             max_request_bytes: self.budgets.max_request_bytes,
             memory: (memory > 0).then(|| MemoryBudget::new(memory)),
+            max_connections: self.max_connections,
         }
     }
 
@@ -151,6 +152,7 @@ mod tests {
         assert_eq!(s.mount_timeout, w.mount_timeout);
         assert_eq!(s.max_response_bytes, w.max_response_bytes);
         assert_eq!(s.max_request_bytes, w.max_request_bytes);
+        assert_eq!(s.max_connections, w.max_connections);
         assert_eq!(
             s.memory.as_ref().map(|m| m.limit()),
             w.memory.as_ref().map(|m| m.limit())
@@ -176,6 +178,7 @@ mod tests {
             "--max-memory-in-flight=0",
             "--max-esc-reply-bytes=2000",
             "--max-concurrent-requests=3",
+            "--max-connections=9",
             "--cache-ttl=0s",
             "--cache-max-entries=7",
             "--auth-secret-cache-ttl=1s",
@@ -188,6 +191,7 @@ mod tests {
         assert!(got.service.memory.is_none());
         assert_eq!(got.client.max_response_bytes, 2000);
         assert_eq!(got.client.max_concurrent_requests, 3);
+        assert_eq!(got.service.max_connections, 9);
         assert!(got.environment_cache.unwrap().ttl.is_zero());
         assert_eq!(got.auth_secret_cache.unwrap().ttl.as_secs(), 1);
         let stale = got.stale.unwrap();

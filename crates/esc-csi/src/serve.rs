@@ -38,8 +38,25 @@ pub(crate) enum ServeError {
     Task(String),
 }
 
+/// Time for the orderly stop after the grace period (aborting the server, removing the
+/// socket, the runtime's own shutdown) before the signal thread exits the process.
+const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
-    let mut signals = Signals::new().map_err(ServeError::Signals)?;
+    // The socket, once bound: the signal thread removes it if it has to end the process.
+    let owned = Arc::new(std::sync::OnceLock::<server::SocketFile>::new());
+    // The grace period, then a margin for the orderly stop below; past it the signal thread
+    // ends the process, whatever is still running.
+    let deadline = args.shutdown_grace.saturating_add(SHUTDOWN_MARGIN);
+    let mut signals = Signals::on_own_thread(deadline, {
+        let owned = owned.clone();
+        move || {
+            if let Some(socket) = owned.get() {
+                socket.remove_if_ours();
+            }
+        }
+    })
+    .map_err(ServeError::Signals)?;
     let key = version_key(args.version_key_file.as_ref())?;
     // Recorded by the caches and the ESC client as well as the mounts.
     let mut registry = Registry::default();
@@ -59,7 +76,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         wiring.service.memory.clone(),
     );
     let service = wiring.provider(secrets, key, metrics)?;
-    let owned = Arc::new(std::sync::OnceLock::new());
     let admin = admin::router_owning(Arc::new(registry), args.endpoint.clone(), owned.clone());
     let mut admin_addrs: Vec<SocketAddr> = Vec::new();
     for addr in [args.metrics_addr, args.health_addr].into_iter().flatten() {

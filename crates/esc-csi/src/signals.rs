@@ -1,7 +1,14 @@
 //! SIGTERM (Kubernetes stopping the pod) and SIGINT (Ctrl-C). The handlers are installed when
 //! [`Signals`] is made, so a signal that arrives right after start is never lost.
+//!
+//! The daemon receives them on a thread of its own ([`Signals::on_own_thread`]): a signal is
+//! seen, and the shutdown deadline kept, even if every worker of the main runtime were busy
+//! with synchronous work. Past the deadline that thread ends the process itself.
+
+use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
+use tokio::sync::mpsc;
 
 #[derive(Debug)]
 pub(crate) struct Signals {
@@ -22,6 +29,76 @@ impl Signals {
         tokio::select! {
             _ = self.term.recv() => "SIGTERM",
             _ = self.int.recv() => "SIGINT",
+        }
+    }
+
+    /// Receives signals on a thread with its own runtime and forwards their names. After the
+    /// first, if the process still runs `deadline` later (or a moment after a second signal),
+    /// the thread calls `last_words` and exits the process with status 1: the main runtime's
+    /// orderly stop should have ended it before.
+    pub(crate) fn on_own_thread(
+        deadline: Duration,
+        last_words: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<Forwarded> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        // The handlers are installed on the thread (a runtime cannot start inside another);
+        // its first message says whether that worked.
+        let (ready_tx, ready) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("signals".to_owned())
+            .spawn(move || {
+                let installed = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .and_then(|runtime| {
+                        let signals = runtime.block_on(async { Signals::new() })?;
+                        Ok((runtime, signals))
+                    });
+                let (runtime, mut signals) = match installed {
+                    Ok(installed) => {
+                        let _ = ready_tx.send(Ok(()));
+                        installed
+                    }
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let _ = tx.send(signals.recv().await);
+                    tokio::select! {
+                        () = tokio::time::sleep(deadline) => {}
+                        name = signals.recv() => {
+                            let _ = tx.send(name);
+                            tokio::time::sleep(AFTER_SECOND_SIGNAL).await;
+                        }
+                    }
+                });
+                last_words();
+                tracing::error!("the shutdown deadline passed and the process still runs: exiting");
+                std::process::exit(1);
+            })?;
+        ready
+            .recv()
+            .map_err(|_| std::io::Error::other("the signal thread stopped"))??;
+        Ok(Forwarded(rx))
+    }
+}
+
+/// How long the process has to end after a second signal before the signal thread ends it.
+const AFTER_SECOND_SIGNAL: Duration = Duration::from_secs(2);
+
+/// Signal names forwarded from the signal thread.
+#[derive(Debug)]
+pub(crate) struct Forwarded(mpsc::UnboundedReceiver<&'static str>);
+
+impl Forwarded {
+    /// Waits for the next signal and names it.
+    pub(crate) async fn recv(&mut self) -> &'static str {
+        match self.0.recv().await {
+            Some(name) => name,
+            // The thread is gone only once it is ending the process.
+            None => std::future::pending().await,
         }
     }
 }

@@ -53,7 +53,12 @@ impl Default for Limits {
 pub(crate) enum Exceeded {
     Depth(usize),
     Steps(u64),
-    ValueBytes { size: usize, max: usize },
+    ValueBytes {
+        size: usize,
+        max: usize,
+    },
+    /// A text stopped as it was made, once past the value-size budget (its full size unknown).
+    ValueBytesOver(usize),
     TotalBytes(usize),
 }
 
@@ -74,6 +79,11 @@ impl std::fmt::Display for Exceeded {
             Exceeded::ValueBytes { size, max } => write!(
                 f,
                 "evaluation stopped: a value would be {size} bytes, over the {max}-byte \
+                 value-size budget"
+            ),
+            Exceeded::ValueBytesOver(max) => write!(
+                f,
+                "evaluation stopped: a value would be more than {max} bytes, over the {max}-byte \
                  value-size budget"
             ),
             Exceeded::TotalBytes(max) => write!(
@@ -209,6 +219,15 @@ pub(crate) fn bytes(size: usize) -> bool {
         }
         true
     })
+}
+
+/// Records that a text being made ran past the value-size budget (see
+/// [`Limits::max_value_bytes`]); its maker stopped writing there.
+pub(crate) fn value_too_large() {
+    with((), |s| {
+        let max = s.limits.max_value_bytes;
+        exceed(s, Exceeded::ValueBytesOver(max));
+    });
 }
 
 /// Counts `n` steps at once (work about to be done in a loop); `false` when over budget.

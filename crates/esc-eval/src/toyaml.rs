@@ -11,10 +11,14 @@ use std::cmp::Ordering;
 use crate::resolve::{self, Scalar};
 use crate::{Data, Value};
 
-/// The YAML text of `v` (secrets shown, unknowns `[unknown]`).
-pub(crate) fn to_yaml(v: &Value) -> String {
+/// The YAML text of `v` (secrets shown, unknowns `[unknown]`) when it is at most `max` bytes;
+/// `None` when it is longer. Indentation grows with depth, so a small value can make a large
+/// text: the emitter stops at `max` instead of writing it whole.
+pub(crate) fn to_yaml(v: &Value, max: usize) -> Option<String> {
     let mut e = Emitter {
         out: String::new(),
+        max,
+        over: false,
         column: 0,
         whitespace: true,
         indention: true,
@@ -22,7 +26,7 @@ pub(crate) fn to_yaml(v: &Value) -> String {
     };
     e.node(v, Parent::Root, false);
     e.write_indent();
-    e.out
+    (!e.over).then_some(e.out)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -42,6 +46,9 @@ enum Style {
 
 struct Emitter {
     out: String,
+    /// The most `out` may hold; past it `over` is set and nothing more is written.
+    max: usize,
+    over: bool,
     column: usize,
     whitespace: bool,
     indention: bool,
@@ -276,13 +283,22 @@ fn key_order(a: &str, b: &str) -> Ordering {
 }
 
 impl Emitter {
-    fn put(&mut self, c: char) {
+    /// Appends `c` if it fits within `max`; otherwise marks the text over budget.
+    fn push(&mut self, c: char) {
+        if self.over || self.out.len() + c.len_utf8() > self.max {
+            self.over = true;
+            return;
+        }
         self.out.push(c);
+    }
+
+    fn put(&mut self, c: char) {
+        self.push(c);
         self.column += 1;
     }
 
     fn put_break(&mut self) {
-        self.out.push('\n');
+        self.push('\n');
         self.column = 0;
         self.indention = true;
     }
@@ -329,6 +345,9 @@ impl Emitter {
     }
 
     fn node(&mut self, v: &Value, parent: Parent, simple_key: bool) {
+        if self.over {
+            return;
+        }
         if v.unknown {
             self.string("[unknown]", parent, simple_key);
             return;
@@ -350,6 +369,9 @@ impl Emitter {
             Data::Array(a) => {
                 let saved = self.increase_indent(false, parent);
                 for item in a {
+                    if self.over {
+                        break;
+                    }
                     self.write_indent();
                     self.indicator("-", true, false, true);
                     self.node(item, Parent::SequenceItem, false);
@@ -361,6 +383,9 @@ impl Emitter {
                 let mut keys: Vec<&String> = o.keys().collect();
                 keys.sort_by(|a, b| key_order(a, b));
                 for k in keys {
+                    if self.over {
+                        break;
+                    }
                     self.write_indent();
                     let simple = !k.chars().any(is_break) && k.len() <= 128;
                     if simple {
@@ -496,7 +521,7 @@ impl Emitter {
                         if c == '\n' {
                             self.put_break();
                         } else {
-                            self.out.push(c);
+                            self.push(c);
                             self.column = 0;
                             self.indention = true;
                         }
@@ -522,7 +547,25 @@ mod tests {
 
     #[allow(clippy::needless_pass_by_value)]
     fn yaml(json: serde_json::Value) -> String {
-        to_yaml(&Value::from_json(json))
+        to_yaml(&Value::from_json(json), usize::MAX).unwrap()
+    }
+
+    #[test]
+    fn a_text_past_its_budget_is_refused_and_made_no_longer_than_the_budget() {
+        use serde_json::json;
+        // 1,000 leaves 100 levels down: each leaf's line is indented by about 400 spaces.
+        let mut v = json!(vec!["x"; 1000]);
+        for _ in 0..100 {
+            v = json!({ "k": v });
+        }
+        let v = Value::from_json(v);
+        let whole = to_yaml(&v, usize::MAX).unwrap();
+        assert!(whole.len() > 400_000, "{}", whole.len());
+        assert_eq!(to_yaml(&v, 100_000), None);
+        let small = Value::from_json(json!({"a": ["b", "c"]}));
+        let text = to_yaml(&small, usize::MAX).unwrap();
+        assert_eq!(to_yaml(&small, text.len()), Some(text.clone()));
+        assert_eq!(to_yaml(&small, text.len() - 1), None);
     }
 
     /// Each output as github.com/pulumi/esc v0.26.0's `fn::toYAML` wrote it.

@@ -15,7 +15,9 @@ use std::fmt;
 
 pub use parse::ParseError;
 pub use resolve::{Kind, ResolveError, Resolved, Tree};
-pub use suggest::closest;
+pub use suggest::{
+    Clipped, MAX_QUOTED_CHARS, MAX_SUGGEST_CANDIDATES, MAX_SUGGEST_CHARS, Quoted, closest,
+};
 
 /// One step of a path.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

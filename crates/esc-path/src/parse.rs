@@ -16,7 +16,10 @@ pub enum ParseError {
     MissingClosingBracketAfterName { column: usize },
     #[error("missing closing bracket in array index starting at column {column}")]
     MissingClosingBracketAfterIndex { column: usize },
-    #[error("invalid array index {text:?} at column {column}: {reason}")]
+    #[error(
+        "invalid array index {} at column {column}: {reason}",
+        crate::Quoted(text)
+    )]
     InvalidIndex {
         text: String,
         column: usize,

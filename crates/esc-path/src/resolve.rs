@@ -6,7 +6,11 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use crate::{PropertyPath, Segment, closest};
+use crate::suggest::Clipped;
+use crate::{PropertyPath, Quoted, Segment, closest};
+
+/// Characters of a path an error message prints at most.
+const MAX_PLACE_CHARS: usize = 256;
 
 /// The shape of a value, as errors describe it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +68,7 @@ pub struct Resolved<'a, T: Tree> {
 /// Why a path does not resolve. `at` is the path of the value where the walk stopped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
-    #[error("{} has no key {key:?}{}", Place(at), DidYouMean(suggestion))]
+    #[error("{} has no key {}{}", Place(at), Quoted(key), DidYouMean(suggestion))]
     MissingKey {
         at: PropertyPath,
         key: String,
@@ -76,7 +80,7 @@ pub enum ResolveError {
         index: i64,
         len: usize,
     },
-    #[error("{} is {found}, so it has no key {key:?}", Place(at))]
+    #[error("{} is {found}, so it has no key {}", Place(at), Quoted(key))]
     NotAnObject {
         at: PropertyPath,
         key: String,
@@ -115,7 +119,7 @@ impl fmt::Display for Place<'_> {
         if self.0.is_empty() {
             f.write_str("the top level")
         } else {
-            write!(f, "`{}`", self.0)
+            write!(f, "`{}`", Clipped(&self.0.to_string(), MAX_PLACE_CHARS))
         }
     }
 }
@@ -125,7 +129,7 @@ struct DidYouMean<'a>(&'a Option<String>);
 impl fmt::Display for DidYouMean<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
-            Some(s) => write!(f, " (did you mean {s:?}?)"),
+            Some(s) => write!(f, " (did you mean {}?)", Quoted(s)),
             None => Ok(()),
         }
     }

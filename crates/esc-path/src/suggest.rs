@@ -1,18 +1,51 @@
-//! "Did you mean" hints for misspelt keys.
+//! "Did you mean" hints for misspelt keys, and the clipped form in which errors quote keys.
+//!
+//! Both work on text from outside (a class's `secretKey`, a `?property=`, an ESC reply's keys),
+//! so both are bounded: an edit distance costs the product of the two lengths, and a 20k-char
+//! key against a 1 MB key once took seconds of CPU on an async worker. Hints are only looked
+//! for between short strings, over a bounded number of candidates; errors quote at most a
+//! short prefix of a key, whatever its length.
+use std::fmt;
+
+/// Strings longer than this (in characters) get no hint and are never compared: typos worth
+/// a hint are in names a person types.
+pub const MAX_SUGGEST_CHARS: usize = 64;
+
+/// Candidates compared by edit distance at most, per hint (the rest are not looked at). With
+/// both strings under [`MAX_SUGGEST_CHARS`], one hint costs at most about 4M character steps.
+pub const MAX_SUGGEST_CANDIDATES: usize = 1024;
+
+/// Characters of a key an error message quotes at most.
+pub const MAX_QUOTED_CHARS: usize = 64;
 
 /// The candidate closest to `target`: an exact match ignoring case, or else the one with the
-/// smallest edit distance, if that distance is small for the length of `target`.
+/// smallest edit distance, if that distance is small for the length of `target`. `None` when
+/// `target` is long (see [`MAX_SUGGEST_CHARS`]); long candidates are skipped, and at most
+/// [`MAX_SUGGEST_CANDIDATES`] candidates are compared.
 pub fn closest<'a>(target: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = match target.chars().count() {
+    let target_len = short_len(target)?;
+    let limit = match target_len {
         0..=3 => 1,
         4..=7 => 2,
         _ => 3,
     };
     let mut best: Option<(usize, &'a str)> = None;
+    let mut compared = 0;
     for candidate in candidates {
+        if compared == MAX_SUGGEST_CANDIDATES {
+            break;
+        }
         if candidate == target {
             continue;
         }
+        let Some(len) = short_len(candidate) else {
+            continue;
+        };
+        // The distance is at least the difference of the lengths: no need to compute it.
+        if len.abs_diff(target_len) > limit {
+            continue;
+        }
+        compared += 1;
         let distance = if candidate.eq_ignore_ascii_case(target) {
             0
         } else {
@@ -23,6 +56,17 @@ pub fn closest<'a>(target: &str, candidates: impl IntoIterator<Item = &'a str>) 
         }
     }
     best.map(|(_, candidate)| candidate)
+}
+
+/// The length of `s` in characters when it is at most [`MAX_SUGGEST_CHARS`], without counting
+/// past that.
+fn short_len(s: &str) -> Option<usize> {
+    // A byte length within the bound is a char count within it; four bytes a char at most.
+    if s.len() > MAX_SUGGEST_CHARS * 4 {
+        return None;
+    }
+    let n = s.chars().count();
+    (n <= MAX_SUGGEST_CHARS).then_some(n)
 }
 
 /// Levenshtein distance over characters.
@@ -39,6 +83,46 @@ fn edit_distance(a: &str, b: &str) -> usize {
         std::mem::swap(&mut previous, &mut current);
     }
     previous[b.len()]
+}
+
+/// A key as an error message quotes it: Rust-quoted like `{:?}`, cut after
+/// [`MAX_QUOTED_CHARS`] characters with the full length said, so that a message never repeats
+/// a long input whole. `Debug` prints the same, so `{name:?}` in a format string can take a
+/// `name = Quoted(name)` argument.
+#[derive(Clone, Copy)]
+pub struct Quoted<'a>(pub &'a str);
+
+impl fmt::Debug for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(MAX_QUOTED_CHARS) {
+            None => write!(f, "{:?}", self.0),
+            Some((end, _)) => {
+                let head = format!("{:?}", &self.0[..end]);
+                // The prefix's closing quote goes after the ellipsis.
+                let open = &head[..head.len() - 1];
+                write!(f, "{open}…\" ({} bytes)", self.0.len())
+            }
+        }
+    }
+}
+
+/// Text (a path, a message) cut after `max` characters, marked with "…" when cut.
+#[derive(Debug, Clone, Copy)]
+pub struct Clipped<'a>(pub &'a str, pub usize);
+
+impl fmt::Display for Clipped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(self.1) {
+            None => f.write_str(self.0),
+            Some((end, _)) => write!(f, "{}… ({} bytes)", &self.0[..end], self.0.len()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -70,5 +154,76 @@ mod tests {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("é", "e"), 1);
+    }
+
+    #[test]
+    fn a_long_target_gets_no_suggestion_even_from_a_near_candidate() {
+        let long = "k".repeat(MAX_SUGGEST_CHARS + 1);
+        let near = "k".repeat(MAX_SUGGEST_CHARS);
+        assert_eq!(closest(&long, [near.as_str()]), None);
+        // At the bound, hints still work.
+        let at = "k".repeat(MAX_SUGGEST_CHARS);
+        let near = format!("{}j", "k".repeat(MAX_SUGGEST_CHARS - 1));
+        assert_eq!(closest(&at, [near.as_str()]), Some(near.as_str()));
+    }
+
+    #[test]
+    fn a_long_target_looks_at_no_candidate() {
+        let long = "k".repeat(20_000);
+        let mut pulled = 0;
+        let candidates = std::iter::repeat_n("k", 1000).inspect(|_| pulled += 1);
+        assert_eq!(closest(&long, candidates), None);
+        assert_eq!(pulled, 0);
+    }
+
+    #[test]
+    fn long_candidates_are_skipped_and_short_ones_still_found() {
+        let huge = "a".repeat(1 << 20);
+        assert_eq!(
+            closest("passwrd", [huge.as_str(), "password"]),
+            Some("password")
+        );
+    }
+
+    #[test]
+    fn only_a_bounded_number_of_candidates_are_compared() {
+        // Candidates of the right length but far away fill the allowance: a match after
+        // them is not looked at.
+        let far: Vec<String> = (0..MAX_SUGGEST_CANDIDATES)
+            .map(|i| format!("zz{i:06}"))
+            .collect();
+        let mut candidates: Vec<&str> = far.iter().map(String::as_str).collect();
+        candidates.push("passwor");
+        assert_eq!(closest("password", candidates.iter().copied()), None);
+        // Candidates whose length rules them out cost nothing and do not count.
+        let short: Vec<String> = (0..10 * MAX_SUGGEST_CANDIDATES)
+            .map(|i| i.to_string())
+            .collect();
+        let mut candidates: Vec<&str> = short.iter().map(String::as_str).collect();
+        candidates.push("passwor");
+        assert_eq!(closest("password", candidates), Some("passwor"));
+    }
+
+    #[test]
+    fn quoted_keys_are_cut_after_a_bounded_prefix() {
+        assert_eq!(Quoted("db").to_string(), "\"db\"");
+        let long = "x".repeat(20_000);
+        let quoted = Quoted(&long).to_string();
+        assert!(quoted.len() < MAX_QUOTED_CHARS + 32, "{quoted}");
+        assert!(quoted.starts_with(&format!("\"{}", "x".repeat(MAX_QUOTED_CHARS))));
+        assert!(quoted.ends_with("…\" (20000 bytes)"), "{quoted}");
+        // Cut on a character boundary.
+        let wide = "é".repeat(100);
+        assert!(
+            Quoted(&wide)
+                .to_string()
+                .contains(&"é".repeat(MAX_QUOTED_CHARS))
+        );
+    }
+
+    #[test]
+    fn clipped_text_is_cut_after_its_bound() {
+        assert_eq!(Clipped("a.b", 10).to_string(), "a.b");
+        assert_eq!(Clipped("abcdef", 3).to_string(), "abc… (6 bytes)");
     }
 }

@@ -208,6 +208,50 @@ fn a_missing_key_names_where_it_was_looked_for_and_suggests_a_near_miss() {
 }
 
 #[test]
+fn a_long_missing_key_against_a_huge_key_gets_no_hint_and_a_short_message() {
+    // The shape that once kept an async worker busy for seconds: a 20k-char key missing
+    // from an object whose one key is 1 MB.
+    let huge = "k".repeat(1 << 20);
+    let doc = V::Obj(BTreeMap::from([(huge, s("v"))]));
+    let key = "k".repeat(20_000);
+    let path = PropertyPath::from(vec![Segment::Key(key)]);
+    let err = path.resolve(&doc).unwrap_err();
+    let ResolveError::MissingKey { suggestion, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(suggestion, &None);
+    let message = err.to_string();
+    assert!(message.len() < 200, "{} bytes: {message}", message.len());
+    assert!(message.contains("(20000 bytes)"), "{message}");
+}
+
+#[test]
+fn a_long_path_is_printed_cut_short_in_errors() {
+    let long = (0..2000)
+        .map(|i| format!("k{i}"))
+        .collect::<Vec<_>>()
+        .join(".");
+    let doc = V::from(json!({"k0": 1}));
+    let message = get(&format!("k0.{long}"), &doc).unwrap_err().to_string();
+    assert!(message.starts_with("`k0` is a number"), "{message}");
+    let deep = V::from(json!({"a": {}}));
+    let path = format!("a.{long}");
+    let message = get(&path, &deep).unwrap_err().to_string();
+    assert!(message.len() < 200, "{message}");
+    // 200 levels of 20-character keys: the path where the walk stops is 4,200 characters.
+    let mut nested = json!(1);
+    let keys: Vec<String> = (0..200).map(|i| format!("k{i:019}")).collect();
+    for key in keys.iter().rev() {
+        nested = json!({ (key.clone()): nested });
+    }
+    let message = get(&format!("{}.x", keys.join(".")), &V::from(nested))
+        .unwrap_err()
+        .to_string();
+    assert!(message.len() < 400, "{} bytes: {message}", message.len());
+    assert!(message.contains("…"), "{message}");
+}
+
+#[test]
 fn index_errors_say_how_long_the_array_is() {
     let doc = doc();
     assert_eq!(

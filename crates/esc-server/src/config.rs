@@ -30,6 +30,13 @@ pub struct Config {
     pub max_session_bytes: usize,
     /// `context.pulumi.user.login` (and `id`) seen by definitions.
     pub user: String,
+    /// Evaluations (opens, checks) and session reads run at most this many at once; each can
+    /// hold up to about a hundred MiB (see esc-eval's budgets), so this bounds the server's
+    /// peak. Defaults to the number of CPUs.
+    pub max_evaluations: usize,
+    /// How long a request waits for one of the `max_evaluations` slots before it is answered
+    /// 429 Too Many Requests.
+    pub evaluation_wait: Duration,
     /// Serve `POST /api/oauth/token` for this issuer's tokens. With it, only configured and
     /// issued tokens pass, even when `tokens` is empty.
     pub oidc: Option<OidcConfig>,
@@ -37,7 +44,8 @@ pub struct Config {
 
 impl Config {
     /// Defaults for everything but the folder: any organization, any token, 1h sessions of at
-    /// most 24h, 10 000 sessions holding 128 MiB at most, user `local`.
+    /// most 24h, 10 000 sessions holding 128 MiB at most, one evaluation at a time per CPU
+    /// (others waiting up to 30s), user `local`.
     pub fn new(environments: impl Into<PathBuf>) -> Config {
         Config {
             environments: environments.into(),
@@ -47,6 +55,8 @@ impl Config {
             max_open_duration: Duration::from_secs(24 * 3600),
             max_sessions: 10_000,
             max_session_bytes: 128 << 20,
+            max_evaluations: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            evaluation_wait: Duration::from_secs(30),
             user: "local".to_owned(),
             oidc: None,
         }
@@ -86,6 +96,9 @@ impl Config {
         if self.max_sessions == 0 || self.max_session_bytes == 0 {
             return Err(ConfigError::NoSessions);
         }
+        if self.max_evaluations == 0 {
+            return Err(ConfigError::NoEvaluations);
+        }
         if self.user.trim().is_empty() {
             return Err(ConfigError::EmptyUser);
         }
@@ -116,6 +129,8 @@ pub enum ConfigError {
     DefaultAboveMax { default: Duration, max: Duration },
     #[error("the session limits (count and bytes) must be at least 1")]
     NoSessions,
+    #[error("the evaluation limit must be at least 1")]
+    NoEvaluations,
     #[error("the user name is empty")]
     EmptyUser,
     #[error(transparent)]
@@ -124,11 +139,14 @@ pub enum ConfigError {
 
 /// Parses a Go duration as the API's `duration` takes it: `90s`, `30m`, `1.5h`, `2h45m`.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let signed: jiff::SignedDuration = text
-        .trim()
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 30m, 2h or 1h30m"))?;
-    Duration::try_from(signed).map_err(|_| format!("{text:?} is negative"))
+    let signed: jiff::SignedDuration = text.trim().parse().map_err(|_| {
+        format!(
+            "{text:?} is not a duration such as 30m, 2h or 1h30m",
+            text = esc_path::Quoted(text)
+        )
+    })?;
+    Duration::try_from(signed)
+        .map_err(|_| format!("{text:?} is negative", text = esc_path::Quoted(text)))
 }
 
 #[cfg(test)]

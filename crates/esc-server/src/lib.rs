@@ -46,6 +46,8 @@ struct Inner {
     sessions: Sessions,
     /// Access tokens issued by `POST /api/oauth/token`.
     issued: Arc<oidc::Issued>,
+    /// Slots for evaluations and session reads (`Config::max_evaluations`).
+    evaluations: Arc<tokio::sync::Semaphore>,
 }
 
 /// A configured server; [`EscServer::router`] gives its HTTP surface.
@@ -68,6 +70,7 @@ impl EscServer {
             store: Store::new(config.environments.clone()),
             sessions: Sessions::new(config.max_sessions, config.max_session_bytes),
             issued,
+            evaluations: Arc::new(tokio::sync::Semaphore::new(config.max_evaluations)),
             config,
         });
         Ok(EscServer { inner, auth })

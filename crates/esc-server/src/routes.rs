@@ -13,7 +13,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use esc_path::PropertyPath;
+use esc_path::{PropertyPath, Quoted};
 use serde::Deserialize;
 
 use crate::Inner;
@@ -211,6 +211,38 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Reply<T> + Send + 's
         .map_err(|_| ApiError::internal("the request handler panicked"))?
 }
 
+/// Runs an evaluation or a session read (CPU and up to about a hundred MiB each) on a blocking
+/// thread, at most `max_evaluations` at once: the rest wait for a slot up to
+/// `evaluation_wait`, then are told to retry (429), so that concurrent requests cannot
+/// multiply the server's peak memory.
+async fn evaluating<T: Send + 'static>(
+    inner: &Inner,
+    work: impl FnOnce() -> Reply<T> + Send + 'static,
+) -> Reply<T> {
+    let slots = Arc::clone(&inner.evaluations);
+    let wait = inner.config.evaluation_wait;
+    let permit = match tokio::time::timeout(wait, slots.acquire_owned()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(_)) => return Err(ApiError::internal("the evaluation slots are closed")),
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "the server is busy: {} evaluations are running and none finished within \
+                     {}s; retry later",
+                    inner.config.max_evaluations,
+                    wait.as_secs_f64()
+                ),
+            ));
+        }
+    };
+    blocking(move || {
+        let _permit = permit;
+        work()
+    })
+    .await
+}
+
 fn timestamp(t: jiff::Timestamp) -> String {
     t.to_string()
 }
@@ -291,7 +323,8 @@ async fn open(
     let params = params(&inner, path)?;
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let duration = open_duration(&inner, query.duration.as_deref())?;
-    let id = blocking(move || {
+    let copy = Arc::clone(&inner);
+    let id = evaluating(&copy, move || {
         let revision = revision(&inner, &params)?;
         let name = format!("{}/{}", params.project(), params.env());
         let user = &user;
@@ -336,7 +369,8 @@ fn open_duration(inner: &Inner, text: Option<&str>) -> Reply<Duration> {
     if duration.is_zero() || duration > max {
         return Err(ApiError::bad_request(format!(
             "duration {text:?} is out of range: it must be more than 0 and at most {}s",
-            max.as_secs()
+            max.as_secs(),
+            text = Quoted(text)
         )));
     }
     Ok(duration)
@@ -369,8 +403,10 @@ async fn read(
         )));
     };
     // An opened environment may be tens of MiB (see esc-eval's budgets): copying and
-    // encoding it is work for a blocking thread, not the async runtime.
-    blocking(move || {
+    // encoding it is work for a blocking thread, not the async runtime, and counts as an
+    // evaluation against the concurrency limit.
+    let copy = Arc::clone(&inner);
+    evaluating(&copy, move || {
         let Some(property) = query.property else {
             let environment = wire::Environment {
                 properties: &opened.properties,
@@ -385,9 +421,9 @@ async fn read(
         let path = PropertyPath::parse(&property)
             .map_err(|e| ApiError::bad_request(format!("invalid property path: {e}")))?;
         let root = Value::new(Data::Object(opened.properties.clone()));
-        let resolved = path
-            .resolve(&root)
-            .map_err(|e| ApiError::not_found(format!("property {property:?} not found: {e}")))?;
+        let resolved = path.resolve(&root).map_err(|e| {
+            ApiError::not_found(format!("property {} not found: {e}", Quoted(&property)))
+        })?;
         let mut node = resolved.value.into_owned();
         node.secret |= resolved.under_secret;
         Ok(Json(node.wire()).into_response())
@@ -403,7 +439,8 @@ async fn check(
 ) -> Reply<Response> {
     let params = params(&inner, path)?;
     let user = user_of(&inner, caller);
-    blocking(move || {
+    let copy = Arc::clone(&inner);
+    evaluating(&copy, move || {
         let user = &user;
         let evaluation = evaluate::run(
             &inner.store,
@@ -518,7 +555,8 @@ async fn revision_tag(
     let current = blocking(move || Ok(copy.store.current(params.project(), params.env())?)).await?;
     if tag != LATEST {
         return Err(ApiError::not_found(format!(
-            "revision tag {tag:?} not found; the only tag is {LATEST:?}"
+            "revision tag {tag:?} not found; the only tag is {LATEST:?}",
+            tag = Quoted(&tag)
         )));
     }
     Ok(Json(latest_tag(&inner, &current)).into_response())
@@ -544,6 +582,81 @@ async fn environment_tag(
     let tag = params.tag.clone().unwrap_or_default();
     blocking(move || Ok(inner.store.current(params.project(), params.env())?)).await?;
     Err(ApiError::not_found(format!(
-        "environment tag {tag:?} not found; a local esc-server keeps no environment tags"
+        "environment tag {tag:?} not found; a local esc-server keeps no environment tags",
+        tag = Quoted(&tag)
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(max_evaluations: usize, wait: Duration) -> (tempfile::TempDir, crate::EscServer) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::Config::new(dir.path());
+        config.max_evaluations = max_evaluations;
+        config.evaluation_wait = wait;
+        let server = crate::EscServer::new(config).unwrap();
+        (dir, server)
+    }
+
+    #[tokio::test]
+    async fn past_the_evaluation_limit_a_request_waits_for_a_slot_then_is_told_to_retry() {
+        let (_dir, server) = server(1, Duration::from_millis(50));
+        let inner = Arc::clone(&server.inner);
+        let (started, running) = tokio::sync::oneshot::channel();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let inner = Arc::clone(&inner);
+            async move {
+                evaluating(&inner, move || {
+                    let _ = started.send(());
+                    let _ = held.recv();
+                    Ok(1)
+                })
+                .await
+            }
+        });
+        running.await.unwrap();
+        let error = evaluating(&inner, || Ok(2)).await.unwrap_err();
+        assert_eq!(error.status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            error.message.starts_with("the server is busy"),
+            "{}",
+            error.message
+        );
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        // The slot came back.
+        assert_eq!(evaluating(&inner, || Ok(3)).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_waiting_request_runs_when_a_slot_frees_within_its_wait() {
+        let (_dir, server) = server(1, Duration::from_secs(30));
+        let inner = Arc::clone(&server.inner);
+        let (started, running) = tokio::sync::oneshot::channel();
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let first = tokio::spawn({
+            let inner = Arc::clone(&inner);
+            async move {
+                evaluating(&inner, move || {
+                    let _ = started.send(());
+                    let _ = held.recv();
+                    Ok(1)
+                })
+                .await
+            }
+        });
+        running.await.unwrap();
+        let second = tokio::spawn({
+            let inner = Arc::clone(&inner);
+            async move { evaluating(&inner, || Ok(2)).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!second.is_finished());
+        release.send(()).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        assert_eq!(second.await.unwrap().unwrap(), 2);
+    }
 }

@@ -157,13 +157,23 @@ impl Value {
     /// each number as its text.
     #[must_use]
     pub fn to_go_json(&self) -> String {
-        serde_json::to_string(&Plain(self))
-            .unwrap_or_default()
-            .replace('<', "\\u003c")
-            .replace('>', "\\u003e")
-            .replace('&', "\\u0026")
-            .replace('\u{2028}', "\\u2028")
-            .replace('\u{2029}', "\\u2029")
+        self.to_go_json_within(usize::MAX).unwrap_or_default()
+    }
+
+    /// [`Value::to_go_json`] when the text is at most `max` bytes; `None` (having written at
+    /// most `max` bytes, and stopped there) when it is longer. Escaping can make the text six
+    /// times the size of the strings it holds: the budget is checked as the text is made,
+    /// never after.
+    #[must_use]
+    pub fn to_go_json_within(&self, max: usize) -> Option<String> {
+        let mut out = Limited {
+            bytes: Vec::new(),
+            max,
+        };
+        let mut serializer = serde_json::Serializer::with_formatter(&mut out, GoEscapes);
+        Plain(self).serialize(&mut serializer).ok()?;
+        // Only whole UTF-8 text is written (escapes are ASCII, the rest is copied from `str`s).
+        String::from_utf8(out.bytes).ok()
     }
 }
 
@@ -205,6 +215,54 @@ impl Serialize for Value {
             Data::Array(items) => s.collect_seq(items),
             Data::Object(members) => s.collect_map(members),
         }
+    }
+}
+
+/// A buffer that refuses to grow past `max` bytes (the serializer then stops with an error).
+struct Limited {
+    bytes: Vec<u8>,
+    max: usize,
+}
+
+impl std::io::Write for Limited {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.len() > self.max - self.bytes.len() {
+            return Err(std::io::Error::other("over the size budget"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Compact JSON with Go's `json.Marshal` HTML-safe escapes: `<`, `>`, `&`, U+2028 and U+2029
+/// inside strings (keys included) become `\u` escapes. serde_json escapes the rest as Go does.
+struct GoEscapes;
+
+impl serde_json::ser::Formatter for GoEscapes {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            let escape = match c {
+                '<' => "\\u003c",
+                '>' => "\\u003e",
+                '&' => "\\u0026",
+                '\u{2028}' => "\\u2028",
+                '\u{2029}' => "\\u2029",
+                _ => continue,
+            };
+            writer.write_all(&fragment.as_bytes()[start..i])?;
+            writer.write_all(escape.as_bytes())?;
+            start = i + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
     }
 }
 
@@ -267,5 +325,35 @@ impl esc_path::Tree for Value {
 
     fn is_secret(&self) -> bool {
         self.secret
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn string(s: &str) -> Value {
+        Value::new(Data::String(s.to_owned()))
+    }
+
+    #[test]
+    fn go_json_escapes_html_characters_and_line_separators_in_keys_and_strings() {
+        let v = Value::new(Data::Object(BTreeMap::from([(
+            "<k&>".to_owned(),
+            string("a<b>c&d\u{2028}e\u{2029}\"\n\u{1}é"),
+        )])));
+        assert_eq!(
+            v.to_go_json(),
+            r#"{"\u003ck\u0026\u003e":"a\u003cb\u003ec\u0026d\u2028e\u2029\"\n\u0001é"}"#
+        );
+    }
+
+    #[test]
+    fn go_json_within_a_budget_stops_at_the_budget() {
+        // 1,000 `<` become 6,000 bytes of text: refused at a 5,000-byte budget, kept at 6,002.
+        let v = string(&"<".repeat(1000));
+        assert_eq!(v.to_go_json_within(5_000), None);
+        assert_eq!(v.to_go_json_within(6_002).map(|t| t.len()), Some(6_002));
+        assert_eq!(v.to_go_json_within(6_001), None);
     }
 }

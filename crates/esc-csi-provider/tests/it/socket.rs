@@ -75,3 +75,61 @@ async fn a_daemon_removes_only_its_own_socket_and_liveness_fails_when_it_is_not_
     );
     assert_eq!(second.socket().check(), Ok(()));
 }
+
+#[tokio::test]
+async fn connections_past_the_limit_are_closed_and_a_freed_slot_serves_again() {
+    use esc_csi_provider::class::Settings;
+    use esc_csi_provider::grpc::ServiceOptions;
+    use esc_csi_provider::proto::v1alpha1::VersionRequest;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::UnixStream;
+
+    let options = ServiceOptions {
+        max_connections: 2,
+        ..ServiceOptions::default()
+    };
+    let h = Harness::with(Settings::default(), options).await;
+    // The harness's client holds the first slot, a client stuck inside a header frame the
+    // second.
+    h.client
+        .clone()
+        .version(VersionRequest::default())
+        .await
+        .unwrap();
+    let mut held = UnixStream::connect(&h.socket).await.unwrap();
+    held.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x40\x00\x01\x00\x00\x00\x00\x01")
+        .await
+        .unwrap();
+    // A third is closed as soon as it is accepted.
+    let mut third = UnixStream::connect(&h.socket).await.unwrap();
+    let _ = third.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await;
+    let mut buf = [0u8; 64];
+    match third.read(&mut buf).await {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("the third connection was served: {other:?}"),
+    }
+    // The harness's connection still works.
+    h.client
+        .clone()
+        .version(VersionRequest::default())
+        .await
+        .unwrap();
+    // Once the stuck client leaves, its slot serves a new one (the server sees the close
+    // asynchronously: a few tries).
+    drop(held);
+    let mut served = false;
+    for _ in 0..200 {
+        let mut fresh = UnixStream::connect(&h.socket).await.unwrap();
+        let _ = fresh
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+            .await;
+        // A served connection answers with the server's SETTINGS frame.
+        if matches!(fresh.read(&mut buf).await, Ok(n) if n > 0) {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(served, "no connection was served after a slot was freed");
+}

@@ -178,8 +178,17 @@ impl Run<'_> {
         let v = self.with_schema(x, Repr::Null);
         combine(&v, &[&value]);
         if !v.borrow().unknown {
-            let text = export(&self.xs, &value).to_go_json();
-            if budget::is_exceeded() || !budget::bytes(text.len()) {
+            let exported = export(&self.xs, &value);
+            if budget::is_exceeded() {
+                return self.over_budget(x);
+            }
+            // Escapes make the text up to six times the strings' size: the text is made
+            // against the value-size budget and stops there, never built whole first.
+            let Some(text) = exported.to_go_json_within(budget::limits().max_value_bytes) else {
+                budget::value_too_large();
+                return self.over_budget(x);
+            };
+            if !budget::bytes(text.len()) {
                 return self.over_budget(x);
             }
             v.borrow_mut().repr = Repr::String(text);
@@ -197,7 +206,13 @@ impl Run<'_> {
             if budget::is_exceeded() {
                 return self.over_budget(x);
             }
-            let text = crate::toyaml::to_yaml(&exported);
+            // Indentation makes the text grow with depth times leaves: made against the
+            // value-size budget, it stops there.
+            let Some(text) = crate::toyaml::to_yaml(&exported, budget::limits().max_value_bytes)
+            else {
+                budget::value_too_large();
+                return self.over_budget(x);
+            };
             if !budget::bytes(text.len()) {
                 return self.over_budget(x);
             }
@@ -209,10 +224,15 @@ impl Run<'_> {
     /// `fn::toString`: the value as interpolation would write it.
     pub(super) fn eval_to_string(&mut self, env: &Env, x: XId, a: XId) -> V {
         let value = self.eval(env, a, &schema::always());
-        let (s, unknown, secret) = to_string(&value);
-        if budget::is_exceeded() || !budget::bytes(s.len()) {
+        let mut text = Text::new();
+        let (unknown, secret) = write_text(&value, &mut text);
+        if text.over {
+            text.charge_over();
+        }
+        if budget::is_exceeded() || !budget::bytes(text.out.len()) {
             return self.over_budget(x);
         }
+        let s = text.out;
         let v = self.with_schema(x, Repr::Null);
         {
             let mut b = v.borrow_mut();
@@ -272,7 +292,10 @@ impl Run<'_> {
 /// A decoded JSON value as an evaluation value defined by `x`: numbers keep their text.
 fn from_go_json(j: &super::gojson::Json, x: XId, secret: bool) -> V {
     use super::gojson::Json;
-    let Some(_depth) = budget::descend().filter(|_| budget::step()) else {
+    // Each value made is charged its node (an `Rc<RefCell<Val>>`) to the evaluation's bytes.
+    let node =
+        std::mem::size_of::<std::cell::RefCell<super::Val>>() + 2 * std::mem::size_of::<usize>();
+    let Some(_depth) = budget::descend().filter(|_| budget::step() && budget::total(node)) else {
         return super::unknown_val(x, schema::always());
     };
     let repr = match j {
@@ -280,10 +303,17 @@ fn from_go_json(j: &super::gojson::Json, x: XId, secret: bool) -> V {
         Json::Bool(b) => Repr::Bool(*b),
         Json::Number(n) => Repr::Number(n.clone()),
         Json::String(s) => Repr::String(s.clone()),
-        Json::Array(a) => Repr::Array(a.iter().map(|i| from_go_json(i, x, secret)).collect()),
+        // Once a budget runs out, the rest is not built (not even as unknowns).
+        Json::Array(a) => Repr::Array(
+            a.iter()
+                .map_while(|i| (!budget::is_exceeded()).then(|| from_go_json(i, x, secret)))
+                .collect(),
+        ),
         Json::Object(o) => Repr::Object(
             o.iter()
-                .map(|(k, i)| (k.clone(), from_go_json(i, x, secret)))
+                .map_while(|(k, i)| {
+                    (!budget::is_exceeded()).then(|| (k.clone(), from_go_json(i, x, secret)))
+                })
                 .collect(),
         ),
     };
@@ -292,71 +322,173 @@ fn from_go_json(j: &super::gojson::Json, x: XId, secret: bool) -> V {
     rc(out)
 }
 
-/// `(text, unknown, secret)` of a value interpolated into a string.
-/// Over budget, the text is cut short; the caller's budget check then fails.
-pub(super) fn to_string(v: &V) -> (String, bool, bool) {
-    let b = v.borrow();
-    if b.unknown {
-        return ("[unknown]".into(), true, b.secret);
-    }
-    let Some(_depth) = budget::descend().filter(|_| budget::step()) else {
-        return (String::new(), false, b.secret);
-    };
-    let (mut unknown, mut secret) = (false, b.secret);
-    let s = match &b.repr {
-        Repr::Null => String::new(),
-        Repr::Bool(x) => x.to_string(),
-        Repr::Number(n) => n.clone(),
-        Repr::String(s) => s.clone(),
-        Repr::Array(items) => {
-            let parts: Vec<String> = items
-                .iter()
-                .map(|i| {
-                    let (s, u, sec) = to_string(i);
-                    if !budget::bytes(s.len()) {
-                        return String::new();
-                    }
-                    unknown |= u;
-                    secret |= sec;
-                    go_quote(&s)
-                })
-                .collect();
-            parts.join(",")
-        }
-        Repr::Object(m) => {
-            let parts: Vec<String> = m
-                .iter()
-                .map(|(k, i)| {
-                    let (s, u, sec) = to_string(i);
-                    if !budget::bytes(s.len()) {
-                        return String::new();
-                    }
-                    unknown |= u;
-                    secret |= sec;
-                    format!("{}={}", go_quote(k), go_quote(&s))
-                })
-                .collect();
-            parts.join(",")
-        }
-    };
-    (s, unknown, secret)
+/// Text made against the value-size budget: past `max` bytes nothing more is added and `over`
+/// is set, so that a value used many times over, or quoted at every level of nesting, never
+/// builds a text larger than one value may be.
+pub(super) struct Text {
+    pub(super) out: String,
+    max: usize,
+    pub(super) over: bool,
+    /// The bytes the whole text would take, while it is known (counted past `max` too, as
+    /// long as no quoted part went over: its quoted size is then unknown).
+    needed: Option<usize>,
 }
 
-/// Quotes like Go's `strconv.Quote`.
-pub(super) fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
+impl Text {
+    /// An empty text that may grow to the value-size budget.
+    pub(super) fn new() -> Text {
+        Text::within(budget::limits().max_value_bytes)
+    }
+
+    fn within(max: usize) -> Text {
+        Text {
+            out: String::new(),
+            max,
+            over: false,
+            needed: Some(0),
+        }
+    }
+
+    /// Records the over-budget diagnostic of a text that went over: with its size when known.
+    pub(super) fn charge_over(&self) {
+        match self.needed {
+            Some(size) => {
+                budget::bytes(size);
+            }
+            None => budget::value_too_large(),
+        }
+    }
+
+    /// Stops making the text with parts left out: its full size is no longer known.
+    pub(super) fn stop(&mut self) {
+        self.needed = None;
+    }
+
+    /// Whether `n` more bytes fit; if not, the text is over.
+    fn room(&mut self, n: usize) -> bool {
+        self.needed = self.needed.map(|m| m.saturating_add(n));
+        if self.over || n > self.max - self.out.len() {
+            self.over = true;
+            return false;
+        }
+        true
+    }
+
+    pub(super) fn push_str(&mut self, s: &str) {
+        if self.room(s.len()) {
+            self.out.push_str(s);
+        }
+    }
+
+    /// Appends `s` quoted like Go's `strconv.Quote`, if the quoted text fits.
+    fn push_quoted(&mut self, s: &str) {
+        if self.room(go_quoted_len(s)) {
+            go_quote_into(&mut self.out, s);
+        }
+    }
+
+    /// Appends `v` as interpolation writes it, quoted: its text is made within the room left.
+    fn push_quoted_value(&mut self, v: &V) -> (bool, bool) {
+        let mut inner = Text::within(self.max - self.out.len());
+        let marks = write_text(v, &mut inner);
+        if inner.over {
+            self.over = true;
+            self.needed = None;
+        } else {
+            self.push_quoted(&inner.out);
+        }
+        marks
+    }
+}
+
+/// Appends the text of a value interpolated into a string to `t`; `(unknown, secret)`.
+/// Over the steps or depth budget nothing is written; the caller's budget check then fails.
+pub(super) fn write_text(v: &V, t: &mut Text) -> (bool, bool) {
+    let b = v.borrow();
+    if b.unknown {
+        t.push_str("[unknown]");
+        return (true, b.secret);
+    }
+    let Some(_depth) = budget::descend().filter(|_| budget::step()) else {
+        return (false, b.secret);
+    };
+    let (mut unknown, mut secret) = (false, b.secret);
+    match &b.repr {
+        Repr::Null => {}
+        Repr::Bool(x) => t.push_str(if *x { "true" } else { "false" }),
+        Repr::Number(n) => t.push_str(n),
+        Repr::String(s) => t.push_str(s),
+        Repr::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                if t.over {
+                    t.stop();
+                    break;
+                }
+                if i > 0 {
+                    t.push_str(",");
+                }
+                let (u, sec) = t.push_quoted_value(item);
+                unknown |= u;
+                secret |= sec;
+            }
+        }
+        Repr::Object(m) => {
+            for (i, (k, item)) in m.iter().enumerate() {
+                if t.over {
+                    t.stop();
+                    break;
+                }
+                if i > 0 {
+                    t.push_str(",");
+                }
+                t.push_quoted(k);
+                t.push_str("=");
+                let (u, sec) = t.push_quoted_value(item);
+                unknown |= u;
+                secret |= sec;
+            }
+        }
+    }
+    (unknown, secret)
+}
+
+/// The escape Go's `strconv.Quote` writes for `c`, if any.
+fn go_escape(c: char) -> Option<&'static str> {
+    Some(match c {
+        '"' => "\\\"",
+        '\\' => "\\\\",
+        '\n' => "\\n",
+        '\r' => "\\r",
+        '\t' => "\\t",
+        '\x07' => "\\a",
+        '\x08' => "\\b",
+        '\x0c' => "\\f",
+        '\x0b' => "\\v",
+        _ => return None,
+    })
+}
+
+/// The length of `s` quoted by [`go_quote_into`], counted without making it.
+fn go_quoted_len(s: &str) -> usize {
+    s.chars().fold(2usize, |n, c| {
+        n.saturating_add(match c {
+            c if go_escape(c).is_some() => 2,
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => 4,
+            c if c.is_control() => 6,
+            c => c.len_utf8(),
+        })
+    })
+}
+
+/// Appends `s` quoted like Go's `strconv.Quote`.
+fn go_quote_into(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
+        if let Some(escape) = go_escape(c) {
+            out.push_str(escape);
+            continue;
+        }
         match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\x07' => out.push_str("\\a"),
-            '\x08' => out.push_str("\\b"),
-            '\x0c' => out.push_str("\\f"),
-            '\x0b' => out.push_str("\\v"),
             c if (c as u32) < 0x20 || c as u32 == 0x7f => {
                 let _ = write!(out, "\\x{:02x}", c as u32);
             }
@@ -367,7 +499,6 @@ pub(super) fn go_quote(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 /// Splits like Go's `strings.Split`: an empty separator splits into characters.

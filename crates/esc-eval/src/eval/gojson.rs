@@ -95,7 +95,10 @@ impl Parser<'_> {
     }
 
     fn value(&mut self) -> Result<Json, Error> {
-        if !crate::budget::step() {
+        // Each value is a step, and its node is charged to the evaluation's bytes (twice: the
+        // vector it lands in may have as much room again): a 400k-element array once held
+        // 125 MiB through its decoded and evaluated copies.
+        if !crate::budget::step() || !crate::budget::total(2 * std::mem::size_of::<Json>()) {
             return Err(Error::OverBudget);
         }
         self.skip_space();

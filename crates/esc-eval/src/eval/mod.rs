@@ -30,7 +30,7 @@ use crate::budget;
 use crate::interp::Accessor;
 use crate::schema::{self, Schema};
 use crate::{Diagnostic, Options, Severity, Value};
-use builtins::to_string;
+use builtins::{Text, write_text};
 use values::{export, merge};
 
 pub(crate) type V = Rc<RefCell<Val>>;
@@ -322,32 +322,41 @@ impl<'o> Run<'o> {
             XKind::Literal(r) => rc(val(x, r.clone())),
             XKind::Interpolate(parts) => {
                 let parts = parts.clone();
-                let mut pieces = Vec::with_capacity(parts.len() * 2);
+                // Made against the value-size budget as it grows: `${x}${x}` doubles, and a
+                // large value used many times over is never copied past the budget.
+                let mut text = Text::new();
                 let (mut unknown, mut secret) = (false, false);
-                for (text, access) in &parts {
-                    pieces.push(std::borrow::Cow::Borrowed(text.as_str()));
+                for (literal, access) in &parts {
+                    if text.over {
+                        text.stop();
+                        break;
+                    }
+                    text.push_str(literal);
                     if let Some(a) = access {
                         let pv = self.property_access(env, x, a, &schema::always());
-                        let (s, u, sec) = to_string(&pv);
+                        let mark = text.out.len();
+                        let (u, sec) = write_text(&pv, &mut text);
                         unknown |= u;
                         secret |= sec;
-                        if !u {
-                            pieces.push(std::borrow::Cow::Owned(s));
+                        if u {
+                            text.out.truncate(mark);
                         }
                     }
                 }
-                // The result's size is known before it is allocated: `${x}${x}` doubles.
-                let size = pieces
-                    .iter()
-                    .map(|p| p.len())
-                    .fold(0usize, usize::saturating_add);
-                if !budget::bytes(size) {
+                if text.over {
+                    text.charge_over();
                     return self.over_budget(x);
                 }
-                let out = pieces.concat();
+                if !budget::bytes(text.out.len()) {
+                    return self.over_budget(x);
+                }
                 let mut v = val(
                     x,
-                    Repr::String(if unknown { "[unknown]".into() } else { out }),
+                    Repr::String(if unknown {
+                        "[unknown]".into()
+                    } else {
+                        text.out
+                    }),
                 );
                 v.schema = Some(string());
                 v.unknown = unknown;

@@ -248,12 +248,18 @@ pub(super) fn unexport(v: &Value, x: XId, secret: bool) -> V {
     rc(out)
 }
 
+/// What one exported node holds, as charged to the growth budget: the value, its boxed
+/// definition range, the range's copy of the environment's name and the allocator's overhead
+/// (measured: charging the `Value` alone let a doubling bomb hold 100 MiB for 32 MiB charged).
+const EXPORTED_NODE_BYTES: usize =
+    std::mem::size_of::<Value>() + std::mem::size_of::<crate::Range>() + 64;
+
 /// Converts an evaluation value to a public one.
 pub(super) fn export(xs: &[XNode], v: &V) -> Value {
     // A value shared by reference is exported once per use: steps and bytes bound the copies.
     // Each node out is charged its size, so the copies stay within the text budget too.
     let Some(_depth) =
-        budget::descend().filter(|_| budget::step() && budget::total(std::mem::size_of::<Value>()))
+        budget::descend().filter(|_| budget::step() && budget::total(EXPORTED_NODE_BYTES))
     else {
         return Value::new(Data::Null);
     };

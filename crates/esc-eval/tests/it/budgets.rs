@@ -327,3 +327,87 @@ fn many_misses_against_many_long_keys_are_charged_to_the_steps_budget() {
     }
     assert_stopped_by(&run(yaml), "(the evaluation-steps budget)");
 }
+
+/// `x0` .. `x{levels}`: `ab` doubled per level, so `x{n}` is 2^(n+1) bytes.
+fn doubled(levels: usize) -> String {
+    let mut yaml = String::from("values:\n  x0: ab\n");
+    for i in 1..=levels {
+        let _ = writeln!(yaml, "  x{i}: ${{x{}}}${{x{}}}", i - 1, i - 1);
+    }
+    yaml
+}
+
+#[test]
+fn to_json_stops_at_the_value_size_budget_while_it_escapes() {
+    // 100 KB of `<` used 20 times: 2 MB of strings (inside every budget) whose Go escaping
+    // (`\u003c`) would make a 12 MB text.
+    let body = format!(
+        "values:\n  x: \"{}\"\n  j:\n    fn::toJSON: [{}]\n",
+        "<".repeat(100_000),
+        vec!["\"${x}\""; 20].join(", ")
+    );
+    let e = run(body);
+    assert!(
+        errors(&e).iter().any(|s| s.starts_with(
+            "evaluation stopped: a value would be more than 1048576 bytes, over the \
+             1048576-byte value-size budget"
+        )),
+        "{:?}",
+        errors(&e)
+    );
+    // Within the budget, the same shape is written as Go writes it.
+    let e = run("values:\n  x: \"<&>\"\n  j:\n    fn::toJSON: [\"${x}\"]\n".to_owned());
+    assert!(!e.has_errors(), "{:?}", errors(&e));
+    assert_eq!(
+        e.properties.unwrap()["j"].to_json(false),
+        serde_json::json!("[\"\\u003c\\u0026\\u003e\"]")
+    );
+}
+
+#[test]
+fn to_yaml_stops_at_the_value_size_budget_while_it_indents() {
+    // 6,000 leaves 60 mappings down: a few hundred KB of values, but each leaf's line is
+    // indented by 240 spaces in the YAML text.
+    let mut yaml = format!("values:\n  l0: [{}]\n", vec!["a"; 6_000].join(", "));
+    for i in 1..=60 {
+        let _ = writeln!(yaml, "  l{i}:\n    k: ${{l{}}}", i - 1);
+    }
+    yaml.push_str("  y:\n    fn::toYAML: ${l60}\n");
+    assert_stopped_by(&run(yaml), "value-size budget");
+}
+
+#[test]
+fn an_interpolation_of_a_large_value_used_many_times_stops_at_the_value_size_budget() {
+    // `x18` is 512 KiB; 1,000 uses of it in one string once copied 512 MB before the size
+    // check. The text is now made against the budget and stops at the third use.
+    let mut yaml = doubled(18);
+    let _ = writeln!(yaml, "  y: \"{}\"", "${x18}".repeat(1_000));
+    let e = run(yaml);
+    assert!(
+        errors(&e).iter().any(|s| s
+            .starts_with("evaluation stopped: a value would be more than 1048576 bytes, over the")),
+        "{:?}",
+        errors(&e)
+    );
+    // The same for the text of an array (each element quoted) and for fn::toString.
+    let mut yaml = doubled(18);
+    let _ = writeln!(yaml, "  a: [{}]", vec!["\"${x18}\""; 1_000].join(", "));
+    yaml.push_str("  y: \"${a}\"\n  z:\n    fn::toString: ${a}\n");
+    assert_stopped_by(&run(yaml), "value-size budget");
+}
+
+#[test]
+fn from_json_of_a_huge_array_stops_at_the_growth_budget() {
+    // 400k elements in a 1.2 MB string: each decoded and evaluated node is charged.
+    let body = format!(
+        "values:\n  j:\n    fn::fromJSON: \"[{}]\"\n",
+        vec!["1"; 400_000].join(",")
+    );
+    assert_stopped_by(&run(body), "(the interpolation-growth budget)");
+    let body = format!(
+        "values:\n  j:\n    fn::fromJSON: \"[{}]\"\n",
+        vec!["1"; 10_000].join(",")
+    );
+    let e = run(body);
+    assert!(!e.has_errors(), "{:?}", errors(&e));
+}

@@ -133,3 +133,58 @@ async fn opens_past_the_session_byte_budget_evict_older_sessions_and_a_larger_on
     );
     still_serving(&fixture).await;
 }
+
+#[tokio::test]
+async fn a_20k_character_property_against_a_1_mb_key_is_a_short_404_with_no_hint() {
+    // The shape that once took 30 s of CPU for one request, whose 404 repeated the property.
+    let definition = format!(
+        "values:\n  o:\n    fn::fromJSON: '{{\"{}\": 1}}'\n",
+        "k".repeat(1_000_000)
+    );
+    let fixture = Fixture::start(&[("app/big.yaml", &definition)]).await;
+    let id = fixture.open("app/big").await;
+    let property = format!("o.{}", "k".repeat(20_000));
+    let reply = fixture
+        .get(&format!(
+            "/environments/acme/app/big/open/{id}?property={property}"
+        ))
+        .await;
+    let message = reply.api_error(404);
+    assert!(message.len() < 300, "{} bytes: {message}", message.len());
+    assert!(!message.contains("did you mean"), "{message}");
+    assert!(message.contains("(20002 bytes)"), "{message}");
+    still_serving(&fixture).await;
+}
+
+#[tokio::test]
+async fn serialization_bombs_are_refused_at_the_value_size_budget() {
+    let fixture = Fixture::start(&[]).await;
+    let to_json = format!(
+        "values:\n  x: \"{}\"\n  j:\n    fn::toJSON: [{}]\n",
+        "<".repeat(100_000),
+        vec!["\"${x}\""; 20].join(", ")
+    );
+    let mut to_yaml = format!("values:\n  l0: [{}]\n", vec!["a"; 6_000].join(", "));
+    for i in 1..=60 {
+        let _ = writeln!(to_yaml, "  l{i}:\n    k: ${{l{}}}", i - 1);
+    }
+    to_yaml.push_str("  y:\n    fn::toYAML: ${l60}\n");
+    let mut interpolation = String::from("values:\n  x0: ab\n");
+    for i in 1..=18 {
+        let _ = writeln!(interpolation, "  x{i}: ${{x{}}}${{x{}}}", i - 1, i - 1);
+    }
+    let _ = writeln!(interpolation, "  y: \"{}\"", "${x18}".repeat(1_000));
+    for body in [to_json, to_yaml, interpolation] {
+        let reply = fixture
+            .call("POST", "/environments/acme/yaml/check", Some(TOKEN), &body)
+            .await;
+        let summaries = summaries(&reply);
+        assert!(
+            summaries
+                .iter()
+                .any(|s| s.ends_with("-byte value-size budget")),
+            "{summaries:?}"
+        );
+    }
+    still_serving(&fixture).await;
+}
