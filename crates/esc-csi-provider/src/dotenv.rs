@@ -119,12 +119,86 @@ pub fn shell_name(key: &str) -> Option<&'static str> {
         None => Some("is empty"),
         Some(b) if b.is_ascii_digit() => Some("starts with a digit, so it is not a shell name"),
         Some(b) if !(b.is_ascii_alphabetic() || b == b'_') => Some(NOT_A_SHELL_NAME),
-        Some(_) if bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') => None,
-        Some(_) => Some(NOT_A_SHELL_NAME),
+        Some(_) if !bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_') => Some(NOT_A_SHELL_NAME),
+        Some(_) if SHELL_OWNED.contains(&key) => Some(
+            "is a variable bash, zsh or mksh sets itself or keeps read-only, so no file can set it",
+        ),
+        Some(_) => None,
     }
 }
 
 const NOT_A_SHELL_NAME: &str = "is not a shell name ([A-Za-z_][A-Za-z0-9_]*)";
+
+/// Names that some supported shell sets itself or keeps read-only whatever the file says, so a
+/// sourced `export` of them is refused, reads back something else, or (bash's read-only ones)
+/// stops the file there. Measured by sourcing `export NAME='v1'` in dash, bash, busybox sh,
+/// zsh, ksh93 and mksh; names whose effect depends on the value (`PATH`, `LANG`, `OPTIND`) are
+/// not here: the shell acts on them as it would on any file that sets them.
+const SHELL_OWNED: &[&str] = &[
+    "_",
+    "ARGC",
+    "BASHOPTS",
+    "BASHPID",
+    "BASH_ARGC",
+    "BASH_ARGV",
+    "BASH_COMMAND",
+    "BASH_LINENO",
+    "BASH_SOURCE",
+    "BASH_SUBSHELL",
+    "BASH_VERSINFO",
+    "DIRSTACK",
+    "EGID",
+    "EPOCHREALTIME",
+    "EPOCHSECONDS",
+    "ERRNO",
+    "EUID",
+    "FUNCNAME",
+    "GID",
+    "GROUPS",
+    "HISTCMD",
+    "KSHGID",
+    "KSHUID",
+    "KSH_VERSION",
+    "LINENO",
+    "PPID",
+    "RANDOM",
+    "SECONDS",
+    "SHELLOPTS",
+    "SRANDOM",
+    "TTYIDLE",
+    "UID",
+    "USERNAME",
+    "USER_ID",
+    "ZSH_EVAL_CONTEXT",
+    "ZSH_SUBSHELL",
+    "aliases",
+    "argv",
+    "builtins",
+    "commands",
+    "dis_aliases",
+    "dis_functions",
+    "funcfiletrace",
+    "funcsourcetrace",
+    "funcstack",
+    "functions",
+    "functrace",
+    "galiases",
+    "jobdirs",
+    "jobstates",
+    "jobtexts",
+    "keymaps",
+    "modules",
+    "nameddirs",
+    "options",
+    "parameters",
+    "pipestatus",
+    "reswords",
+    "signals",
+    "status",
+    "userdirs",
+    "widgets",
+    "zsh_eval_context",
+];
 
 /// Why `key` cannot be a variable of a dotenv file: the names all of python-dotenv, Node's
 /// dotenv and godotenv read are `[A-Za-z0-9_.]+` (godotenv fails the whole file on any other
@@ -293,6 +367,29 @@ mod tests {
              so it is not a shell name; \"N\" its value holds a NUL character, which no \
              environment variable can; \"has.dot\" is not a shell name ([A-Za-z_][A-Za-z0-9_]*); \
              \"my-key\" is not a shell name ([A-Za-z_][A-Za-z0-9_]*)"
+        );
+    }
+
+    #[test]
+    fn shell_refuses_names_a_shell_sets_itself_but_keeps_names_it_only_acts_on() {
+        let err = env(
+            json!({"UID": "1", "RANDOM": "2", "_": "3", "PATH": "/bin"}),
+            true,
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "format shell cannot write these keys as variables: \"RANDOM\" is a variable bash, \
+             zsh or mksh sets itself or keeps read-only, so no file can set it; \"UID\" is a \
+             variable bash, zsh or mksh sets itself or keeps read-only, so no file can set it; \
+             \"_\" is a variable bash, zsh or mksh sets itself or keeps read-only, so no file \
+             can set it"
+        );
+        assert!(env(json!({"PATH": "/bin", "LANG": "C", "USER": "me"}), true).is_ok());
+        assert!(
+            env(json!({"UID": "1"}), false).is_ok(),
+            "dotenv has no such names"
         );
     }
 

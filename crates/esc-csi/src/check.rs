@@ -91,7 +91,8 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
 /// What `format: shell` refuses, as `esc-csi check` shows it (check is offline and cannot see
 /// the keys themselves); the rules are `esc_csi_provider::dotenv`'s.
 const SHELL_REFUSES: &str = "refuses, naming each, keys that are not shell names \
-     ([A-Za-z_][A-Za-z0-9_]*), values holding NUL, objects and arrays";
+     ([A-Za-z_][A-Za-z0-9_]*) or that a shell sets itself (UID, RANDOM, ...), values holding NUL, \
+     objects and arrays";
 
 /// What `format: dotenv` refuses, as `esc-csi check` shows it.
 const DOTENV_REFUSES: &str = "refuses, naming each, keys other than [A-Za-z0-9_.]+, \

@@ -637,7 +637,8 @@ fn check_shows_what_dotenv_and_shell_items_refuse() {
     assert!(
         out.contains(
             "(shell, 0400)\n    refuses, naming each, keys that are not shell names \
-             ([A-Za-z_][A-Za-z0-9_]*), values holding NUL, objects and arrays\n"
+             ([A-Za-z_][A-Za-z0-9_]*) or that a shell sets itself (UID, RANDOM, ...), values \
+             holding NUL, objects and arrays\n"
         ),
         "{out}"
     );
