@@ -600,14 +600,18 @@ mod tests {
         (dir, server)
     }
 
-    #[tokio::test]
-    async fn past_the_evaluation_limit_a_request_waits_for_a_slot_then_is_told_to_retry() {
-        let (_dir, server) = server(1, Duration::from_millis(50));
-        let inner = Arc::clone(&server.inner);
+    /// Starts an evaluation that holds its slot until the returned sender sends, and waits
+    /// until it runs; it returns 1.
+    async fn hold_a_slot(
+        inner: &Arc<Inner>,
+    ) -> (
+        tokio::task::JoinHandle<Reply<i32>>,
+        std::sync::mpsc::Sender<()>,
+    ) {
         let (started, running) = tokio::sync::oneshot::channel();
         let (release, held) = std::sync::mpsc::channel::<()>();
         let first = tokio::spawn({
-            let inner = Arc::clone(&inner);
+            let inner = Arc::clone(inner);
             async move {
                 evaluating(&inner, move || {
                     let _ = started.send(());
@@ -618,6 +622,14 @@ mod tests {
             }
         });
         running.await.unwrap();
+        (first, release)
+    }
+
+    #[tokio::test]
+    async fn past_the_evaluation_limit_a_request_waits_for_a_slot_then_is_told_to_retry() {
+        let (_dir, server) = server(1, Duration::from_millis(50));
+        let inner = Arc::clone(&server.inner);
+        let (first, release) = hold_a_slot(&inner).await;
         let error = evaluating(&inner, || Ok(2)).await.unwrap_err();
         assert_eq!(error.status, StatusCode::TOO_MANY_REQUESTS);
         assert!(
@@ -635,20 +647,7 @@ mod tests {
     async fn a_waiting_request_runs_when_a_slot_frees_within_its_wait() {
         let (_dir, server) = server(1, Duration::from_secs(30));
         let inner = Arc::clone(&server.inner);
-        let (started, running) = tokio::sync::oneshot::channel();
-        let (release, held) = std::sync::mpsc::channel::<()>();
-        let first = tokio::spawn({
-            let inner = Arc::clone(&inner);
-            async move {
-                evaluating(&inner, move || {
-                    let _ = started.send(());
-                    let _ = held.recv();
-                    Ok(1)
-                })
-                .await
-            }
-        });
-        running.await.unwrap();
+        let (first, release) = hold_a_slot(&inner).await;
         let second = tokio::spawn({
             let inner = Arc::clone(&inner);
             async move { evaluating(&inner, || Ok(2)).await }
