@@ -118,3 +118,26 @@ func eventually(t *testing.T, what string, timeout time.Duration, check func() s
 	}
 	t.Fatalf("%s: not within %s: %s", what, timeout, last)
 }
+
+// guideClass is a SecretProviderClass over the Pulumi guide's environment, named name in
+// namespace ns, mounting key as the file hello, authenticated by the Secret authSecret in the
+// pod's namespace (by the volume's nodePublishSecretRef when authSecret is ""). It ends with a
+// line break, so that more documents can follow it.
+func guideClass(name, ns, authSecret, key string) string {
+	auth := ""
+	if authSecret != "" {
+		auth = "    authSecretName: " + authSecret + "\n"
+	}
+	return `apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata: {name: ` + name + `, namespace: ` + ns + `}
+spec:
+  provider: pulumi
+  parameters:
+    organization: dirien
+    project: esc-secrets-store-csi-driver-demo
+    environment: csi-secrets-store-app
+` + auth + `    secrets: |
+      - fileName: hello
+        secretKey: ` + key + "\n"
+}

@@ -28,21 +28,7 @@ func podMounts(t *testing.T, uid string) []string {
 func TestDeletingAPodRemovesItsTmpfs(t *testing.T) {
 	namespace(t, "deletion")
 	must(t, "", "-n", "deletion", "create", "secret", "generic", "esc-token", "--from-literal=pulumi-access-token="+escToken)
-	apply(t, `
-apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata: {name: guide, namespace: deletion}
-spec:
-  provider: pulumi
-  parameters:
-    organization: dirien
-    project: esc-secrets-store-csi-driver-demo
-    environment: csi-secrets-store-app
-    authSecretName: esc-token
-    secrets: |
-      - fileName: hello
-        secretKey: app.hello
----
+	apply(t, guideClass("guide", "deletion", "esc-token", "app.hello")+`---
 apiVersion: v1
 kind: Pod
 metadata: {name: short, namespace: deletion, labels: {app: short}}
@@ -79,21 +65,7 @@ spec:
 func TestAFailedMountShowsAsThePodsEventWithTheDocumentedText(t *testing.T) {
 	namespace(t, "neg")
 	must(t, "", "-n", "neg", "create", "secret", "generic", "esc-token", "--from-literal=pulumi-access-token="+escToken)
-	apply(t, `
-apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata: {name: bad-path, namespace: neg}
-spec:
-  provider: pulumi
-  parameters:
-    organization: dirien
-    project: esc-secrets-store-csi-driver-demo
-    environment: csi-secrets-store-app
-    authSecretName: esc-token
-    secrets: |
-      - fileName: hello
-        secretKey: app.helo
----
+	apply(t, guideClass("bad-path", "neg", "esc-token", "app.helo")+`---
 apiVersion: v1
 kind: Pod
 metadata: {name: bad-path, namespace: neg}

@@ -22,21 +22,7 @@ func TestMeasuredStartReadyRepublishCadenceAndDaemonMemory(t *testing.T) {
 	namespace(t, "measure")
 	must(t, "", "-n", "measure", "create", "secret", "generic", "esc-token", "--from-literal=pulumi-access-token="+escToken)
 	must(t, "", "-n", "measure", "create", "secret", "generic", "plain", "--from-literal=hello=world")
-	apply(t, `
-apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata: {name: guide, namespace: measure}
-spec:
-  provider: pulumi
-  parameters:
-    organization: dirien
-    project: esc-secrets-store-csi-driver-demo
-    environment: csi-secrets-store-app
-    authSecretName: esc-token
-    secrets: |
-      - fileName: hello
-        secretKey: app.hello
-`)
+	apply(t, guideClass("guide", "measure", "esc-token", "app.hello"))
 	volumes := map[string]string{
 		"esc-csi": "csi: {driver: secrets-store.csi.k8s.io, readOnly: true, volumeAttributes: {secretProviderClass: guide}}",
 		"secret":  "secret: {secretName: plain}",

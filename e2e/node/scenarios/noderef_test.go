@@ -11,20 +11,7 @@ func TestAVolumesNodePublishSecretRefAuthenticatesTheMount(t *testing.T) {
 	namespace(t, "noderef")
 	must(t, "", "-n", "noderef", "create", "secret", "generic", "esc-creds", "--from-literal=pulumi-access-token="+escToken+"\n")
 	must(t, "", "-n", "noderef", "label", "secret", "esc-creds", "secrets-store.csi.k8s.io/used=true")
-	apply(t, `
-apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata: {name: guide, namespace: noderef}
-spec:
-  provider: pulumi
-  parameters:
-    organization: dirien
-    project: esc-secrets-store-csi-driver-demo
-    environment: csi-secrets-store-app
-    secrets: |
-      - fileName: hello
-        secretKey: app.hello
----
+	apply(t, guideClass("guide", "noderef", "", "app.hello")+`---
 apiVersion: v1
 kind: Pod
 metadata: {name: app, namespace: noderef, labels: {app: noderef}}

@@ -27,21 +27,7 @@ func watcherPod(t *testing.T, ns string) string {
 	t.Helper()
 	namespace(t, ns)
 	must(t, "", "-n", ns, "create", "secret", "generic", "esc-token", "--from-literal=pulumi-access-token="+escToken)
-	apply(t, fmt.Sprintf(`
-apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata: {name: guide, namespace: %[1]s}
-spec:
-  provider: pulumi
-  parameters:
-    organization: dirien
-    project: esc-secrets-store-csi-driver-demo
-    environment: csi-secrets-store-app
-    authSecretName: esc-token
-    secrets: |
-      - fileName: hello
-        secretKey: app.hello
----
+	apply(t, fmt.Sprintf(guideClass("guide", "%[1]s", "esc-token", "app.hello")+`---
 apiVersion: v1
 kind: Pod
 metadata: {name: watcher, namespace: %[1]s, labels: {app: watcher}}
