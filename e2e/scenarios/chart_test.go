@@ -12,8 +12,9 @@ import (
 )
 
 // Stand-ins for the Prometheus Operator's CRDs, which the suite does not vendor: the chart's
-// ServiceMonitor and PodMonitor are admitted against a schema-less CRD, so only their
-// apiVersion, kind and metadata are checked by the API server.
+// ServiceMonitor, PodMonitor and PrometheusRule are admitted against a schema-less CRD, so only
+// their apiVersion, kind and metadata are checked by the API server (promtool checks the rules
+// themselves, in .ci/observability).
 const monitoringCRDs = `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
@@ -37,6 +38,21 @@ spec:
   group: monitoring.coreos.com
   scope: Namespaced
   names: {kind: PodMonitor, plural: podmonitors, singular: podmonitor, listKind: PodMonitorList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: prometheusrules.monitoring.coreos.com
+spec:
+  group: monitoring.coreos.com
+  scope: Namespaced
+  names: {kind: PrometheusRule, plural: prometheusrules, singular: prometheusrule, listKind: PrometheusRuleList}
   versions:
   - name: v1
     served: true
