@@ -15,44 +15,21 @@ import (
 // ServiceMonitor, PodMonitor and PrometheusRule are admitted against a schema-less CRD, so only
 // their apiVersion, kind and metadata are checked by the API server (promtool checks the rules
 // themselves, in .ci/observability).
-const monitoringCRDs = `apiVersion: apiextensions.k8s.io/v1
+var monitoringCRDs = schemalessCRD("ServiceMonitor", "servicemonitors") + "---\n" +
+	schemalessCRD("PodMonitor", "podmonitors") + "---\n" +
+	schemalessCRD("PrometheusRule", "prometheusrules")
+
+// schemalessCRD is a namespaced monitoring.coreos.com/v1 CRD for kind that keeps any fields.
+func schemalessCRD(kind, plural string) string {
+	singular := strings.ToLower(kind)
+	return `apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: servicemonitors.monitoring.coreos.com
+  name: ` + plural + `.monitoring.coreos.com
 spec:
   group: monitoring.coreos.com
   scope: Namespaced
-  names: {kind: ServiceMonitor, plural: servicemonitors, singular: servicemonitor, listKind: ServiceMonitorList}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: podmonitors.monitoring.coreos.com
-spec:
-  group: monitoring.coreos.com
-  scope: Namespaced
-  names: {kind: PodMonitor, plural: podmonitors, singular: podmonitor, listKind: PodMonitorList}
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
----
-apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: prometheusrules.monitoring.coreos.com
-spec:
-  group: monitoring.coreos.com
-  scope: Namespaced
-  names: {kind: PrometheusRule, plural: prometheusrules, singular: prometheusrule, listKind: PrometheusRuleList}
+  names: {kind: ` + kind + `, plural: ` + plural + `, singular: ` + singular + `, listKind: ` + kind + `List}
   versions:
   - name: v1
     served: true
@@ -60,6 +37,7 @@ spec:
     schema:
       openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
 `
+}
 
 // Every chart render (`helm template` of the default values and of each charts/esc-csi/ci set,
 // kept in charts/esc-csi/tests/golden and checked against the chart by .ci/chart) is admitted

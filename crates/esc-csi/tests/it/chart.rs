@@ -212,14 +212,7 @@ fn with_only_oidc_and_node_publish_secrets_the_daemon_gets_no_rbac_and_no_api_to
         render.service_accounts[0].automount_service_account_token,
         Some(false)
     );
-    let pod = render.daemon_sets[0]
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .clone()
-        .unwrap();
+    let pod = pod_spec(&render);
     assert_eq!(pod.automount_service_account_token, Some(false));
 }
 
@@ -293,14 +286,7 @@ fn every_flag_of_serve_can_be_set_from_the_chart() {
         "flags the chart cannot set: {missing:?}"
     );
     assert_eq!(render.monitors.len(), 2);
-    let pod = render.daemon_sets[0]
-        .spec
-        .as_ref()
-        .unwrap()
-        .template
-        .spec
-        .clone()
-        .unwrap();
+    let pod = pod_spec(&render);
     let key = pod
         .volumes
         .unwrap()
