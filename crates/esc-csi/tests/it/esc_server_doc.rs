@@ -8,17 +8,7 @@ use crate::support;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use support::{BIN, free_port};
-
-const CARGO_RUN: &str = "cargo run -q -p esc-csi -- ";
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-}
+use support::{BIN, CARGO_RUN, free_port, workspace};
 
 /// The section's code blocks of `language`, in order.
 fn blocks(language: &str) -> Vec<String> {

@@ -171,7 +171,6 @@ fn the_alerts_cover_what_operators_page_on() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cache_gauges_show_what_the_environment_cache_holds_against_its_bound() {
     use esc_csi_provider::client::connect;
-    use esc_csi_provider::proto::v1alpha1::MountRequest;
     use serde_json::json;
 
     let esc = esc_csi_testkit::FakeEsc::start().await;
@@ -195,25 +194,10 @@ async fn the_cache_gauges_show_what_the_environment_cache_holds_against_its_boun
         "{before}"
     );
     assert!(before.contains("esc_csi_cache_limit_bytes{cache=\"environment\"} 1000000\n"));
-    let attributes = json!({
-        "organization": "acme",
-        "project": "app",
-        "environment": "prod",
-        "secrets": "- fileName: hello\n  secretKey: app.hello\n",
-        "csi.storage.k8s.io/pod.name": "web-0",
-        "csi.storage.k8s.io/pod.namespace": "team",
-        "csi.storage.k8s.io/pod.uid": "u-1",
-    });
     connect(socket.clone())
         .await
         .unwrap()
-        .mount(MountRequest {
-            attributes: attributes.to_string(),
-            secrets: json!({"pulumi-access-token": "t0k3n"}).to_string(),
-            target_path: "/t".into(),
-            permission: "420".into(),
-            current_object_version: vec![],
-        })
+        .mount(support::mount_request("t0k3n"))
         .await
         .unwrap();
     let after = http_get(port, "/metrics").1;

@@ -15,22 +15,7 @@ use support::{Daemon, free_port, http_get, stderr};
 const TOKEN: &str = "t0k3n-ops";
 
 fn request() -> MountRequest {
-    let attributes = json!({
-        "organization": "acme",
-        "project": "app",
-        "environment": "prod",
-        "secrets": "- fileName: hello\n  secretKey: app.hello\n",
-        "csi.storage.k8s.io/pod.name": "web-0",
-        "csi.storage.k8s.io/pod.namespace": "team",
-        "csi.storage.k8s.io/pod.uid": "u-1",
-    });
-    MountRequest {
-        attributes: attributes.to_string(),
-        secrets: json!({"pulumi-access-token": TOKEN}).to_string(),
-        target_path: "/t".into(),
-        permission: "420".into(),
-        current_object_version: vec![],
-    }
+    support::mount_request(TOKEN)
 }
 
 async fn mount(socket: &Path) -> Result<MountResponse, tonic::Status> {

@@ -1,19 +1,9 @@
 //! The README's quick start stays true: its first command mounts the bundled example and its
 //! second is the test command CI runs.
 
-use std::path::Path;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_esc-csi");
-const CARGO_RUN: &str = "cargo run -q -p esc-csi -- ";
-
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-}
+use crate::support::{BIN, CARGO_RUN, workspace};
 
 /// The shell commands of the README's quick start, in order.
 fn quick_start() -> Vec<String> {

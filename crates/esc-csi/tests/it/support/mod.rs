@@ -7,7 +7,42 @@ use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use esc_csi_provider::proto::v1alpha1::MountRequest;
+
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_esc-csi");
+
+/// How the docs run the binary from a clone; the tests run `BIN` in its place.
+pub(crate) const CARGO_RUN: &str = "cargo run -q -p esc-csi -- ";
+
+/// The repository's root, where the docs' commands run.
+pub(crate) fn workspace() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+}
+
+/// A Mount of `acme/app/prod`'s `app.hello` as the file `hello`, for pod `team/web-0`, with
+/// `token` in the volume's nodePublishSecretRef.
+pub(crate) fn mount_request(token: &str) -> MountRequest {
+    let attributes = serde_json::json!({
+        "organization": "acme",
+        "project": "app",
+        "environment": "prod",
+        "secrets": "- fileName: hello\n  secretKey: app.hello\n",
+        "csi.storage.k8s.io/pod.name": "web-0",
+        "csi.storage.k8s.io/pod.namespace": "team",
+        "csi.storage.k8s.io/pod.uid": "u-1",
+    });
+    MountRequest {
+        attributes: attributes.to_string(),
+        secrets: serde_json::json!({"pulumi-access-token": token}).to_string(),
+        target_path: "/t".into(),
+        permission: "420".into(),
+        current_object_version: vec![],
+    }
+}
 
 pub(crate) fn esc_csi(args: &[&str]) -> Output {
     Command::new(BIN)
