@@ -297,7 +297,13 @@ impl<'a> Reader<'a> {
                 let depth = enter(depth)?;
                 let mut items = Vec::new();
                 self.elements(|r| {
-                    items.push(r.node(depth)?);
+                    let value = r.node(depth)?;
+                    if items.len() == items.capacity() {
+                        // A quarter more, not double: an array's spare room stays within what
+                        // its values were charged.
+                        items.reserve_exact((items.len() / 4).max(4));
+                    }
+                    items.push(value);
                     Ok(())
                 })?;
                 Data::Array(items)
