@@ -1,4 +1,4 @@
-//! The HTTP/2 adapter in front of the provider's socket (`esc_csi_provider::authority`), fed
+//! The HTTP/2 adapter in front of the provider's socket (`esc_csi_provider::grpc::authority`), fed
 //! whatever a local client might send after the connection preface: it never panics or waits,
 //! and it ends (a header block's decoded size is bounded, so is what it hands on).
 #![no_main]
@@ -6,7 +6,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
-use esc_csi_provider::authority::AuthorityFix;
+use esc_csi_provider::grpc::authority::AuthorityFix;
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncRead, ReadBuf};
 

@@ -13,13 +13,13 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use esc_api::{EnvironmentRef, EscError, ExchangedToken, MemoryBudget, TokenExchange, Value};
 use esc_csi_provider::Mounter;
-use esc_csi_provider::auth::{AuthError, SecretReader};
-use esc_csi_provider::budget::ResponseBudget;
+use esc_csi_provider::credential::{AuthError, SecretReader};
+use esc_csi_provider::class::limits::ResponseBudget;
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::mount::MountInput;
-use esc_csi_provider::oidc::ExchangeClient;
-use esc_csi_provider::source::EnvironmentSource;
-use esc_csi_provider::version::VersionKey;
+use esc_csi_provider::credential::exchange::ExchangeClient;
+use esc_csi_provider::fetch::EnvironmentSource;
+use esc_csi_provider::mount::version::VersionKey;
 use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
 use tokio::time::{Duration, Instant};

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use esc_csi_provider::proto::v1alpha1::VersionRequest;
+use esc_csi_provider::grpc::proto::v1alpha1::VersionRequest;
 use serde::Serialize;
 use tokio::time::Instant;
 
@@ -94,7 +94,7 @@ impl Provider {
 
     /// A client over the socket, as the driver connects.
     pub async fn client(&self) -> Result<Client, BenchError> {
-        esc_csi_provider::client::connect(self.socket.clone())
+        esc_csi_provider::grpc::dialer::connect(self.socket.clone())
             .await
             .map_err(|e| BenchError::new(format!("cannot connect to the provider: {e}")))
     }
@@ -273,7 +273,7 @@ async fn http_get_status(addr: SocketAddr, path: &str) -> std::io::Result<u16> {
 
 /// Whether a `Version` call on `socket` succeeds.
 pub async fn version_answers(socket: &Path) -> bool {
-    let Ok(mut client) = esc_csi_provider::client::connect(socket.to_path_buf()).await else {
+    let Ok(mut client) = esc_csi_provider::grpc::dialer::connect(socket.to_path_buf()).await else {
         return false;
     };
     client

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use esc_csi_provider::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
-use esc_csi_provider::proto::v1alpha1::{MountRequest, MountResponse};
+use esc_csi_provider::grpc::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
+use esc_csi_provider::grpc::proto::v1alpha1::{MountRequest, MountResponse};
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 use tokio::time::Instant;

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use esc_api::{ClientOptions, EnvironmentRef, EscClient, RetryPolicy};
-use esc_csi_provider::proto::v1alpha1::{MountRequest, ObjectVersion};
+use esc_csi_provider::grpc::proto::v1alpha1::{MountRequest, ObjectVersion};
 use esc_csi_testkit::{FakeEsc, FakeKube};
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::SecretString;
@@ -71,7 +71,7 @@ impl StandIns {
                 kube.put_secret(
                     NAMESPACE,
                     AUTH_SECRET,
-                    &[(esc_csi_provider::auth::TOKEN_KEY, TOKEN)],
+                    &[(esc_csi_provider::credential::TOKEN_KEY, TOKEN)],
                 );
                 Some(kube)
             }
@@ -267,7 +267,7 @@ impl VersionProbe {
             while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
                 let mut client = client.clone();
                 let started = Instant::now();
-                let request = esc_csi_provider::proto::v1alpha1::VersionRequest {
+                let request = esc_csi_provider::grpc::proto::v1alpha1::VersionRequest {
                     version: "v1alpha1".into(),
                 };
                 let answer =

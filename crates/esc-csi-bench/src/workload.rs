@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
 use esc_csi_provider::class::keys;
-use esc_csi_provider::proto::v1alpha1::{MountRequest, ObjectVersion};
+use esc_csi_provider::credential::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
+use esc_csi_provider::grpc::proto::v1alpha1::{MountRequest, ObjectVersion};
 use serde_json::{Map, Value, json};
 
 use crate::scenario::{Auth, Class};

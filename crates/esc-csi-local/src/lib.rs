@@ -2,7 +2,7 @@
 //! SecretProviderClass can be mounted or checked from a laptop or CI: read the manifest
 //! ([`manifest`]), build the attributes the driver would send ([`attributes`]) and write the
 //! files the way the driver does ([`writer`]). The provider itself is called with
-//! `esc_csi_provider::client`; this crate does not depend on it.
+//! `esc_csi_provider::grpc::dialer`; this crate does not depend on it.
 
 pub mod attributes;
 pub mod manifest;

@@ -7,10 +7,10 @@ use std::time::Duration;
 use base64::Engine;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use esc_api::Value;
-use esc_csi_provider::items::{Encoding, Format};
+use esc_csi_provider::class::items::{Encoding, Format};
+use esc_csi_provider::mount::version::{VersionInput, VersionKey};
 use esc_csi_provider::render::render;
-use esc_csi_provider::template::Template;
-use esc_csi_provider::version::{VersionInput, VersionKey};
+use esc_csi_provider::render::template::Template;
 use esc_path::PropertyPath;
 use serde_json::json;
 

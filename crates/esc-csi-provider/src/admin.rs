@@ -13,9 +13,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
 
-use crate::client::connect;
-use crate::proto::v1alpha1::VersionRequest;
-use crate::server::SocketFile;
+use crate::grpc::dialer::connect;
+use crate::grpc::proto::v1alpha1::VersionRequest;
+use crate::grpc::socket::SocketFile;
 
 /// How long `/readyz` waits for the provider's answer.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(2);

@@ -10,9 +10,9 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::auth::{AuthError, SecretReader};
-use crate::oidc::ExchangeClient;
-use crate::source::EnvironmentSource;
+use crate::credential::exchange::ExchangeClient;
+use crate::credential::{AuthError, SecretReader};
+use crate::fetch::EnvironmentSource;
 
 /// Environments by `org/project/env`, each readable with one token; every fetch is recorded
 /// with the token it carried (keep a clone of `fetches` to look after the move). An unknown environment fails as ESC unreachable would.

@@ -9,38 +9,17 @@
 //! together, the same way for every caller.
 
 pub mod admin;
-pub mod auth;
-pub mod authority;
-pub mod budget;
-pub mod cache;
 pub mod class;
-pub mod client;
-pub mod code;
-pub mod collectors;
-pub mod dotenv;
+pub mod compose;
+pub mod credential;
 pub mod error;
 #[cfg(test)]
 mod fakes;
-pub mod folder;
+pub mod fetch;
 pub mod grpc;
-pub mod held;
-pub mod items;
-pub mod kube_secrets;
 pub mod metrics;
 pub mod mount;
-pub mod names;
-pub mod oidc;
-pub mod problems;
-pub mod proto;
 pub mod render;
-pub mod server;
-pub mod source;
-pub mod stale;
-pub mod template;
-pub mod version;
-pub mod wire;
-pub mod yaml;
-pub mod yaml_text;
 
 pub use error::MountError;
 pub use mount::Mounter;

@@ -14,13 +14,13 @@
 use std::sync::Arc;
 
 use esc_api::MemoryBudget;
-use esc_csi_provider::auth::{AuthError, SecretReader};
+use esc_csi_provider::compose::{Provider, Wiring};
+use esc_csi_provider::credential::{AuthError, SecretReader};
 use esc_csi_provider::grpc::ServiceOptions;
+use esc_csi_provider::grpc::proto::v1alpha1::MountRequest;
+use esc_csi_provider::grpc::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
 use esc_csi_provider::metrics::Metrics;
-use esc_csi_provider::proto::v1alpha1::MountRequest;
-use esc_csi_provider::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
-use esc_csi_provider::version::VersionKey;
-use esc_csi_provider::wire::{Provider, Wiring};
+use esc_csi_provider::mount::version::VersionKey;
 use peak_alloc::PeakAlloc;
 use proptest::prelude::*;
 use prost::Message;

@@ -5,9 +5,9 @@
 
 use clap::Args;
 use esc_api::ClientOptions;
-use esc_csi_provider::budget::ClassLimits;
+use esc_csi_provider::class::limits::ClassLimits;
+use esc_csi_provider::compose::{DEFAULT_MAX_ESC_REPLY_BYTES, DEFAULT_MAX_MEMORY_IN_FLIGHT};
 use esc_csi_provider::grpc::ServiceOptions;
-use esc_csi_provider::wire::{DEFAULT_MAX_ESC_REPLY_BYTES, DEFAULT_MAX_MEMORY_IN_FLIGHT};
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct BudgetArgs {

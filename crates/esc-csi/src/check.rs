@@ -3,9 +3,9 @@
 
 use std::io::Write;
 
-use esc_csi_provider::auth::{AuthError, TOKEN_KEY};
+use esc_csi_provider::class::items::{Format, Item, Shape};
 use esc_csi_provider::class::{AuthMethod, Class};
-use esc_csi_provider::items::{Format, Item, Shape};
+use esc_csi_provider::credential::{AuthError, TOKEN_KEY};
 
 use crate::cli::CheckArgs;
 use crate::local::{self, ClassFileError};
@@ -89,7 +89,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
 }
 
 /// What `format: shell` refuses, as `esc-csi check` shows it (check is offline and cannot see
-/// the keys themselves); the rules are `esc_csi_provider::dotenv`'s.
+/// the keys themselves); the rules are `esc_csi_provider::render::env`'s.
 const SHELL_REFUSES: &str = "refuses, naming each, keys that are not shell names \
      ([A-Za-z_][A-Za-z0-9_]*) or that a shell sets itself (UID, RANDOM, ...), values holding NUL, \
      objects and arrays";

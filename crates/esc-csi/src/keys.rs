@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use esc_csi_provider::version::VersionKey;
+use esc_csi_provider::mount::version::VersionKey;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum KeyError {

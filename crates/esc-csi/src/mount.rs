@@ -9,12 +9,12 @@ use std::sync::Arc;
 
 use esc_api::EnvironmentRef;
 use esc_csi_local::writer::{self, Change, Payload};
-use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
 use esc_csi_provider::class::{AuthMethod, Class};
-use esc_csi_provider::kube_secrets::KubeSecrets;
+use esc_csi_provider::compose::{Background, WireError};
+use esc_csi_provider::credential::kube::KubeSecrets;
+use esc_csi_provider::credential::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
+use esc_csi_provider::grpc::proto::v1alpha1::MountRequest;
 use esc_csi_provider::metrics::Metrics;
-use esc_csi_provider::proto::v1alpha1::MountRequest;
-use esc_csi_provider::wire::{Background, WireError};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::MountArgs;
@@ -226,7 +226,7 @@ async fn call_provider(
     attributes: &BTreeMap<String, String>,
     token: Option<&SecretString>,
     label: Option<&str>,
-) -> Result<esc_csi_provider::proto::v1alpha1::MountResponse, MountCmdError> {
+) -> Result<esc_csi_provider::grpc::proto::v1alpha1::MountResponse, MountCmdError> {
     let key = local_version_key(args.version_key_file.as_ref())?;
     // With a token at hand the auth Secret is never read, so no cluster is needed.
     let secrets = match token {
@@ -255,7 +255,7 @@ async fn call_provider(
         current_object_version: Vec::new(),
     };
     let result = async {
-        let mut provider = esc_csi_provider::client::connect(socket.clone())
+        let mut provider = esc_csi_provider::grpc::dialer::connect(socket.clone())
             .await
             .map_err(|e| MountCmdError::Provider(e.to_string()))?;
         provider

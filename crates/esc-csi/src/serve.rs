@@ -4,10 +4,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use esc_csi_provider::kube_secrets::KubeSecrets;
+use esc_csi_provider::compose::WireError;
+use esc_csi_provider::credential::kube::KubeSecrets;
 use esc_csi_provider::metrics::Metrics;
-use esc_csi_provider::wire::WireError;
-use esc_csi_provider::{admin, server};
+use esc_csi_provider::{admin, grpc::socket};
 use prometheus_client::registry::Registry;
 
 use crate::cli::ServeArgs;
@@ -44,7 +44,7 @@ const SHUTDOWN_MARGIN: std::time::Duration = std::time::Duration::from_secs(3);
 
 pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     // The socket, once bound: the signal thread removes it if it has to end the process.
-    let owned = Arc::new(std::sync::OnceLock::<server::SocketFile>::new());
+    let owned = Arc::new(std::sync::OnceLock::<socket::SocketFile>::new());
     // The grace period, then a margin for the orderly stop below; past it the signal thread
     // ends the process, whatever is still running.
     let deadline = args.shutdown_grace.saturating_add(SHUTDOWN_MARGIN);
@@ -70,7 +70,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         );
     }
     let wiring = args.wiring();
-    esc_csi_provider::collectors::register(
+    esc_csi_provider::metrics::collectors::register(
         &mut registry,
         env!("CARGO_PKG_VERSION"),
         wiring.service.memory.clone(),
@@ -96,7 +96,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         ));
     }
 
-    let listener = server::bind(&args.endpoint).map_err(|source| ServeError::Bind {
+    let listener = socket::bind(&args.endpoint).map_err(|source| ServeError::Bind {
         path: args.endpoint.clone(),
         source,
     })?;
@@ -108,7 +108,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         "esc-csi provider listening"
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut serving = tokio::spawn(server::serve(listener, service, async {
+    let mut serving = tokio::spawn(socket::serve(listener, service, async {
         let _ = stopped.await;
     }));
     let result = tokio::select! {

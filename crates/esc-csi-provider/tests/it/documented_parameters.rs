@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use esc_csi_provider::{class, items};
+use esc_csi_provider::{class, class::items};
 
 /// The first column (`` `name` ``) of the table under `heading`.
 fn table_keys(heading: &str) -> BTreeSet<String> {

@@ -509,7 +509,7 @@ async fn the_callers_grpc_deadline_is_honoured() {
     let h = Harness::start().await;
     h.set_env(json!({"a": "x"}));
     h.esc.push_fault(Fault::Delay(Duration::from_secs(20)));
-    let mut request = tonic::Request::new(esc_csi_provider::proto::v1alpha1::MountRequest {
+    let mut request = tonic::Request::new(esc_csi_provider::grpc::proto::v1alpha1::MountRequest {
         attributes: h.class("- {fileName: a, secretKey: a}"),
         secrets: "null".into(),
         target_path: "/t".into(),

@@ -5,8 +5,8 @@
 use crate::support;
 
 use esc_api::MemoryBudget;
-use esc_csi_provider::budget::ClassLimits;
 use esc_csi_provider::class::Settings;
+use esc_csi_provider::class::limits::ClassLimits;
 use esc_csi_provider::grpc::ServiceOptions;
 use serde_json::json;
 use support::{Config, Harness};
@@ -135,7 +135,7 @@ async fn deeply_nested_flow_yaml_in_secrets_is_refused_before_the_parser_runs() 
     // The daemon still answers.
     h.client
         .clone()
-        .version(esc_csi_provider::proto::v1alpha1::VersionRequest {
+        .version(esc_csi_provider::grpc::proto::v1alpha1::VersionRequest {
             version: "v1alpha1".into(),
         })
         .await
@@ -283,7 +283,7 @@ async fn thirty_two_hostile_mounts_at_once_stay_inside_the_node_wide_memory_budg
             tokio::spawn(async move {
                 let mut client = client;
                 client
-                    .mount(esc_csi_provider::proto::v1alpha1::MountRequest {
+                    .mount(esc_csi_provider::grpc::proto::v1alpha1::MountRequest {
                         attributes: class,
                         secrets: "{}".into(),
                         target_path: "/t".into(),

@@ -358,7 +358,7 @@ async fn the_version_rpc_names_the_runtime() {
     let response = h
         .client
         .clone()
-        .version(esc_csi_provider::proto::v1alpha1::VersionRequest {
+        .version(esc_csi_provider::grpc::proto::v1alpha1::VersionRequest {
             version: "v1alpha1".into(),
         })
         .await

@@ -354,7 +354,7 @@ proptest! {
         }
         let accepted: serde_json::Map<_, _> = vars
             .into_iter()
-            .filter(|(_, v)| esc_csi_provider::dotenv::dotenv_form(v.as_str().unwrap()).is_ok())
+            .filter(|(_, v)| esc_csi_provider::render::env::dotenv_form(v.as_str().unwrap()).is_ok())
             .collect();
         let file = rt.block_on(mount(&accepted, "dotenv", dir.path())).unwrap();
         for loader in LOADERS {

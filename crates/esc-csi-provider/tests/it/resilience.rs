@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use esc_api::{ClientOptions, RetryPolicy};
+use esc_csi_provider::fetch::stale::StaleOptions;
 use esc_csi_provider::grpc::ServiceOptions;
-use esc_csi_provider::stale::StaleOptions;
 use esc_csi_testkit::{DroppingProxy, Fault};
 use serde_json::json;
 use support::{Config, Harness, files, versions};
@@ -188,7 +188,7 @@ async fn waiting_for_a_turn_respects_the_deadline() {
         tokio::spawn(async move { h.mount(h.class(CLASS)).await })
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut request = tonic::Request::new(esc_csi_provider::proto::v1alpha1::MountRequest {
+    let mut request = tonic::Request::new(esc_csi_provider::grpc::proto::v1alpha1::MountRequest {
         attributes: h.class(CLASS),
         secrets: "null".into(),
         target_path: "/t".into(),

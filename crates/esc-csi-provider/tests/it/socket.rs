@@ -6,14 +6,14 @@ use crate::support;
 
 use std::sync::{Arc, OnceLock};
 
-use esc_csi_provider::{admin, server};
+use esc_csi_provider::{admin, grpc::socket};
 use prometheus_client::registry::Registry;
 use support::{Harness, admin_get};
 
 #[tokio::test]
 async fn a_second_daemon_refuses_a_live_socket_and_leaves_it_serving() {
     let h = Harness::start().await;
-    let err = server::bind(&h.socket).unwrap_err();
+    let err = socket::bind(&h.socket).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     assert!(
         err.to_string()
@@ -23,7 +23,7 @@ async fn a_second_daemon_refuses_a_live_socket_and_leaves_it_serving() {
     assert!(h.socket.exists());
     support::connect(h.socket.clone())
         .await
-        .version(esc_csi_provider::proto::v1alpha1::VersionRequest::default())
+        .version(esc_csi_provider::grpc::proto::v1alpha1::VersionRequest::default())
         .await
         .unwrap();
 }
@@ -35,7 +35,7 @@ async fn a_stale_socket_left_by_a_dead_daemon_is_replaced() {
     // A socket file nothing listens on any more.
     drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
     assert!(path.exists());
-    let bound = server::bind(&path).unwrap();
+    let bound = socket::bind(&path).unwrap();
     assert_eq!(bound.socket().check(), Ok(()));
 }
 
@@ -43,7 +43,7 @@ async fn a_stale_socket_left_by_a_dead_daemon_is_replaced() {
 async fn a_daemon_removes_only_its_own_socket_and_liveness_fails_when_it_is_not_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pulumi.sock");
-    let first = server::bind(&path).unwrap();
+    let first = socket::bind(&path).unwrap();
     let ours = first.socket().clone();
     let owned = Arc::new(OnceLock::new());
     owned.set(ours.clone()).unwrap();
@@ -63,7 +63,7 @@ async fn a_daemon_removes_only_its_own_socket_and_liveness_fails_when_it_is_not_
     );
 
     // Another daemon serves there now: still not ours, and at exit ours leaves it alone.
-    let second = server::bind(&path).unwrap();
+    let second = socket::bind(&path).unwrap();
     let (status, body) = admin_get(&router, "/healthz").await;
     assert_eq!(status, 503);
     assert!(body.contains("is no longer this daemon's socket"), "{body}");
@@ -80,7 +80,7 @@ async fn a_daemon_removes_only_its_own_socket_and_liveness_fails_when_it_is_not_
 async fn connections_past_the_limit_are_closed_and_a_freed_slot_serves_again() {
     use esc_csi_provider::class::Settings;
     use esc_csi_provider::grpc::ServiceOptions;
-    use esc_csi_provider::proto::v1alpha1::VersionRequest;
+    use esc_csi_provider::grpc::proto::v1alpha1::VersionRequest;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::UnixStream;
 

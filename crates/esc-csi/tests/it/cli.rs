@@ -4,8 +4,8 @@
 
 use crate::support;
 
-use esc_csi_provider::client::connect;
-use esc_csi_provider::proto::v1alpha1::{MountRequest, VersionRequest};
+use esc_csi_provider::grpc::dialer::connect;
+use esc_csi_provider::grpc::proto::v1alpha1::{MountRequest, VersionRequest};
 use esc_csi_testkit::{FakeEsc, FakeKube};
 use support::{Daemon, esc_csi, stderr};
 

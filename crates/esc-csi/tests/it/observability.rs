@@ -170,7 +170,7 @@ fn the_alerts_cover_what_operators_page_on() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_cache_gauges_show_what_the_environment_cache_holds_against_its_bound() {
-    use esc_csi_provider::client::connect;
+    use esc_csi_provider::grpc::dialer::connect;
     use serde_json::json;
 
     let esc = esc_csi_testkit::FakeEsc::start().await;

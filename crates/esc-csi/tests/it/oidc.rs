@@ -7,8 +7,8 @@ use crate::support;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use esc_csi_provider::client::connect;
-use esc_csi_provider::proto::v1alpha1::MountRequest;
+use esc_csi_provider::grpc::dialer::connect;
+use esc_csi_provider::grpc::proto::v1alpha1::MountRequest;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use ring::rand::SystemRandom;

@@ -6,8 +6,8 @@ use crate::support;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use esc_csi_provider::client::connect;
-use esc_csi_provider::proto::v1alpha1::{MountRequest, MountResponse};
+use esc_csi_provider::grpc::dialer::connect;
+use esc_csi_provider::grpc::proto::v1alpha1::{MountRequest, MountResponse};
 use esc_csi_testkit::{FakeEsc, Fault};
 use serde_json::json;
 use support::{Daemon, free_port, http_get, stderr};

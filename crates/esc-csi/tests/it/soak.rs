@@ -14,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use esc_csi_provider::client::connect;
-use esc_csi_provider::proto::v1alpha1::{MountRequest, MountResponse};
+use esc_csi_provider::grpc::dialer::connect;
+use esc_csi_provider::grpc::proto::v1alpha1::{MountRequest, MountResponse};
 use esc_csi_testkit::{Chaos, FakeEsc, FakeKube, Fault, secret};
 use serde_json::json;
 use support::Daemon;

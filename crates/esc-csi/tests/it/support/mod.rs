@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, ChildStderr, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use esc_csi_provider::proto::v1alpha1::MountRequest;
+use esc_csi_provider::grpc::proto::v1alpha1::MountRequest;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_esc-csi");
 

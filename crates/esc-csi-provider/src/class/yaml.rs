@@ -19,7 +19,7 @@ use serde::de::{
 use serde_norway::Value as Yaml;
 use serde_norway::value::{Tag, TaggedValue};
 
-use crate::budget::ClassLimits;
+use crate::class::limits::ClassLimits;
 
 /// What a node costs against the expansion budget, beyond its text.
 const NODE_BYTES: usize = 16;

@@ -15,7 +15,7 @@ use secrecy::SecretString;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::cache::{CacheOptions, EnvironmentKey, Store, estimate_bytes};
+use crate::fetch::cached::{CacheOptions, EnvironmentKey, Store, estimate_bytes};
 
 /// How stale content may be served.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,24 +2,26 @@
 //! render every item, version every file. All or nothing: one failing item fails the mount and
 //! no file is returned.
 
+pub mod version;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use crate::auth::{NodePublishSecretRef, SecretReader, credential};
-use crate::budget::{FILE_FRAMING, Overflow, ResponseBudget};
+use crate::class::items::{Format, Item, ItemsMemo, Shape};
+use crate::class::limits::{FILE_FRAMING, Overflow, ResponseBudget};
 use crate::class::{Class, Settings};
+use crate::credential::exchange::{ExchangeClient, TokenExchanger};
+use crate::credential::{NodePublishSecretRef, SecretReader, credential};
 use crate::error::{ItemProblem, ItemProblemKind, MountError};
-use crate::folder;
-use crate::items::{Format, Item, ItemsMemo, Shape};
+use crate::fetch::EnvironmentSource;
+use crate::fetch::stale::{StaleOptions, StaleStore};
 use crate::metrics::Metrics;
-use crate::oidc::{ExchangeClient, TokenExchanger};
+use crate::mount::version::{PodVersions, VersionKey};
+use crate::render::folder;
 use crate::render::{RenderError, render};
-use crate::source::EnvironmentSource;
-use crate::stale::{StaleOptions, StaleStore};
-use crate::version::{PodVersions, VersionKey};
 use esc_api::Data;
 use esc_api::reply::{VALUE_COST, count_json_values, reply_weight};
 use esc_path::{PropertyPath, Quoted, Segment};
@@ -79,7 +81,7 @@ pub struct MountedFile {
 
 /// Does mounts; shared by every request. Its seams: `S` where values come from, `R` where
 /// auth Secrets are read, `X` where service-account tokens are exchanged. Put together, for
-/// every caller, by [`crate::wire`].
+/// every caller, by [`crate::compose`].
 #[derive(Debug)]
 pub struct Mounter<S, R, X = esc_api::EscClient> {
     source: S,
@@ -116,7 +118,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
     }
 
     /// Answers a re-mount from the pod's last good content when ESC is unreachable (see
-    /// [`crate::stale`]).
+    /// [`crate::fetch::stale`]).
     #[must_use]
     pub fn with_stale(mut self, options: &StaleOptions) -> Self {
         self.stale = Some(StaleStore::new(options));
@@ -445,5 +447,4 @@ pub fn parse_permission(text: &str) -> Result<u32, MountError> {
 }
 
 #[cfg(test)]
-#[path = "mount_tests.rs"]
 mod tests;

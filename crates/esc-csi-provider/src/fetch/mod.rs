@@ -1,6 +1,9 @@
 //! Where environment values come from. In production, the ESC API; the trait is the seam for
 //! caching and for local runs.
 
+pub mod cached;
+pub mod stale;
+
 use std::future::Future;
 use std::sync::Arc;
 

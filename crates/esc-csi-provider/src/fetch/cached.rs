@@ -24,9 +24,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::auth::{AuthError, SecretReader};
+use crate::credential::{AuthError, SecretReader};
+use crate::fetch::EnvironmentSource;
 use crate::metrics::Metrics;
-use crate::source::EnvironmentSource;
 
 /// How long results are kept and how many.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use esc_path::{PropertyPath, Quoted, closest};
 use serde_norway::Value as Yaml;
 
-use crate::budget::{ClassLimits, MAX_WARNINGS};
-use crate::names::{check_name, shown};
-use crate::problems::Problems;
+use crate::class::limits::{ClassLimits, MAX_WARNINGS};
+use crate::class::problems::Problems;
+use crate::render::paths::{check_name, shown};
 
-pub use crate::names::check_file_name;
-use crate::template::Template;
-use crate::yaml::{self, check_shape};
+use crate::class::yaml::{self, check_shape};
+pub use crate::render::paths::check_file_name;
+use crate::render::template::Template;
 
 /// How a value becomes file content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,9 +30,9 @@ pub enum Format {
     /// YAML.
     Yaml,
     /// An object's keys as `KEY=value` lines, each value quoted so that common dotenv loaders
-    /// read it back (see [`crate::dotenv`]).
+    /// read it back (see [`crate::render::env`]).
     Dotenv,
-    /// `export KEY='value'` lines, every value single-quoted (see [`crate::dotenv`]).
+    /// `export KEY='value'` lines, every value single-quoted (see [`crate::render::env`]).
     Shell,
 }
 

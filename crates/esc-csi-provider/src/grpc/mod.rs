@@ -1,6 +1,12 @@
 //! The gRPC adapter: `v1alpha1.CSIDriverProvider` over the domain [`Mounter`]. It decodes the
 //! request once (attributes, nodePublishSecretRef, permission) and is the one place where mount
-//! errors become gRPC statuses (their kind is decided in [`crate::code`]).
+//! errors become gRPC statuses (their kind is decided in [`crate::error::classify`]).
+
+pub mod authority;
+pub mod dialer;
+pub mod held;
+pub mod proto;
+pub mod socket;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,19 +21,19 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
 use tracing::{Instrument, field};
 
-use crate::auth::SecretReader;
-use crate::budget::ResponseBudget;
+use crate::class::limits::ResponseBudget;
 use crate::class::{Class, keys, parse_attributes};
-use crate::code::ErrorCode;
+use crate::credential::SecretReader;
+use crate::credential::exchange::ExchangeClient;
 use crate::error::MountError;
-use crate::held::HeldMemory;
-use crate::mount::{MountInput, MountedFile, Mounter};
-use crate::oidc::ExchangeClient;
-use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
-use crate::proto::v1alpha1::{
+use crate::error::classify::ErrorCode;
+use crate::fetch::EnvironmentSource;
+use crate::grpc::held::HeldMemory;
+use crate::grpc::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
+use crate::grpc::proto::v1alpha1::{
     File, MountRequest, MountResponse, ObjectVersion, VersionRequest, VersionResponse,
 };
-use crate::source::EnvironmentSource;
+use crate::mount::{MountInput, MountedFile, Mounter};
 
 /// Reported by `Version`.
 pub const RUNTIME_NAME: &str = "esc-csi";
@@ -101,7 +107,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> ProviderService<S
     }
 
     /// The response, and the mount's reservation of node-wide memory, to hold until the
-    /// response is written (see [`crate::held`]).
+    /// response is written (see [`crate::grpc::held`]).
     async fn mount_inner(
         &self,
         request: &MountRequest,

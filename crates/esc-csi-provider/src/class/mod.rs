@@ -5,6 +5,11 @@
 //! account tokens and anything users put in `volumeAttributes`. (The Go provider rejected
 //! unknown keys and broke as soon as a CSIDriver requested tokens.)
 
+pub mod items;
+pub mod limits;
+pub mod problems;
+pub mod yaml;
+
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -15,9 +20,9 @@ use esc_path::{Quoted, closest};
 use secrecy::SecretString;
 use url::{Host, Url};
 
-use crate::budget::ClassLimits;
-use crate::items::{Item, ItemsMemo, parse_items};
-use crate::problems::Problems;
+use crate::class::items::{Item, ItemsMemo, parse_items};
+use crate::class::limits::ClassLimits;
+use crate::class::problems::Problems;
 
 /// Parameter names, as the Go provider defined them.
 pub mod keys {
@@ -74,7 +79,7 @@ pub struct Settings {
     pub allowed_api_urls: Vec<Url>,
     /// `oidcAudience` values allowed besides the class's own `urn:pulumi:org:<organization>`.
     pub allowed_oidc_audiences: Vec<String>,
-    /// How much of `secrets` is read (see [`crate::budget`]).
+    /// How much of `secrets` is read (see [`crate::class::limits`]).
     pub limits: ClassLimits,
     /// What messages call a token from the nodePublishSecretRef, when a local run sends one it
     /// took elsewhere (`esc-csi mount`: `PULUMI_ACCESS_TOKEN`); `None` in the daemon.

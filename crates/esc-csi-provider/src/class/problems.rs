@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::budget::MAX_PROBLEMS;
+use crate::class::limits::MAX_PROBLEMS;
 
 /// One problem: what it concerns (a parameter, an item) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]

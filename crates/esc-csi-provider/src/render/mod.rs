@@ -2,12 +2,18 @@
 //!
 //! Errors describe the value's shape, never its content: the content is usually a secret.
 
+pub mod env;
+pub mod folder;
+pub mod paths;
+pub mod template;
+pub mod yaml;
+
 use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use esc_api::{Data, Value};
 
-use crate::items::{Encoding, Format};
-use crate::yaml_text::{self, Spelling};
+use crate::class::items::{Encoding, Format};
+use crate::render::yaml::Spelling;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RenderError {
@@ -66,8 +72,8 @@ pub fn render(
     }
     let too_large = RenderError::TooLarge { limit };
     match (format, encoding) {
-        (Format::Dotenv, _) => crate::dotenv::render_env(value, false, limit),
-        (Format::Shell, _) => crate::dotenv::render_env(value, true, limit),
+        (Format::Dotenv, _) => crate::render::env::render_env(value, false, limit),
+        (Format::Shell, _) => crate::render::env::render_env(value, true, limit),
         (Format::Plaintext, Encoding::Utf8) => plaintext(value, limit).ok_or(too_large),
         (Format::Plaintext, encoding) => decode(value, encoding, limit),
         (Format::Json, _) => {
@@ -174,7 +180,7 @@ fn json_in_string(value: &Value, limit: usize) -> Result<std::borrow::Cow<'_, Va
 }
 
 /// A value as YAML writes it, spelled so that YAML 1.1 and 1.2 readers agree (see
-/// [`crate::yaml_text`]): an integer as sent, however long; any other number as the shortest
+/// [`crate::render::yaml`]): an integer as sent, however long; any other number as the shortest
 /// text of the nearest `f64` with a `.` and a signed exponent (`1E2` as `100.0`, `1e22` as
 /// `1.0e+22`); a string a YAML 1.1 reader would retype in double quotes.
 struct Yaml<'a>(&'a Value, &'a Spelling);
@@ -187,7 +193,7 @@ impl serde::Serialize for Yaml<'_> {
                 Some(i) => s.serialize_i128(i),
                 None => match n.as_str().parse::<f64>() {
                     Ok(f) if f.is_finite() => {
-                        s.serialize_i128(spelling.placeholder(yaml_text::float_text(f)))
+                        s.serialize_i128(spelling.placeholder(yaml::float_text(f)))
                     }
                     _ => Err(serde::ser::Error::custom(
                         "a number is beyond the range of a 64-bit float, which YAML readers \
@@ -214,8 +220,8 @@ struct YamlStr<'a>(&'a str, &'a Spelling);
 
 impl serde::Serialize for YamlStr<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if yaml_text::ambiguous(self.0) && self.0.len() <= 1000 {
-            s.serialize_i128(self.1.placeholder(yaml_text::double_quoted(self.0)))
+        if yaml::ambiguous(self.0) && self.0.len() <= 1000 {
+            s.serialize_i128(self.1.placeholder(yaml::double_quoted(self.0)))
         } else {
             s.serialize_str(self.0)
         }

@@ -5,7 +5,7 @@
 use esc_api::{Failure, MemoryError};
 use esc_path::ResolveError;
 
-use crate::auth::AuthError;
+use crate::credential::AuthError;
 use crate::error::{ItemProblemKind, MountError};
 use crate::render::RenderError;
 

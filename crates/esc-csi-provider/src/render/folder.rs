@@ -7,7 +7,7 @@
 
 use esc_api::{Data, Value};
 
-use crate::names::{MAX_NAME_BYTES, MAX_PATH_BYTES, deceptive, dot_like, shown};
+use crate::render::paths::{MAX_NAME_BYTES, MAX_PATH_BYTES, deceptive, dot_like, shown};
 use crate::render::{RenderError, kind};
 
 /// Folders inside a folder item, at most: a reply nests no deeper than this anyway

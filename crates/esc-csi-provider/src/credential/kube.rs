@@ -5,7 +5,7 @@ use kube::Api;
 use secrecy::SecretString;
 use tokio::time::Instant;
 
-use crate::auth::{AuthError, SecretReader};
+use crate::credential::{AuthError, SecretReader};
 
 /// Reads Secrets with a kube client; without one (no in-cluster config, no kubeconfig) every
 /// read fails with a message that says so.

@@ -475,7 +475,7 @@ mod tests {
     async fn grpc_go_1_56s_own_bytes_come_out_with_localhost_as_authority() {
         // What driver v1.5's client wrote for a Version call on socket /tmp/cap.sock (recorded
         // from peers/driver-v1.5-client): a Huffman-coded :authority, indexed for reuse.
-        let recorded = include_bytes!("../tests/fixtures/grpc-go-1.56-version-call.bin");
+        let recorded = include_bytes!("../../tests/fixtures/grpc-go-1.56-version-call.bin");
         let out = through(recorded.to_vec(), 7).await.unwrap();
         let frames = frames(&out);
         let (kind, flags, _, block) = frames.iter().find(|f| f.0 == HEADERS).unwrap();

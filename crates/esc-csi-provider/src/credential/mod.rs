@@ -2,7 +2,7 @@
 //!
 //! 0. workload identity: the pod's service-account token for the class's `oidcAudience`, from
 //!    the driver's `csi.storage.k8s.io/serviceAccount.tokens`, exchanged at the Pulumi OAuth
-//!    token endpoint ([`crate::oidc`]). Used when `authMethod: oidc`, or when `authMethod` is
+//!    token endpoint ([`crate::credential::exchange`]). Used when `authMethod: oidc`, or when `authMethod` is
 //!    unset, the class names no `authSecretName` and the driver sent a token for the audience;
 //! 1. the pod's own `nodePublishSecretRef` Secret (the request's `secrets` field, key
 //!    `pulumi-access-token`): no RBAC on Secrets needed at all;
@@ -10,6 +10,9 @@
 //!    pod's namespace unless the daemon allows cross-namespace reads.
 //!
 //! Tokens live in [`SecretString`]s and no error here quotes one.
+
+pub mod exchange;
+pub mod kube;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,9 +22,9 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 use crate::class::{AuthMethod, Class, Settings, keys};
+use crate::credential::exchange::{ExchangeClient, TokenExchanger, service_account_tokens};
 use crate::error::MountError;
 use crate::metrics::Metrics;
-use crate::oidc::{ExchangeClient, TokenExchanger, service_account_tokens};
 
 /// The key holding the token, in a Secret or in `nodePublishSecretRef`.
 pub const TOKEN_KEY: &str = "pulumi-access-token";

@@ -41,7 +41,7 @@ pub const MAX_WARNINGS: usize = 20;
 ///
 /// The reservation travels with the mount and holds, until the response is written (see
 /// `crate::grpc`): the request (a multiple of its size), the ESC reply and its decoded tree
-/// (added by the [`crate::source::EnvironmentSource`]), and each file's bytes twice (the file
+/// (added by the [`crate::fetch::EnvironmentSource`]), and each file's bytes twice (the file
 /// and its copy in the encoded response).
 #[derive(Debug)]
 pub struct ResponseBudget {

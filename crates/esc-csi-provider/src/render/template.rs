@@ -11,9 +11,9 @@
 use esc_api::Value;
 use esc_path::PropertyPath;
 
-use crate::budget::{MAX_TEMPLATE_BYTES, MAX_TEMPLATE_REFERENCES};
+use crate::class::items::{Encoding, Format};
+use crate::class::limits::{MAX_TEMPLATE_BYTES, MAX_TEMPLATE_REFERENCES};
 use crate::error::ItemProblemKind;
-use crate::items::{Encoding, Format};
 use crate::render::{RenderError, render};
 
 /// A parsed template. Its text comes from the class, not from ESC, so it may be printed.

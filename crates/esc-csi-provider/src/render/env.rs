@@ -105,7 +105,7 @@ pub fn render_env(value: &Value, shell: bool, limit: usize) -> Result<Vec<u8>, R
 
 fn refuse(refused: &mut Vec<String>, more: &mut usize, key: &str, why: &str) {
     if refused.len() < MAX_NAMED {
-        refused.push(format!("\"{}\" {why}", crate::names::shown(key)));
+        refused.push(format!("\"{}\" {why}", crate::render::paths::shown(key)));
     } else {
         *more += 1;
     }

@@ -13,15 +13,15 @@ use std::sync::Arc;
 
 use esc_api::{ClientOptions, EscClient, MemoryBudget};
 
-use crate::auth::SecretReader;
-use crate::cache::{CacheOptions, CachedSecrets, CachedSource};
 use crate::class::Settings;
+use crate::credential::SecretReader;
+use crate::fetch::cached::{CacheOptions, CachedSecrets, CachedSource};
+use crate::fetch::stale::StaleOptions;
+use crate::grpc::socket;
 use crate::grpc::{ProviderService, ServiceOptions};
 use crate::metrics::Metrics;
 use crate::mount::Mounter;
-use crate::server;
-use crate::stale::StaleOptions;
-use crate::version::VersionKey;
+use crate::mount::version::VersionKey;
 
 /// The daemon's largest ESC reply, in bytes (`--max-esc-reply-bytes`): half the client's own
 /// default, since the in-flight budget below must hold a reply and its decoding.
@@ -124,14 +124,14 @@ pub struct Background {
 }
 
 impl Background {
-    /// Binds `socket` (see [`server::bind`]) and serves `provider` on it.
+    /// Binds `socket` (see [`socket::bind`]) and serves `provider` on it.
     pub fn start<R: SecretReader>(
         provider: Provider<R>,
         socket: &Path,
     ) -> std::io::Result<Background> {
-        let listener = server::bind(socket)?;
+        let listener = socket::bind(socket)?;
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve(listener, provider, async {
+        let task = tokio::spawn(socket::serve(listener, provider, async {
             let _ = stopped.await;
         }));
         Ok(Background {

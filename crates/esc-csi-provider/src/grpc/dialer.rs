@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
+use crate::grpc::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
 use hyper_util::rt::TokioIo;
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};

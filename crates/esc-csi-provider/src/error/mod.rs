@@ -1,13 +1,15 @@
 //! Why a mount failed. Each message is written for the person reading the pod's events: what is
 //! wrong, where, and what to change. None contains a token or a value.
 
+pub mod classify;
+
 use std::fmt::{self, Write as _};
 
 use esc_api::{EnvironmentRef, EscError, Failure};
 use esc_path::{PropertyPath, ResolveError};
 
-use crate::auth::{AuthError, TokenOrigin};
-use crate::problems::{Joined, Problems};
+use crate::class::problems::{Joined, Problems};
+use crate::credential::{AuthError, TokenOrigin};
 use crate::render::RenderError;
 
 #[derive(Debug, thiserror::Error)]

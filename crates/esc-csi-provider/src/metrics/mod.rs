@@ -5,6 +5,8 @@
 //! sets (results, gRPC codes, endpoints, HTTP statuses): never a pod, a namespace or an
 //! environment, whose number is unbounded.
 
+pub mod collectors;
+
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -14,7 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::code::ErrorCode;
+use crate::error::classify::ErrorCode;
 
 /// Outcome of a mount.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -20,12 +20,12 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnixListenerStream;
 use tonic::transport::server::Connected;
 
-use crate::auth::SecretReader;
-use crate::authority::AuthorityFix;
+use crate::credential::SecretReader;
+use crate::credential::exchange::ExchangeClient;
+use crate::fetch::EnvironmentSource;
 use crate::grpc::ProviderService;
-use crate::oidc::ExchangeClient;
-use crate::proto::v1alpha1::csi_driver_provider_server::CsiDriverProviderServer;
-use crate::source::EnvironmentSource;
+use crate::grpc::authority::AuthorityFix;
+use crate::grpc::proto::v1alpha1::csi_driver_provider_server::CsiDriverProviderServer;
 
 /// The socket file a daemon created: its path and the identity (device, inode) it had then.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +150,7 @@ pub async fn serve<S: EnvironmentSource, R: SecretReader, X: ExchangeClient>(
     });
     let result = tonic::transport::Server::builder()
         .layer(tower::util::MapResponseLayer::new(
-            crate::held::hold_until_sent,
+            crate::grpc::held::hold_until_sent,
         ))
         .add_service(
             CsiDriverProviderServer::new(service).max_decoding_message_size(max_request_bytes),

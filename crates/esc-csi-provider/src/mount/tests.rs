@@ -7,8 +7,8 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::*;
-use crate::auth::{AuthError, NodePublishSecretRef, TOKEN_KEY};
 use crate::class::keys;
+use crate::credential::{AuthError, NodePublishSecretRef, TOKEN_KEY};
 use crate::fakes::{FakeExchange, FakeSecrets, FakeSource};
 
 const TOKEN: &str = "pul-fake-token";

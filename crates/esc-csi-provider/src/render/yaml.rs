@@ -235,8 +235,8 @@ mod tests {
             let value = Value::from_json(serde_json::to_value(&members).unwrap());
             let text = crate::render::render(
                 &value,
-                crate::items::Format::Yaml,
-                crate::items::Encoding::Utf8,
+                crate::class::items::Format::Yaml,
+                crate::class::items::Encoding::Utf8,
                 usize::MAX,
             )
             .unwrap();
