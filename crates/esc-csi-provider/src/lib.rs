@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod class;
+pub mod code;
 pub mod compose;
 pub mod credential;
 pub mod error;

@@ -15,26 +15,9 @@ use crate::class::problems::Problems;
 use crate::render::paths::{check_name, shown};
 
 use crate::class::yaml::{self, check_shape};
+pub use crate::render::format::{Encoding, Format};
 pub use crate::render::paths::check_file_name;
 use crate::render::template::Template;
-
-/// How a value becomes file content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
-    /// Strings as they are, numbers and booleans as JSON text, null as nothing, objects and
-    /// arrays as compact JSON.
-    #[default]
-    Plaintext,
-    /// Indented JSON.
-    Json,
-    /// YAML.
-    Yaml,
-    /// An object's keys as `KEY=value` lines, each value quoted so that common dotenv loaders
-    /// read it back (see [`crate::render::env`]).
-    Dotenv,
-    /// `export KEY='value'` lines, every value single-quoted (see [`crate::render::env`]).
-    Shell,
-}
 
 /// What an item writes: one file, or a folder of files from an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,37 +30,6 @@ pub enum Shape {
     /// `files`: the environment's top-level `files` property as a folder, one file per key,
     /// as `esc run` writes them to temporary files.
     Files,
-}
-
-/// How a string value is decoded into the file's bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Encoding {
-    #[default]
-    Utf8,
-    Base64,
-    Hex,
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Format::Plaintext => "plaintext",
-            Format::Json => "json",
-            Format::Yaml => "yaml",
-            Format::Dotenv => "dotenv",
-            Format::Shell => "shell",
-        })
-    }
-}
-
-impl fmt::Display for Encoding {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Encoding::Utf8 => "utf-8",
-            Encoding::Base64 => "base64",
-            Encoding::Hex => "hex",
-        })
-    }
 }
 
 /// One file to mount.

@@ -58,7 +58,7 @@ struct Entry {
 type Slot = Arc<tokio::sync::Mutex<Option<Entry>>>;
 
 /// Where exchanges are made: in production, the ESC client's `POST /api/oauth/token`; the
-/// trait is the seam for in-memory fakes, like [`crate::fetch::EnvironmentSource`].
+/// trait is the seam for in-memory fakes, like the environment source of the fetch stage.
 pub trait ExchangeClient: Send + Sync + 'static {
     fn exchange(
         &self,

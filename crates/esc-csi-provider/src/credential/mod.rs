@@ -23,7 +23,6 @@ use tokio::time::Instant;
 
 use crate::class::{AuthMethod, Class, Settings, keys};
 use crate::credential::exchange::{ExchangeClient, TokenExchanger, service_account_tokens};
-use crate::error::MountError;
 use crate::metrics::Metrics;
 
 /// The key holding the token, in a Secret or in `nodePublishSecretRef`.
@@ -229,8 +228,25 @@ fn present_keys(keys: &[String]) -> String {
     }
 }
 
+/// Why no token was found for a mount: the credential stage's error.
+#[derive(Debug)]
+pub enum CredentialError {
+    Auth(AuthError),
+    /// ESC refused or failed the exchange of a service-account token; `origin` names it.
+    Exchange {
+        error: esc_api::EscError,
+        origin: TokenOrigin,
+    },
+}
+
+impl From<AuthError> for CredentialError {
+    fn from(error: AuthError) -> Self {
+        CredentialError::Auth(error)
+    }
+}
+
 /// Finds the token for a mount: exchanged for the pod's service-account token, or from a
-/// Secret. An exchange failure is a [`MountError::Esc`] naming the exchange.
+/// Secret.
 pub async fn credential<R: SecretReader, C: ExchangeClient>(
     class: &Class,
     node_publish: &NodePublishSecretRef,
@@ -239,7 +255,7 @@ pub async fn credential<R: SecretReader, C: ExchangeClient>(
     exchanger: &TokenExchanger<C>,
     metrics: &Metrics,
     deadline: Instant,
-) -> Result<Credential, MountError> {
+) -> Result<Credential, CredentialError> {
     let oidc = match class.auth_method {
         AuthMethod::Oidc => true,
         AuthMethod::Auto => class.auth_secret.is_none(),
@@ -286,7 +302,7 @@ async fn exchanged<C: ExchangeClient>(
     exchanger: &TokenExchanger<C>,
     metrics: &Metrics,
     deadline: Instant,
-) -> Result<Credential, MountError> {
+) -> Result<Credential, CredentialError> {
     let endpoint = esc_api::oauth::token_endpoint(&class.api_url)
         .map_or_else(|| class.api_url.to_string(), |u| u.to_string());
     let origin = TokenOrigin::ServiceAccount {
@@ -304,7 +320,7 @@ async fn exchanged<C: ExchangeClient>(
             deadline,
         )
         .await
-        .map_err(|error| MountError::Esc {
+        .map_err(|error| CredentialError::Exchange {
             error,
             origin: origin.clone(),
         })?;

@@ -1,57 +1,13 @@
-//! What kind of failure a mount error is, decided here once. The gRPC adapter maps each kind to
-//! the status code of the same name and the metrics label mounts with its name, so neither the
-//! domain nor its metrics depend on tonic.
+//! What kind of failure a mount error is, decided here once: the one map from errors to
+//! [`ErrorCode`]s. No stage imports it; the gRPC adapter and the metrics read its answer.
 
 use esc_api::{Failure, MemoryError};
 use esc_path::ResolveError;
 
+use crate::code::ErrorCode;
 use crate::credential::AuthError;
-use crate::error::{ItemProblemKind, MountError};
-use crate::render::RenderError;
-
-/// A failed mount's kind, named as the gRPC code it becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorCode {
-    InvalidArgument,
-    Unauthenticated,
-    PermissionDenied,
-    NotFound,
-    FailedPrecondition,
-    ResourceExhausted,
-    Unavailable,
-    DeadlineExceeded,
-    Internal,
-}
-
-impl ErrorCode {
-    /// Every code a mount can fail with, for metrics that start at zero.
-    pub const ALL: [ErrorCode; 9] = [
-        ErrorCode::InvalidArgument,
-        ErrorCode::Unauthenticated,
-        ErrorCode::PermissionDenied,
-        ErrorCode::NotFound,
-        ErrorCode::FailedPrecondition,
-        ErrorCode::ResourceExhausted,
-        ErrorCode::Unavailable,
-        ErrorCode::DeadlineExceeded,
-        ErrorCode::Internal,
-    ];
-
-    /// The gRPC code's name, as metrics label it.
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidArgument => "InvalidArgument",
-            ErrorCode::Unauthenticated => "Unauthenticated",
-            ErrorCode::PermissionDenied => "PermissionDenied",
-            ErrorCode::NotFound => "NotFound",
-            ErrorCode::FailedPrecondition => "FailedPrecondition",
-            ErrorCode::ResourceExhausted => "ResourceExhausted",
-            ErrorCode::Unavailable => "Unavailable",
-            ErrorCode::DeadlineExceeded => "DeadlineExceeded",
-            ErrorCode::Internal => "Internal",
-        }
-    }
-}
+use crate::error::MountError;
+use crate::render::{ItemProblemKind, RenderError};
 
 impl MountError {
     /// What kind of failure this is.

@@ -6,11 +6,10 @@ pub mod classify;
 use std::fmt::{self, Write as _};
 
 use esc_api::{EnvironmentRef, EscError, Failure};
-use esc_path::{PropertyPath, ResolveError};
 
 use crate::class::problems::{Joined, Problems};
-use crate::credential::{AuthError, TokenOrigin};
-use crate::render::RenderError;
+use crate::credential::{AuthError, CredentialError, TokenOrigin};
+use crate::render::error::ItemProblem;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
@@ -59,33 +58,11 @@ pub enum MountError {
     Deadline(std::time::Duration),
 }
 
-/// One item that cannot be mounted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ItemProblem {
-    /// `secrets[0] ("hello")`.
-    pub item: String,
-    pub path: PropertyPath,
-    pub kind: ItemProblemKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ItemProblemKind {
-    Resolve(ResolveError),
-    Render(RenderError),
-}
-
-impl fmt::Display for ItemProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            ItemProblemKind::Resolve(e) => write!(f, "{}: {e}", self.item),
-            ItemProblemKind::Render(e) => {
-                let at = if self.path.is_empty() {
-                    "the whole environment".to_owned()
-                } else {
-                    format!("`{}`", self.path)
-                };
-                write!(f, "{}: {at}: {e}", self.item)
-            }
+impl From<CredentialError> for MountError {
+    fn from(error: CredentialError) -> Self {
+        match error {
+            CredentialError::Auth(error) => MountError::Auth(error),
+            CredentialError::Exchange { error, origin } => MountError::Esc { error, origin },
         }
     }
 }

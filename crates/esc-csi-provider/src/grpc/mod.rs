@@ -21,18 +21,18 @@ use tonic::metadata::MetadataMap;
 use tonic::{Code, Request, Response, Status};
 use tracing::{Instrument, field};
 
-use crate::class::limits::ResponseBudget;
 use crate::class::{Class, keys, parse_attributes};
+use crate::code::ErrorCode;
 use crate::credential::SecretReader;
 use crate::credential::exchange::ExchangeClient;
 use crate::error::MountError;
-use crate::error::classify::ErrorCode;
 use crate::fetch::EnvironmentSource;
 use crate::grpc::held::HeldMemory;
 use crate::grpc::proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
 use crate::grpc::proto::v1alpha1::{
     File, MountRequest, MountResponse, ObjectVersion, VersionRequest, VersionResponse,
 };
+use crate::mount::budget::ResponseBudget;
 use crate::mount::{MountInput, MountedFile, Mounter};
 
 /// Reported by `Version`.

@@ -16,7 +16,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-use crate::error::classify::ErrorCode;
+use crate::code::ErrorCode;
 
 /// Outcome of a mount.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -2,6 +2,7 @@
 //! render every item, version every file. All or nothing: one failing item fails the mount and
 //! no file is returned.
 
+pub mod budget;
 pub mod version;
 
 use std::collections::BTreeMap;
@@ -11,16 +12,18 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::class::items::{Format, Item, ItemsMemo, Shape};
-use crate::class::limits::{FILE_FRAMING, Overflow, ResponseBudget};
 use crate::class::{Class, Settings};
 use crate::credential::exchange::{ExchangeClient, TokenExchanger};
 use crate::credential::{NodePublishSecretRef, SecretReader, credential};
-use crate::error::{ItemProblem, ItemProblemKind, MountError};
+use crate::error::MountError;
 use crate::fetch::EnvironmentSource;
 use crate::fetch::stale::{StaleOptions, StaleStore};
 use crate::metrics::Metrics;
+use crate::mount::budget::{Overflow, ResponseBudget};
 use crate::mount::version::{PodVersions, VersionKey};
+use crate::render::cost::{FILE_FRAMING, VERSION_BYTES, file_bytes};
 use crate::render::folder;
+use crate::render::{ItemProblem, ItemProblemKind};
 use crate::render::{RenderError, render};
 use esc_api::Data;
 use esc_api::reply::{VALUE_COST, count_json_values, reply_weight};
@@ -81,7 +84,7 @@ pub struct MountedFile {
 
 /// Does mounts; shared by every request. Its seams: `S` where values come from, `R` where
 /// auth Secrets are read, `X` where service-account tokens are exchanged. Put together, for
-/// every caller, by [`crate::compose`].
+/// every caller, by the composition root.
 #[derive(Debug)]
 pub struct Mounter<S, R, X = esc_api::EscClient> {
     source: S,
@@ -409,15 +412,6 @@ async fn render_charged(
     budget.memory().shrink_to(held);
     Ok(rendered)
 }
-
-/// Bytes a file takes in the response: its contents, its path twice (the file and its object
-/// version's id), its version and the framing.
-pub(crate) fn file_bytes(path: &str, contents: usize) -> usize {
-    FILE_FRAMING + 2 * path.len() + VERSION_BYTES + contents
-}
-
-/// A file's version in the response: an id the length of its path plus the version text.
-const VERSION_BYTES: usize = 64;
 
 /// The mount error for a response that cannot grow past `item`.
 fn overflow_error(overflow: Overflow, item: &Item) -> MountError {

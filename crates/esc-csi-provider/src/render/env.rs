@@ -17,7 +17,7 @@
 
 use esc_api::{Data, Value};
 
-use crate::render::{RenderError, kind};
+use crate::render::error::{RenderError, kind};
 
 /// At most this many refused keys are named in one error; the rest are counted.
 const MAX_NAMED: usize = 20;

@@ -7,8 +7,8 @@
 
 use esc_api::{Data, Value};
 
+use crate::render::error::{RenderError, kind};
 use crate::render::paths::{MAX_NAME_BYTES, MAX_PATH_BYTES, deceptive, dot_like, shown};
-use crate::render::{RenderError, kind};
 
 /// Folders inside a folder item, at most: a reply nests no deeper than this anyway
 /// ([`esc_api::MAX_DEPTH`]); the walk checks it itself so that no other source of values can
@@ -40,7 +40,7 @@ impl Leaf<'_> {
 /// depth first.
 ///
 /// The walk is bounded as it goes, before it allocates: each file is charged the response
-/// bytes its path and framing take ([`crate::mount::file_bytes`]) against `limit`, so the
+/// bytes its path and framing take ([`crate::render::cost::file_bytes`]) against `limit`, so the
 /// number of files and the bytes of their paths are at most what the response may hold; a
 /// path is checked against the driver's 4,096 bytes before it is built; nesting stops at
 /// [`MAX_FOLDER_DEPTH`]. One path buffer is shared by the whole walk.
@@ -133,7 +133,7 @@ impl<'a> Walk<'a> {
                 _ => {
                     self.charged = self
                         .charged
-                        .saturating_add(crate::mount::file_bytes(&self.path, 0));
+                        .saturating_add(crate::render::cost::file_bytes(&self.path, 0));
                     if self.charged > self.limit {
                         return Err(RenderError::TooLarge { limit: self.limit });
                     }

@@ -11,10 +11,17 @@
 use esc_api::Value;
 use esc_path::PropertyPath;
 
-use crate::class::items::{Encoding, Format};
-use crate::class::limits::{MAX_TEMPLATE_BYTES, MAX_TEMPLATE_REFERENCES};
-use crate::error::ItemProblemKind;
-use crate::render::{RenderError, render};
+use crate::render::bytes::render;
+use crate::render::error::ItemProblemKind;
+use crate::render::error::RenderError;
+use crate::render::format::{Encoding, Format};
+
+/// A `template`'s text: far above a config file, far below what would make every mount of the
+/// class slow. (Its class's whole `secrets` text is bounded by `--max-secrets-bytes` too.)
+pub const MAX_TEMPLATE_BYTES: usize = 64 << 10;
+
+/// `${...}` references in one `template`: each is a path resolved on every mount.
+pub const MAX_TEMPLATE_REFERENCES: usize = 500;
 
 /// A parsed template. Its text comes from the class, not from ESC, so it may be printed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -235,8 +235,8 @@ mod tests {
             let value = Value::from_json(serde_json::to_value(&members).unwrap());
             let text = crate::render::render(
                 &value,
-                crate::class::items::Format::Yaml,
-                crate::class::items::Encoding::Utf8,
+                crate::render::format::Format::Yaml,
+                crate::render::format::Encoding::Utf8,
                 usize::MAX,
             )
             .unwrap();

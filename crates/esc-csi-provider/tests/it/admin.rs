@@ -45,7 +45,7 @@ async fn metrics_are_the_registrys_text() {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     metrics.mount_finished(
-        Err(esc_csi_provider::error::classify::ErrorCode::Unauthenticated),
+        Err(esc_csi_provider::code::ErrorCode::Unauthenticated),
         Duration::from_millis(4),
     );
     let router = admin::router(Arc::new(registry), "/nonexistent.sock".into());
