@@ -5,120 +5,27 @@
 //! account tokens and anything users put in `volumeAttributes`. (The Go provider rejected
 //! unknown keys and broke as soon as a CSIDriver requested tokens.)
 
+pub mod checks;
 pub mod items;
+pub mod keys;
 pub mod limits;
 pub mod problems;
+pub mod settings;
 pub mod yaml;
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use esc_api::{EnvironmentRef, TokenType};
-use esc_path::{Quoted, closest};
+use esc_path::closest;
 use secrecy::SecretString;
-use url::{Host, Url};
+use url::Url;
 
+use crate::class::checks::{check_dns_name, check_name, parse_expiration, split_environment};
 use crate::class::items::{Item, ItemsMemo, parse_items};
-use crate::class::limits::ClassLimits;
 use crate::class::problems::Problems;
-
-/// Parameter names, as the Go provider defined them.
-pub mod keys {
-    pub const API_URL: &str = "apiUrl";
-    pub const ORGANIZATION: &str = "organization";
-    pub const PROJECT: &str = "project";
-    pub const ENVIRONMENT: &str = "environment";
-    pub const AUTH_SECRET_NAME: &str = "authSecretName";
-    pub const AUTH_SECRET_NAMESPACE: &str = "authSecretNamespace";
-    pub const SECRETS: &str = "secrets";
-    /// Workload identity (ours): `oidc`, `secret`, or unset for automatic.
-    pub const AUTH_METHOD: &str = "authMethod";
-    pub const OIDC_AUDIENCE: &str = "oidcAudience";
-    pub const OIDC_TOKEN_TYPE: &str = "oidcTokenType";
-    pub const OIDC_SCOPE: &str = "oidcScope";
-    pub const OIDC_EXPIRATION: &str = "oidcExpiration";
-    /// Added by the driver.
-    pub const CLASS_NAME: &str = "secretProviderClass";
-    pub const POD_NAME: &str = "csi.storage.k8s.io/pod.name";
-    pub const POD_NAMESPACE: &str = "csi.storage.k8s.io/pod.namespace";
-    pub const POD_UID: &str = "csi.storage.k8s.io/pod.uid";
-    pub const SERVICE_ACCOUNT: &str = "csi.storage.k8s.io/serviceAccount.name";
-    /// `{"<audience>": {"token": "<jwt>", "expirationTimestamp": "..."}}`, when the CSIDriver
-    /// has `tokenRequests`. Never logged.
-    pub const SERVICE_ACCOUNT_TOKENS: &str = "csi.storage.k8s.io/serviceAccount.tokens";
-
-    pub const PARAMETERS: [&str; 12] = [
-        API_URL,
-        ORGANIZATION,
-        PROJECT,
-        ENVIRONMENT,
-        AUTH_SECRET_NAME,
-        AUTH_SECRET_NAMESPACE,
-        SECRETS,
-        AUTH_METHOD,
-        OIDC_AUDIENCE,
-        OIDC_TOKEN_TYPE,
-        OIDC_SCOPE,
-        OIDC_EXPIRATION,
-    ];
-}
-
-/// Daemon-wide settings that shape how classes are read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Settings {
-    /// Used when a class has no `apiUrl`.
-    pub default_api_url: Url,
-    /// Let `authSecretNamespace` name a namespace other than the pod's.
-    pub allow_cross_namespace_auth: bool,
-    /// Accept `http://` API URLs to non-loopback hosts (the token then travels in clear).
-    pub allow_insecure_api_url: bool,
-    /// ESC APIs a class's `apiUrl` may name (each a URL prefix); empty allows any.
-    /// `default_api_url` is always allowed.
-    pub allowed_api_urls: Vec<Url>,
-    /// `oidcAudience` values allowed besides the class's own `urn:pulumi:org:<organization>`.
-    pub allowed_oidc_audiences: Vec<String>,
-    /// How much of `secrets` is read (see [`crate::class::limits`]).
-    pub limits: ClassLimits,
-    /// What messages call a token from the nodePublishSecretRef, when a local run sends one it
-    /// took elsewhere (`esc-csi mount`: `PULUMI_ACCESS_TOKEN`); `None` in the daemon.
-    pub token_label: Option<String>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            default_api_url: Url::parse(esc_api::DEFAULT_API_URL).expect("the default URL parses"),
-            allow_cross_namespace_auth: false,
-            allow_insecure_api_url: false,
-            allowed_api_urls: Vec::new(),
-            allowed_oidc_audiences: Vec::new(),
-            limits: ClassLimits::default(),
-            token_label: None,
-        }
-    }
-}
-
-impl Settings {
-    /// Whether tokens may be sent to `url`: the default API, or under an allowed prefix (same
-    /// scheme, host and port; the path equal or below the prefix's path).
-    pub fn allows_api_url(&self, url: &Url) -> bool {
-        if self.allowed_api_urls.is_empty() || *url == self.default_api_url {
-            return true;
-        }
-        self.allowed_api_urls.iter().any(|allowed| {
-            let base = allowed.path().trim_end_matches('/');
-            allowed.scheme() == url.scheme()
-                && allowed.host() == url.host()
-                && allowed.port_or_known_default() == url.port_or_known_default()
-                && url
-                    .path()
-                    .strip_prefix(base)
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
-    }
-}
+pub use crate::class::settings::Settings;
+use crate::class::settings::{allowed_api_url, check_api_url};
 
 /// The pod the volume belongs to, from the driver's attributes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -206,153 +113,34 @@ impl Class {
         settings: &Settings,
         known: &ItemsMemo,
     ) -> Result<Class, Problems> {
-        let mut problems = Problems::default();
+        let mut r = Reading {
+            attributes,
+            problems: Problems::default(),
+        };
+        let api_url = r.api_url(settings);
+        let (organization, environment) = r.environment();
+        let auth_secret = r.auth_secret();
+        let auth_method = r.auth_method();
+        let oidc = r.oidc(organization, auth_method, settings);
         let mut warnings = Vec::new();
-        let get = |key: &str| {
-            attributes
-                .get(key)
-                .map(|v| v.trim())
-                .filter(|v| !v.is_empty())
-        };
-        let required = |key: &str, problems: &mut Problems| {
-            let value = get(key);
-            if value.is_none() {
-                let hint = closest(key, attributes.keys().map(String::as_str))
-                    .map(|k| format!(" (found {k:?}: a typo?)"))
-                    .unwrap_or_default();
-                problems.push(
-                    format!("parameter {key}"),
-                    format!("missing; it is required{hint}"),
-                );
-            }
-            value
-        };
-
-        let api_url = match get(keys::API_URL) {
-            None => Some(settings.default_api_url.clone()),
-            Some(text) => check_api_url(text, settings)
-                .and_then(|url| allowed_api_url(url, settings))
-                .map_err(|m| problems.push("parameter apiUrl", m))
-                .ok(),
-        };
-        let organization = required(keys::ORGANIZATION, &mut problems);
-        let environment = required(keys::ENVIRONMENT, &mut problems);
-        let project = get(keys::PROJECT);
-        let environment = environment.and_then(|text| {
-            split_environment(text, project)
-                .map_err(|m| problems.push("parameter environment", m))
-                .ok()
-        });
-        if let Some(org) = organization {
-            check_name(org, 40).unwrap_or_else(|m| problems.push("parameter organization", m));
-        }
-        if let Some(env) = &environment {
-            for (key, value) in [("project", &env.project), ("environment", &env.environment)] {
-                check_name(value, 100)
-                    .unwrap_or_else(|m| problems.push(format!("parameter {key}"), m));
-            }
-            if let Some(version) = &env.version
-                && let Err(m) = check_name(version, 100)
-            {
-                problems.push("parameter environment", format!("version {m}"));
-            }
-        }
-
-        let auth_secret = get(keys::AUTH_SECRET_NAME).map(|name| SecretRef {
-            name: name.to_owned(),
-            namespace: get(keys::AUTH_SECRET_NAMESPACE).map(str::to_owned),
-        });
-        if let Some(secret) = &auth_secret {
-            check_dns_name(&secret.name, 253, true)
-                .unwrap_or_else(|m| problems.push("parameter authSecretName", m));
-            if let Some(ns) = &secret.namespace {
-                check_dns_name(ns, 63, false)
-                    .unwrap_or_else(|m| problems.push("parameter authSecretNamespace", m));
-            }
-        }
-
-        let auth_method = match get(keys::AUTH_METHOD) {
-            None => AuthMethod::Auto,
-            Some("oidc") => AuthMethod::Oidc,
-            Some("secret") => AuthMethod::Secret,
-            Some(other) => {
-                problems.push(
-                    "parameter authMethod",
-                    format!(
-                        "{other:?} is not an auth method; use oidc or secret, or leave it unset"
-                    ),
-                );
-                AuthMethod::Auto
-            }
-        };
-        let token_type = match get(keys::OIDC_TOKEN_TYPE) {
-            None => TokenType::Organization,
-            Some(text) => text.parse().unwrap_or_else(|m: String| {
-                problems.push("parameter oidcTokenType", m);
-                TokenType::Organization
-            }),
-        };
-        let scope = get(keys::OIDC_SCOPE).map(str::to_owned);
-        if get(keys::OIDC_TOKEN_TYPE).is_none_or(|t| t.parse::<TokenType>().is_ok())
-            && let Err(m) = token_type.check_scope(scope.as_deref())
-        {
-            problems.push("parameter oidcScope", m);
-        }
-        let expiration = get(keys::OIDC_EXPIRATION).and_then(|text| {
-            parse_expiration(text)
-                .map_err(|m| problems.push("parameter oidcExpiration", m))
-                .ok()
-        });
-        let org_audience = esc_api::oauth::audience_of(organization.unwrap_or_default());
-        let token_audience =
-            get(keys::OIDC_AUDIENCE).map_or_else(|| org_audience.clone(), str::to_owned);
-        if organization.is_some()
-            && auth_method != AuthMethod::Secret
-            && token_audience != org_audience
-            && !settings.allowed_oidc_audiences.contains(&token_audience)
-        {
-            problems.push(
-                "parameter oidcAudience",
-                format!(
-                    "{token_audience:?} is not an audience esc-csi exchanges: only this \
-                     organization's {org_audience:?} is, so that tokens the pod holds for other \
-                     systems never leave the node; the operator can allow more with \
-                     --allowed-oidc-audience"
-                ),
-            );
-        }
-        let oidc = Oidc {
-            token_audience,
-            request: esc_api::TokenExchange {
-                audience: org_audience,
-                token_type,
-                scope,
-                expiration,
-            },
-        };
-
         let items = match attributes.get(keys::SECRETS) {
-            Some(text) if !text.trim().is_empty() => {
-                parse_items(text, &settings.limits, known, &mut problems, &mut warnings)
-            }
+            Some(text) if !text.trim().is_empty() => parse_items(
+                text,
+                &settings.limits,
+                known,
+                &mut r.problems,
+                &mut warnings,
+            ),
             _ => {
-                required(keys::SECRETS, &mut problems);
+                r.required(keys::SECRETS);
                 Arc::from([])
             }
         };
-
-        let pod = PodInfo {
-            name: get(keys::POD_NAME).map(str::to_owned),
-            namespace: get(keys::POD_NAMESPACE).map(str::to_owned),
-            uid: get(keys::POD_UID).map(str::to_owned),
-            service_account: get(keys::SERVICE_ACCOUNT).map(str::to_owned),
-        };
-
         match (api_url, organization, environment) {
-            (Some(api_url), Some(organization), Some(mut environment)) if problems.is_empty() => {
+            (Some(api_url), Some(organization), Some(mut environment)) if r.problems.is_empty() => {
                 organization.clone_into(&mut environment.organization);
                 Ok(Class {
-                    name: get(keys::CLASS_NAME).map(str::to_owned),
+                    name: r.get(keys::CLASS_NAME).map(str::to_owned),
                     api_url,
                     environment,
                     auth_secret,
@@ -363,191 +151,193 @@ impl Class {
                         .filter(|t| !t.trim().is_empty())
                         .map(|t| SecretString::from(t.clone())),
                     items,
-                    pod,
+                    pod: r.pod(),
                     warnings,
                 })
             }
-            _ => Err(problems),
+            _ => Err(r.problems),
         }
     }
 }
 
-/// `oidcExpiration`: seconds (`3600`) or a duration with unit s, m or h (`30m`, `2h`), from
-/// 5 minutes to 24 hours.
-fn parse_expiration(text: &str) -> Result<Duration, String> {
-    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let n: u64 = digits.parse().map_err(|_| {
-        format!(
-            "{text:?} is not a duration such as 3600, 30m or 2h",
-            text = Quoted(text)
-        )
-    })?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        _ => {
-            return Err(format!(
-                "{text:?} has unit {unit:?}; use s, m or h",
-                text = Quoted(text)
-            ));
+/// The attributes being read, and every problem found so far: each step reads its
+/// parameters and adds its problems, so that one answer lists them all.
+struct Reading<'a> {
+    attributes: &'a BTreeMap<String, String>,
+    problems: Problems,
+}
+
+impl<'a> Reading<'a> {
+    /// A parameter's value, trimmed; empty is unset.
+    fn get(&self, key: &str) -> Option<&'a str> {
+        self.attributes
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// As [`Reading::get`], with a problem when it is unset (naming a near miss).
+    fn required(&mut self, key: &str) -> Option<&'a str> {
+        let value = self.get(key);
+        if value.is_none() {
+            let hint = closest(key, self.attributes.keys().map(String::as_str))
+                .map(|k| format!(" (found {k:?}: a typo?)"))
+                .unwrap_or_default();
+            self.problems.push(
+                format!("parameter {key}"),
+                format!("missing; it is required{hint}"),
+            );
         }
-    };
-    if !(300..=86_400).contains(&seconds) {
-        return Err(format!(
-            "{text:?} is out of range: use 5m to 24h",
-            text = Quoted(text)
-        ));
+        value
     }
-    Ok(Duration::from_secs(seconds))
-}
 
-/// `env`, `env@version`, or `project/env[@version]` when `project` is not set.
-fn split_environment(text: &str, project: Option<&str>) -> Result<EnvironmentRef, String> {
-    let (name, version) = match text.split_once('@') {
-        Some((name, version)) => (name, Some(version)),
-        None => (text, None),
-    };
-    if version == Some("") {
-        return Err(format!(
-            "{text:?} ends with '@' but names no revision or tag after it",
-            text = Quoted(text)
-        ));
-    }
-    let (project, name) = match (project, name.split_once('/')) {
-        (Some(project), None) => (project, name),
-        (None, Some((project, name))) => (project, name),
-        (Some(_), Some(_)) => {
-            return Err(format!(
-                "{text:?} names a project, but parameter project is set too; use one or the other",
-                text = Quoted(text)
-            ));
+    /// `apiUrl`, or the daemon's default.
+    fn api_url(&mut self, settings: &Settings) -> Option<Url> {
+        match self.get(keys::API_URL) {
+            None => Some(settings.default_api_url.clone()),
+            Some(text) => check_api_url(text, settings)
+                .and_then(|url| allowed_api_url(url, settings))
+                .map_err(|m| self.problems.push("parameter apiUrl", m))
+                .ok(),
         }
-        (None, None) => {
-            return Err(format!(
-                "{text:?} needs a project: set parameter project, or write \"<project>/{name}\"",
-                text = Quoted(text)
-            ));
+    }
+
+    /// `organization`, and `environment` with `project`: names checked, the organization
+    /// filled in by the caller once all is well.
+    fn environment(&mut self) -> (Option<&'a str>, Option<EnvironmentRef>) {
+        let organization = self.required(keys::ORGANIZATION);
+        let environment = self.required(keys::ENVIRONMENT);
+        let project = self.get(keys::PROJECT);
+        let environment = environment.and_then(|text| {
+            split_environment(text, project)
+                .map_err(|m| self.problems.push("parameter environment", m))
+                .ok()
+        });
+        if let Some(org) = organization {
+            check_name(org, 40).unwrap_or_else(|m| self.problems.push("parameter organization", m));
         }
-    };
-    Ok(EnvironmentRef {
-        organization: String::new(),
-        project: project.to_owned(),
-        environment: name.to_owned(),
-        version: version.map(str::to_owned),
-    })
-}
+        if let Some(env) = &environment {
+            for (key, value) in [("project", &env.project), ("environment", &env.environment)] {
+                check_name(value, 100)
+                    .unwrap_or_else(|m| self.problems.push(format!("parameter {key}"), m));
+            }
+            if let Some(version) = &env.version
+                && let Err(m) = check_name(version, 100)
+            {
+                self.problems
+                    .push("parameter environment", format!("version {m}"));
+            }
+        }
+        (organization, environment)
+    }
 
-/// Organization, project, environment and tag names: what ESC allows, nothing that could
-/// change the shape of a URL.
-fn check_name(name: &str, max: usize) -> Result<(), String> {
-    if name == "." || name == ".." {
-        return Err(format!("{name:?} is not a valid name", name = Quoted(name)));
+    /// `authSecretName` and `authSecretNamespace`.
+    fn auth_secret(&mut self) -> Option<SecretRef> {
+        let secret = self.get(keys::AUTH_SECRET_NAME).map(|name| SecretRef {
+            name: name.to_owned(),
+            namespace: self.get(keys::AUTH_SECRET_NAMESPACE).map(str::to_owned),
+        });
+        if let Some(secret) = &secret {
+            check_dns_name(&secret.name, 253, true)
+                .unwrap_or_else(|m| self.problems.push("parameter authSecretName", m));
+            if let Some(ns) = &secret.namespace {
+                check_dns_name(ns, 63, false)
+                    .unwrap_or_else(|m| self.problems.push("parameter authSecretNamespace", m));
+            }
+        }
+        secret
     }
-    if name.is_empty() || name.len() > max {
-        return Err(format!(
-            "{name:?} must be 1 to {max} characters long",
-            name = Quoted(name)
-        ));
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-    {
-        return Err(format!(
-            "{name:?} may contain only letters, digits, '-', '_' and '.'",
-            name = Quoted(name)
-        ));
-    }
-    Ok(())
-}
 
-/// Kubernetes object names: lowercase DNS subdomains (`dots`) or labels.
-fn check_dns_name(name: &str, max: usize, dots: bool) -> Result<(), String> {
-    let allowed =
-        |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || (dots && b == b'.');
-    let edges_ok = name
-        .bytes()
-        .next()
-        .is_some_and(|b| b.is_ascii_alphanumeric())
-        && name
-            .bytes()
-            .last()
-            .is_some_and(|b| b.is_ascii_alphanumeric());
-    if name.len() > max || !edges_ok || !name.bytes().all(allowed) {
-        return Err(format!(
-            "{name:?} is not a valid Kubernetes name (lowercase letters, digits and '-'{}, at most {max} characters)",
-            if dots { ", '.'" } else { "" },
-            name = Quoted(name)
-        ));
+    /// `authMethod`.
+    fn auth_method(&mut self) -> AuthMethod {
+        match self.get(keys::AUTH_METHOD) {
+            None => AuthMethod::Auto,
+            Some("oidc") => AuthMethod::Oidc,
+            Some("secret") => AuthMethod::Secret,
+            Some(other) => {
+                self.problems.push(
+                    "parameter authMethod",
+                    format!(
+                        "{other:?} is not an auth method; use oidc or secret, or leave it unset"
+                    ),
+                );
+                AuthMethod::Auto
+            }
+        }
     }
-    Ok(())
-}
 
-fn check_api_url(text: &str, settings: &Settings) -> Result<Url, String> {
-    let url =
-        Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}", text = Quoted(text)))?;
-    if url.cannot_be_a_base() || url.host().is_none() {
-        return Err(format!(
-            "{text:?} is not an http(s) URL with a host",
-            text = Quoted(text)
-        ));
+    /// `oidcTokenType`, `oidcScope`, `oidcExpiration` and `oidcAudience`.
+    fn oidc(
+        &mut self,
+        organization: Option<&str>,
+        auth_method: AuthMethod,
+        settings: &Settings,
+    ) -> Oidc {
+        let token_type = match self.get(keys::OIDC_TOKEN_TYPE) {
+            None => TokenType::Organization,
+            Some(text) => text.parse().unwrap_or_else(|m: String| {
+                self.problems.push("parameter oidcTokenType", m);
+                TokenType::Organization
+            }),
+        };
+        let scope = self.get(keys::OIDC_SCOPE).map(str::to_owned);
+        if self
+            .get(keys::OIDC_TOKEN_TYPE)
+            .is_none_or(|t| t.parse::<TokenType>().is_ok())
+            && let Err(m) = token_type.check_scope(scope.as_deref())
+        {
+            self.problems.push("parameter oidcScope", m);
+        }
+        let expiration = self.get(keys::OIDC_EXPIRATION).and_then(|text| {
+            parse_expiration(text)
+                .map_err(|m| self.problems.push("parameter oidcExpiration", m))
+                .ok()
+        });
+        let org_audience = esc_api::oauth::audience_of(organization.unwrap_or_default());
+        let token_audience = self
+            .get(keys::OIDC_AUDIENCE)
+            .map_or_else(|| org_audience.clone(), str::to_owned);
+        if organization.is_some()
+            && auth_method != AuthMethod::Secret
+            && token_audience != org_audience
+            && !settings.allowed_oidc_audiences.contains(&token_audience)
+        {
+            self.problems.push(
+                "parameter oidcAudience",
+                format!(
+                    "{token_audience:?} is not an audience esc-csi exchanges: only this \
+                     organization's {org_audience:?} is, so that tokens the pod holds for other \
+                     systems never leave the node; the operator can allow more with \
+                     --allowed-oidc-audience"
+                ),
+            );
+        }
+        Oidc {
+            token_audience,
+            request: esc_api::TokenExchange {
+                audience: org_audience,
+                token_type,
+                scope,
+                expiration,
+            },
+        }
     }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain credentials; the token comes from authSecretName".into());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!(
-            "{text:?} must not have a query or fragment",
-            text = Quoted(text)
-        ));
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if settings.allow_insecure_api_url || is_loopback(&url) => Ok(url),
-        "http" => Err(format!(
-            "{text:?} uses plain http, which would send the access token unencrypted; use https \
-             (or start esc-csi with --allow-insecure-api-url)",
-            text = Quoted(text)
-        )),
-        other => Err(format!(
-            "{text:?} has scheme {other:?}; use https",
-            text = Quoted(text)
-        )),
-    }
-}
 
-fn allowed_api_url(url: Url, settings: &Settings) -> Result<Url, String> {
-    if settings.allows_api_url(&url) {
-        return Ok(url);
-    }
-    let allowed: Vec<&str> = std::iter::once(&settings.default_api_url)
-        .chain(&settings.allowed_api_urls)
-        .map(Url::as_str)
-        .collect();
-    Err(format!(
-        "{:?} is not an ESC API this daemon sends tokens to (it allows {}); the operator can \
-         add it with --allowed-api-url",
-        url.as_str(),
-        allowed.join(", ")
-    ))
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(domain)) => domain == "localhost",
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
+    /// What the driver says of the pod.
+    fn pod(&self) -> PodInfo {
+        PodInfo {
+            name: self.get(keys::POD_NAME).map(str::to_owned),
+            namespace: self.get(keys::POD_NAMESPACE).map(str::to_owned),
+            uid: self.get(keys::POD_UID).map(str::to_owned),
+            service_account: self.get(keys::SERVICE_ACCOUNT).map(str::to_owned),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn attributes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

@@ -15,6 +15,8 @@ const SOURCES: &[&str] = &[
     "crates/esc-csi-provider/src/credential/mod.rs",
     "crates/esc-csi-provider/src/credential/exchange.rs",
     "crates/esc-csi-provider/src/class/mod.rs",
+    "crates/esc-csi-provider/src/class/checks.rs",
+    "crates/esc-csi-provider/src/class/settings.rs",
     "crates/esc-csi-provider/src/class/items.rs",
     "crates/esc-csi-provider/src/render/paths.rs",
     "crates/esc-csi-provider/src/class/yaml.rs",
