@@ -6,9 +6,11 @@
 //! unknown keys and broke as soon as a CSIDriver requested tokens.)
 
 pub mod checks;
+pub mod item;
 pub mod items;
 pub mod keys;
 pub mod limits;
+pub mod memo;
 pub mod problems;
 pub mod settings;
 pub mod yaml;

@@ -18,6 +18,7 @@ const SOURCES: &[&str] = &[
     "crates/esc-csi-provider/src/class/checks.rs",
     "crates/esc-csi-provider/src/class/settings.rs",
     "crates/esc-csi-provider/src/class/items.rs",
+    "crates/esc-csi-provider/src/class/item.rs",
     "crates/esc-csi-provider/src/render/paths.rs",
     "crates/esc-csi-provider/src/class/yaml.rs",
     "crates/esc-csi-provider/src/render/bytes.rs",
