@@ -9,9 +9,9 @@ use esc_csi_bench::launch::{Launcher, Provider, ProviderConfig};
 use esc_csi_bench::report::{self, Report, checks};
 use esc_csi_bench::run::{RunOptions, run};
 use esc_csi_bench::scenario::{Auth, Class, Params, Scenario, Stop};
+use esc_csi_provider::cache::CacheOptions;
 use esc_csi_provider::compose::{Background, Wiring};
 use esc_csi_provider::credential::kube::KubeSecrets;
-use esc_csi_provider::fetch::cached::CacheOptions;
 use esc_csi_provider::metrics::Metrics;
 use esc_csi_provider::mount::version::VersionKey;
 

@@ -13,9 +13,11 @@ use std::sync::Arc;
 
 use esc_api::{ClientOptions, EscClient, MemoryBudget};
 
+use crate::cache::CacheOptions;
 use crate::class::Settings;
 use crate::credential::SecretReader;
-use crate::fetch::cached::{CacheOptions, CachedSecrets, CachedSource};
+use crate::credential::cached::CachedSecrets;
+use crate::fetch::cached::CachedSource;
 use crate::fetch::stale::StaleOptions;
 use crate::grpc::socket;
 use crate::grpc::{ProviderService, ServiceOptions};

@@ -9,6 +9,7 @@
 //! together, the same way for every caller.
 
 pub mod admin;
+pub mod cache;
 pub mod class;
 pub mod code;
 pub mod compose;

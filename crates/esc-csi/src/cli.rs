@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use esc_api::ClientOptions;
-use esc_csi_provider::fetch::cached::CacheOptions;
+use esc_csi_provider::cache::CacheOptions;
 use esc_csi_provider::grpc::ServiceOptions;
 use url::Url;
 

@@ -3,9 +3,9 @@
 //! the test below holds that `serve` with no flags gives exactly them.
 
 use esc_api::{ClientOptions, MemoryBudget};
+use esc_csi_provider::cache::CacheOptions;
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::compose::Wiring;
-use esc_csi_provider::fetch::cached::CacheOptions;
 use esc_csi_provider::fetch::stale::StaleOptions;
 use esc_csi_provider::grpc::ServiceOptions;
 

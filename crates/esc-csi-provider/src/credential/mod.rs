@@ -11,6 +11,7 @@
 //!
 //! Tokens live in [`SecretString`]s and no error here quotes one.
 
+pub mod cached;
 pub mod exchange;
 pub mod kube;
 

@@ -15,7 +15,8 @@ use secrecy::SecretString;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::fetch::cached::{CacheOptions, EnvironmentKey, Store, estimate_bytes};
+use crate::cache::{CacheOptions, Store};
+use crate::fetch::cached::{EnvironmentKey, estimate_bytes};
 
 /// How stale content may be served.
 #[derive(Debug, Clone, PartialEq, Eq)]

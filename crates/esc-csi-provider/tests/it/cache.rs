@@ -5,7 +5,7 @@ use crate::support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use esc_csi_provider::fetch::cached::CacheOptions;
+use esc_csi_provider::cache::CacheOptions;
 use esc_csi_testkit::Fault;
 use serde_json::json;
 use support::{Config, Harness, files};
@@ -186,7 +186,7 @@ mod model {
 
     use std::time::Duration;
 
-    use esc_csi_provider::fetch::cached::{CacheOptions, Store};
+    use esc_csi_provider::cache::{CacheOptions, Store};
     use proptest::prelude::*;
 
     #[derive(Debug, Clone)]

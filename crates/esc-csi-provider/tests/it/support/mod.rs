@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use esc_csi_provider::cache::CacheOptions;
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::compose::{Background, Wiring};
 use esc_csi_provider::credential::NO_NODE_PUBLISH_SECRET_REF;
 use esc_csi_provider::credential::kube::KubeSecrets;
-use esc_csi_provider::fetch::cached::CacheOptions;
 use esc_csi_provider::fetch::stale::StaleOptions;
 use esc_csi_provider::grpc::ServiceOptions;
 use esc_csi_provider::grpc::proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
