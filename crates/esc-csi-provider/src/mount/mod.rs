@@ -271,82 +271,42 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
         budget: &mut ResponseBudget,
         deadline: Instant,
     ) -> Result<Vec<MountedFile>, Stop> {
-        let problem = |path: &PropertyPath, kind| {
-            Stop::of(ItemProblem {
-                item: item.label(),
-                path: path.clone(),
-                kind,
-            })
-        };
         let mode = item.mode.unwrap_or(default_mode);
         let config = format!(
             "path={} format={} encoding={} mode={mode:o}",
             item.path, item.format, item.encoding
         );
-        let file = |path: String, mut contents: Vec<u8>, secret: bool, config: &str| {
-            // The response keeps the buffer as it is: no growth slack past what was charged.
-            contents.shrink_to_fit();
-            let version = pod.version(&path, config, &contents);
-            MountedFile {
-                path,
-                mode,
-                secret,
-                contents: Contents(contents),
-                version,
-            }
-        };
-        let left = |budget: &ResponseBudget, path: &str| {
-            budget
-                .remaining()
-                .checked_sub(file_bytes(path, 0))
-                .ok_or(Stop::TooLarge)
+        let out = ItemFiles {
+            pod,
+            item,
+            mode,
+            config,
         };
         if let Some(template) = &item.template {
             let (contents, secret) = template
                 .render(root, &item.path, left(budget, &item.file_name)?)
-                .map_err(|(path, kind)| problem(&path, kind))?;
-            let config = format!("template={template:?} {config}");
-            let file = file(item.file_name.clone(), contents, secret, &config);
+                .map_err(|(path, kind)| out.problem(&path, kind))?;
+            let config = format!("template={template:?} {}", out.config);
+            let file = out.file(item.file_name.clone(), contents, secret, &config);
             charge(budget, &file, deadline).await?;
             return Ok(vec![file]);
         }
         let resolved = item
             .path
             .resolve(root)
-            .map_err(|e| problem(&item.path, ItemProblemKind::Resolve(e)))?;
+            .map_err(|e| out.problem(&item.path, ItemProblemKind::Resolve(e)))?;
         let value = resolved.value.as_ref();
-        let render_error = |e| problem(&item.path, ItemProblemKind::Render(e));
-        if item.shape == Shape::File {
-            let limit = left(budget, &item.file_name)?;
-            let contents = render_charged(value, item, limit, budget, deadline)
-                .await?
-                .map_err(render_error)?;
-            let secret = resolved.under_secret || value.contains_secret();
-            let file = file(item.file_name.clone(), contents, secret, &config);
-            charge(budget, &file, deadline).await?;
-            return Ok(vec![file]);
+        if item.shape != Shape::File {
+            return render_folder(&out, value, resolved.under_secret, budget, deadline).await;
         }
-        let flat = item.shape == Shape::Files;
-        let leaves = folder::leaves(value, flat, &item.file_name, budget.remaining())
-            .map_err(render_error)?;
-        let mut files = Vec::with_capacity(leaves.len());
-        for leaf in leaves {
-            let limit = left(budget, &leaf.path)?;
-            let contents = render_charged(leaf.value, item, limit, budget, deadline)
-                .await?
-                .map_err(|e| {
-                    let keys = leaf.keys().map(|k| Segment::Key(k.to_owned()));
-                    let at = item
-                        .path
-                        .join(&PropertyPath::from(keys.collect::<Vec<_>>()));
-                    problem(&at, ItemProblemKind::Render(e))
-                })?;
-            let secret = resolved.under_secret || leaf.under_secret || leaf.value.contains_secret();
-            let file = file(leaf.path, contents, secret, &config);
-            charge(budget, &file, deadline).await?;
-            files.push(file);
-        }
-        Ok(files)
+        let limit = left(budget, &item.file_name)?;
+        let contents = render_charged(value, item, limit, budget, deadline)
+            .await?
+            .map_err(|e| out.problem(&item.path, ItemProblemKind::Render(e)))?;
+        let secret = resolved.under_secret || value.contains_secret();
+        let file = out.file(item.file_name.clone(), contents, secret, &out.config);
+        charge(budget, &file, deadline).await?;
+        Ok(vec![file])
     }
 }
 
@@ -411,6 +371,77 @@ async fn render_charged(
     let rendered = render(value, item.format, item.encoding, limit);
     budget.memory().shrink_to(held);
     Ok(rendered)
+}
+
+/// What every file of one item shares: its pod's versions, its mode and its configuration.
+struct ItemFiles<'a> {
+    pod: &'a PodVersions,
+    item: &'a Item,
+    mode: u32,
+    config: String,
+}
+
+impl ItemFiles<'_> {
+    fn file(&self, path: String, mut contents: Vec<u8>, secret: bool, config: &str) -> MountedFile {
+        // The response keeps the buffer as it is: no growth slack past what was charged.
+        contents.shrink_to_fit();
+        let version = self.pod.version(&path, config, &contents);
+        MountedFile {
+            path,
+            mode: self.mode,
+            secret,
+            contents: Contents(contents),
+            version,
+        }
+    }
+
+    fn problem(&self, path: &PropertyPath, kind: ItemProblemKind) -> Stop {
+        Stop::of(ItemProblem {
+            item: self.item.label(),
+            path: path.clone(),
+            kind,
+        })
+    }
+}
+
+/// What a file at `path` may still take of the response.
+fn left(budget: &ResponseBudget, path: &str) -> Result<usize, Stop> {
+    budget
+        .remaining()
+        .checked_sub(file_bytes(path, 0))
+        .ok_or(Stop::TooLarge)
+}
+
+/// A `folderName` or `files` item: one file per leaf of `value`.
+async fn render_folder(
+    out: &ItemFiles<'_>,
+    value: &esc_api::Value,
+    under_secret: bool,
+    budget: &mut ResponseBudget,
+    deadline: Instant,
+) -> Result<Vec<MountedFile>, Stop> {
+    let item = out.item;
+    let flat = item.shape == Shape::Files;
+    let leaves = folder::leaves(value, flat, &item.file_name, budget.remaining())
+        .map_err(|e| out.problem(&item.path, ItemProblemKind::Render(e)))?;
+    let mut files = Vec::with_capacity(leaves.len());
+    for leaf in leaves {
+        let limit = left(budget, &leaf.path)?;
+        let contents = render_charged(leaf.value, item, limit, budget, deadline)
+            .await?
+            .map_err(|e| {
+                let keys = leaf.keys().map(|k| Segment::Key(k.to_owned()));
+                let at = item
+                    .path
+                    .join(&PropertyPath::from(keys.collect::<Vec<_>>()));
+                out.problem(&at, ItemProblemKind::Render(e))
+            })?;
+        let secret = under_secret || leaf.under_secret || leaf.value.contains_secret();
+        let file = out.file(leaf.path, contents, secret, &out.config);
+        charge(budget, &file, deadline).await?;
+        files.push(file);
+    }
+    Ok(files)
 }
 
 /// The mount error for a response that cannot grow past `item`.
