@@ -8,7 +8,7 @@
 use esc_api::{Data, Value};
 
 use crate::render::error::{RenderError, kind};
-use crate::render::paths::{MAX_NAME_BYTES, MAX_PATH_BYTES, deceptive, dot_like, shown};
+use crate::render::paths::{MAX_PATH_BYTES, component_problem, shown};
 
 /// Folders inside a folder item, at most: a reply nests no deeper than this anyway
 /// ([`esc_api::MAX_DEPTH`]); the walk checks it itself so that no other source of values can
@@ -151,33 +151,13 @@ impl<'a> Walk<'a> {
     }
 }
 
-/// Why `key` cannot be one component of a path the driver writes.
+/// Why `key` cannot be one component of a path the driver writes. A key is held to the first
+/// component's rules too: `..data` under a folder is not the driver's, but reads as its own.
 fn bad_component(key: &str) -> Option<String> {
-    if key.is_empty() {
-        return Some("it is empty".into());
-    }
     if key.contains('/') {
         return Some("it contains \"/\"".into());
     }
-    if key == "." || key == ".." {
-        return Some(format!("it is \"{key}\""));
-    }
-    if key.starts_with("..") {
-        return Some("it starts with \"..\", which the driver keeps for its own files".into());
-    }
-    if key.chars().all(dot_like) && key.len() > key.chars().count() {
-        return Some("it is made of dot look-alikes, which read as \".\" or \"..\"".into());
-    }
-    if let Some(c) = key.chars().find(|c| *c == '\0' || deceptive(*c)) {
-        return Some(format!(
-            "it contains U+{:04X}, a control, invisible or bidi character",
-            u32::from(c)
-        ));
-    }
-    if key.len() > MAX_NAME_BYTES {
-        return Some(format!("it is longer than {MAX_NAME_BYTES} bytes"));
-    }
-    None
+    component_problem(key, true).map(|problem| format!("it {problem}"))
 }
 
 #[cfg(test)]

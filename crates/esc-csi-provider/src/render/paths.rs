@@ -50,6 +50,63 @@ pub(crate) fn dot_like(c: char) -> bool {
     )
 }
 
+/// Why one component of a path cannot be written by the driver: the one copy of its rules for
+/// components, whether the component comes from a `fileName` or from a key of a folder's
+/// object. Messages say "a component that …" or "it …" before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ComponentProblem {
+    Empty,
+    Dot,
+    DotDot,
+    /// Starts with `..` in the first component, where the driver keeps `..data`.
+    DriverPrefix,
+    DotLookalike,
+    /// A control, invisible or bidi character, or NUL.
+    Deceptive(char),
+    TooLong,
+}
+
+impl std::fmt::Display for ComponentProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ComponentProblem::Empty => f.write_str("is empty"),
+            ComponentProblem::Dot => f.write_str("is \".\""),
+            ComponentProblem::DotDot => f.write_str("is \"..\""),
+            ComponentProblem::DriverPrefix => {
+                f.write_str("starts with \"..\", which the driver keeps for its own files")
+            }
+            ComponentProblem::DotLookalike => {
+                f.write_str("is made of dot look-alikes, which read as \".\" or \"..\"")
+            }
+            ComponentProblem::Deceptive(c) => write!(
+                f,
+                "contains U+{:04X}, a control, invisible or bidi character",
+                u32::from(*c)
+            ),
+            ComponentProblem::TooLong => write!(f, "is longer than {MAX_NAME_BYTES} bytes"),
+        }
+    }
+}
+
+/// What is wrong with `component`, if anything; `first` when it begins the path (the driver's
+/// own files are there).
+pub(crate) fn component_problem(component: &str, first: bool) -> Option<ComponentProblem> {
+    Some(match component {
+        "" => ComponentProblem::Empty,
+        "." => ComponentProblem::Dot,
+        ".." => ComponentProblem::DotDot,
+        c if first && c.starts_with("..") => ComponentProblem::DriverPrefix,
+        c if c.chars().all(dot_like) && c.len() > c.chars().count() => {
+            ComponentProblem::DotLookalike
+        }
+        c => match c.chars().find(|c| *c == '\0' || deceptive(*c)) {
+            Some(c) => ComponentProblem::Deceptive(c),
+            None if c.len() > MAX_NAME_BYTES => ComponentProblem::TooLong,
+            None => return None,
+        },
+    })
+}
+
 /// The driver's limits on file paths.
 pub(crate) const MAX_PATH_BYTES: usize = 4096;
 pub(crate) const MAX_NAME_BYTES: usize = 255;
@@ -85,47 +142,17 @@ pub fn check_name(name: &str, key: &str) -> Result<(), String> {
     if name.len() > MAX_PATH_BYTES {
         return Err(format!("{key} is longer than {MAX_PATH_BYTES} bytes"));
     }
-    let components: Vec<&str> = name.split('/').collect();
-    if components[0].starts_with("..") {
-        return Err(format!(
-            "{key} \"{name}\" must not start with \"..\" (the driver keeps its own files there)",
-            name = shown(name)
-        ));
-    }
-    for component in &components {
-        match *component {
-            "" => {
-                return Err(format!(
-                    "{key} \"{name}\" has an empty path component; write it without \"//\" or a trailing \"/\"",
-                    name = shown(name)
-                ));
-            }
-            "." => {
-                return Err(format!(
-                    "{key} \"{name}\" must not contain \".\" components",
-                    name = shown(name)
-                ));
-            }
-            ".." => {
-                return Err(format!(
-                    "{key} \"{name}\" must not contain \"..\" components",
-                    name = shown(name)
-                ));
-            }
-            c if c.chars().all(dot_like) && c.len() > c.chars().count() => {
-                return Err(format!(
-                    "{key} \"{}\" has a component made of dot look-alikes, which reads as \
-                     \".\" or \"..\"; use plain characters",
-                    shown(name)
-                ));
-            }
-            c if c.len() > MAX_NAME_BYTES => {
-                return Err(format!(
-                    "{key} \"{name}\" has a component longer than {MAX_NAME_BYTES} bytes",
-                    name = shown(name)
-                ));
-            }
-            _ => {}
+    for (i, component) in name.split('/').enumerate() {
+        if let Some(problem) = component_problem(component, i == 0) {
+            let hint = if component.is_empty() {
+                "; write it without \"//\" or a trailing \"/\""
+            } else {
+                ""
+            };
+            return Err(format!(
+                "{key} \"{}\" has a component that {problem}{hint}",
+                shown(name)
+            ));
         }
     }
     Ok(())

@@ -340,8 +340,8 @@ async fn folder_and_files_names_follow_the_file_name_rules_and_messages_name_the
     assert_eq!(
         status.message(),
         "invalid SecretProviderClass \"app-secrets\": secrets[0] (\"../up\"): folderName \
-         \"../up\" must not start with \"..\" (the driver keeps its own files there); secrets[1] \
-         (\"a//b\"): files \"a//b\" has an empty path component; write it without \"//\" or a \
+         \"../up\" has a component that is \"..\"; secrets[1] \
+         (\"a//b\"): files \"a//b\" has a component that is empty; write it without \"//\" or a \
          trailing \"/\"; secrets[3] (\"same\"): files is already used by secrets[2] (\"same\")"
     );
 }
