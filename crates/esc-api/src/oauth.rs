@@ -138,6 +138,12 @@ pub fn token_endpoint(api: &Url) -> Option<Url> {
     Some(url)
 }
 
+/// The token endpoint as text, for messages and cache keys: the endpoint, or `api` itself when
+/// no endpoint can be made from it.
+pub fn token_endpoint_text(api: &Url) -> String {
+    token_endpoint(api).map_or_else(|| api.to_string(), |u| u.to_string())
+}
+
 /// The form-encoded body, as the Pulumi CLI sends it.
 pub(crate) fn form_body(request: &TokenExchange, subject_token: &SecretString) -> SecretString {
     let mut form = url::form_urlencoded::Serializer::new(String::new());

@@ -109,8 +109,7 @@ fn reads_secret(class: &Class) -> bool {
 fn auth(class: &Class, args: &CheckArgs) -> (String, Option<String>) {
     let namespace = class.pod.namespace.as_deref().unwrap_or("default");
     let account = class.pod.service_account.as_deref().unwrap_or("default");
-    let endpoint = esc_api::oauth::token_endpoint(&class.api_url)
-        .map_or_else(|| class.api_url.to_string(), |u| u.to_string());
+    let endpoint = esc_api::oauth::token_endpoint_text(&class.api_url);
     let oidc = format!(
         "the service-account token of {namespace}/{account} for audience {:?}",
         class.oidc.token_audience

@@ -109,8 +109,7 @@ impl<C: ExchangeClient> TokenExchanger<C> {
         metrics: &Metrics,
         deadline: Instant,
     ) -> Result<SecretString, EscError> {
-        let endpoint =
-            esc_api::oauth::token_endpoint(api).map_or_else(|| api.to_string(), |u| u.to_string());
+        let endpoint = esc_api::oauth::token_endpoint_text(api);
         let mut subject_digest = [0u8; 32];
         subject_digest
             .copy_from_slice(digest(&SHA256, subject.expose_secret().as_bytes()).as_ref());
@@ -158,14 +157,6 @@ impl<C: ExchangeClient> TokenExchanger<C> {
         slot
     }
 
-    /// How many exchanged tokens are held (for tests).
-    pub fn len(&self) -> usize {
-        self.slots.lock().map_or(0, |s| s.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Stop using a token a fifth of its life before it expires, at most five minutes before.

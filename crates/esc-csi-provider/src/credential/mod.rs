@@ -304,8 +304,7 @@ async fn exchanged<C: ExchangeClient>(
     metrics: &Metrics,
     deadline: Instant,
 ) -> Result<Credential, CredentialError> {
-    let endpoint = esc_api::oauth::token_endpoint(&class.api_url)
-        .map_or_else(|| class.api_url.to_string(), |u| u.to_string());
+    let endpoint = esc_api::oauth::token_endpoint_text(&class.api_url);
     let origin = TokenOrigin::ServiceAccount {
         audience: class.oidc.token_audience.clone(),
         endpoint,
