@@ -40,6 +40,16 @@ pub enum YamlError {
     Syntax(String),
 }
 
+/// One level into a flow collection, within the depth limit.
+fn deeper(depth: usize, limits: &ClassLimits) -> Result<usize, YamlError> {
+    if depth >= limits.max_secrets_depth {
+        return Err(YamlError::TooDeep {
+            limit: limits.max_secrets_depth,
+        });
+    }
+    Ok(depth + 1)
+}
+
 /// Size and flow nesting of `text`, in one pass and without allocating. Quoted scalars and
 /// comments are skipped as the YAML scanner would skip them; brackets in block-context plain
 /// scalars (`a[0]`) count too, which only ever overstates the depth.
@@ -73,14 +83,7 @@ pub fn check_shape(text: &str, limits: &ClassLimits) -> Result<(), YamlError> {
                         b'\\' if b == b'"' => i += 1,
                         b'\'' if b == b'\'' && bytes.get(i + 1) == Some(&b'\'') => i += 1,
                         q if q == b => break,
-                        b'[' | b'{' => {
-                            depth += 1;
-                            if depth > limits.max_secrets_depth {
-                                return Err(YamlError::TooDeep {
-                                    limit: limits.max_secrets_depth,
-                                });
-                            }
-                        }
+                        b'[' | b'{' => depth = deeper(depth, limits)?,
                         b']' | b'}' => depth = depth.saturating_sub(1).max(outside),
                         _ => {}
                     }
@@ -91,14 +94,7 @@ pub fn check_shape(text: &str, limits: &ClassLimits) -> Result<(), YamlError> {
                 i += 1;
                 continue;
             }
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > limits.max_secrets_depth {
-                    return Err(YamlError::TooDeep {
-                        limit: limits.max_secrets_depth,
-                    });
-                }
-            }
+            b'[' | b'{' => depth = deeper(depth, limits)?,
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }

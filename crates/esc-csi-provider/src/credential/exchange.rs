@@ -156,7 +156,6 @@ impl<C: ExchangeClient> TokenExchanger<C> {
         slots.insert(key.clone(), Arc::clone(&slot));
         slot
     }
-
 }
 
 /// Stop using a token a fifth of its life before it expires, at most five minutes before.
