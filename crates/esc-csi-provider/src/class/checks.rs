@@ -80,7 +80,7 @@ pub(crate) fn split_environment(
 
 /// Organization, project, environment and tag names: what ESC allows, nothing that could
 /// change the shape of a URL.
-pub(crate) fn check_name(name: &str, max: usize) -> Result<(), String> {
+pub(crate) fn check_esc_name(name: &str, max: usize) -> Result<(), String> {
     if name == "." || name == ".." {
         return Err(format!("{name:?} is not a valid name", name = Quoted(name)));
     }

@@ -7,7 +7,7 @@ use serde_norway::Value as Yaml;
 
 use crate::class::problems::Problems;
 use crate::render::format::{Encoding, Format};
-use crate::render::paths::{check_name, shown};
+use crate::render::paths::{check_path, shown};
 use crate::render::template::Template;
 
 /// What an item writes: one file, or a folder of files from an object.
@@ -256,7 +256,7 @@ impl<'a> Keys<'a> {
                     keys.join(", ")
                 ),
             );
-        } else if let Err(message) = check_name(&file_name, name_key) {
+        } else if let Err(message) = check_path(&file_name, name_key) {
             problems.push(subject, message);
         }
         (shape, file_name)

@@ -12,7 +12,7 @@ use crate::class::item::{NAMES, label, parse_item, scalar_text};
 use crate::class::limits::{ClassLimits, MAX_WARNINGS};
 use crate::class::problems::Problems;
 use crate::class::yaml::{self, check_shape};
-use crate::render::paths::check_name;
+use crate::render::paths::check_path;
 
 pub use crate::class::item::{Item, KEYS, Shape, parse_mode};
 pub use crate::class::memo::ItemsMemo;
@@ -140,7 +140,7 @@ impl Named {
             .iter()
             .filter_map(|key| Some((*key, mapping.get(*key).and_then(scalar_text)?)));
         let (key, name) = given.next()?;
-        if given.next().is_some() || check_name(&name, key).is_err() {
+        if given.next().is_some() || check_path(&name, key).is_err() {
             return None;
         }
         let shape = match key {

@@ -23,7 +23,7 @@ use esc_path::closest;
 use secrecy::SecretString;
 use url::Url;
 
-use crate::class::checks::{check_dns_name, check_name, parse_expiration, split_environment};
+use crate::class::checks::{check_dns_name, check_esc_name, parse_expiration, split_environment};
 use crate::class::items::{Item, ItemsMemo, parse_items};
 use crate::class::problems::Problems;
 pub use crate::class::settings::Settings;
@@ -216,15 +216,16 @@ impl<'a> Reading<'a> {
                 .ok()
         });
         if let Some(org) = organization {
-            check_name(org, 40).unwrap_or_else(|m| self.problems.push("parameter organization", m));
+            check_esc_name(org, 40)
+                .unwrap_or_else(|m| self.problems.push("parameter organization", m));
         }
         if let Some(env) = &environment {
             for (key, value) in [("project", &env.project), ("environment", &env.environment)] {
-                check_name(value, 100)
+                check_esc_name(value, 100)
                     .unwrap_or_else(|m| self.problems.push(format!("parameter {key}"), m));
             }
             if let Some(version) = &env.version
-                && let Err(m) = check_name(version, 100)
+                && let Err(m) = check_esc_name(version, 100)
             {
                 self.problems
                     .push("parameter environment", format!("version {m}"));

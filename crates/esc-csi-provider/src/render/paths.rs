@@ -114,11 +114,11 @@ pub(crate) const MAX_NAME_BYTES: usize = 255;
 /// The driver's rules for file paths, plus "already clean" so what is mounted is what was
 /// written.
 pub fn check_file_name(name: &str) -> Result<(), String> {
-    check_name(name, "fileName")
+    check_path(name, "fileName")
 }
 
 /// [`check_file_name`] for the value of `key` (`fileName`, `folderName` or `files`).
-pub fn check_name(name: &str, key: &str) -> Result<(), String> {
+pub fn check_path(name: &str, key: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err(format!("{key} is required"));
     }
