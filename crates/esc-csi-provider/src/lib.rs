@@ -1,12 +1,24 @@
 //! The esc-csi provider: a Secrets Store CSI Driver provider that mounts Pulumi ESC values.
 //!
-//! The domain sits in the middle — the SecretProviderClass model ([`class`], [`items`]),
-//! rendering ([`render`]), versions ([`version`]), auth resolution ([`auth`]), the mount itself
-//! ([`mount`]) and what a failure means ([`code`]) — behind three seams: where values come from
-//! ([`source`]), where auth Secrets are read ([`auth::SecretReader`]) and where service-account
-//! tokens are exchanged ([`oidc::ExchangeClient`]). The gRPC service ([`grpc`], [`server`]) and
-//! the Kubernetes reader ([`kube_secrets`]) are adapters around it. [`wire`] puts them
-//! together, the same way for every caller.
+//! The folders are the stages of a Mount, in the order it flows:
+//!
+//! - [`grpc`]: where a Mount enters: the `v1alpha1.CSIDriverProvider` service, its socket, the
+//!   h2 `:authority` adapter, the dialer, and the one map from mount errors to gRPC statuses;
+//! - [`class`]: the attributes read into a checked [`class::Class`] (keys, the daemon's policy,
+//!   items and their YAML);
+//! - [`credential`]: the Pulumi token: the pod's service-account token exchanged, a
+//!   nodePublishSecretRef, or an auth Secret read through the Kubernetes reader;
+//! - [`fetch`]: the environment, through the source seam, its cache and stale serving;
+//! - [`render`]: values to bytes, knowing no class: formats, variables files, folders,
+//!   templates, path rules;
+//! - [`mount`]: the [`Mounter`] that runs the stages, the response budget and file versions.
+//!
+//! Each stage owns its error; [`error`] wraps them in [`MountError`] and decides each one's
+//! [`code::ErrorCode`] once, and no stage imports it. Beside the stages: [`cache`] (the one
+//! coalescing TTL store), [`metrics`] (one registry's worth of counters), [`admin`] (the
+//! operator's HTTP endpoints) and [`compose`], the composition root that puts them together the
+//! same way for every caller. Imports run one way: no module imports one above it (a test in
+//! `tests/it/layering.rs` keeps every crate free of import circles).
 
 pub mod admin;
 pub mod cache;

@@ -2,7 +2,7 @@
 //!
 //! 0. workload identity: the pod's service-account token for the class's `oidcAudience`, from
 //!    the driver's `csi.storage.k8s.io/serviceAccount.tokens`, exchanged at the Pulumi OAuth
-//!    token endpoint ([`crate::credential::exchange`]). Used when `authMethod: oidc`, or when `authMethod` is
+//!    token endpoint ([`exchange`]). Used when `authMethod: oidc`, or when `authMethod` is
 //!    unset, the class names no `authSecretName` and the driver sent a token for the audience;
 //! 1. the pod's own `nodePublishSecretRef` Secret (the request's `secrets` field, key
 //!    `pulumi-access-token`): no RBAC on Secrets needed at all;
