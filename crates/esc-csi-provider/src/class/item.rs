@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use esc_path::{PropertyPath, Quoted, closest};
 use serde_norway::Value as Yaml;
 
-use crate::class::problems::Problems;
+use crate::class::problems::ClassProblems;
 use crate::render::format::{Encoding, Format};
 use crate::render::paths::{check_path, shown};
 use crate::render::template::Template;
@@ -88,7 +88,7 @@ pub const KEYS: [&str; 9] = [
 pub(crate) fn parse_item(
     index: usize,
     entry: &Yaml,
-    problems: &mut Problems,
+    problems: &mut ClassProblems,
     warnings: &mut Vec<String>,
 ) -> Option<Item> {
     let Yaml::Mapping(mapping) = entry else {
@@ -155,7 +155,7 @@ impl<'a> Keys<'a> {
     fn read(
         mapping: &'a serde_norway::Mapping,
         subject: String,
-        problems: &mut Problems,
+        problems: &mut ClassProblems,
         warnings: &mut Vec<String>,
     ) -> Self {
         let mut keys = Keys {
@@ -214,7 +214,7 @@ impl<'a> Keys<'a> {
     }
 
     /// What the item writes, and the file or folder name, checked.
-    fn name(&self, problems: &mut Problems) -> (Shape, String) {
+    fn name(&self, problems: &mut ClassProblems) -> (Shape, String) {
         let subject = &self.subject;
         let given: Vec<&str> = NAMES
             .into_iter()
@@ -263,7 +263,7 @@ impl<'a> Keys<'a> {
     }
 
     /// A `files` item takes only `mode`, and reads the `files` property.
-    fn files_only(&mut self, problems: &mut Problems) {
+    fn files_only(&mut self, problems: &mut ClassProblems) {
         let extra: Vec<&str> = self
             .fields
             .keys()
@@ -284,7 +284,7 @@ impl<'a> Keys<'a> {
     }
 
     /// `secretPath`: the root when unset or `/`.
-    fn secret_path(&self, problems: &mut Problems) -> Option<PropertyPath> {
+    fn secret_path(&self, problems: &mut ClassProblems) -> Option<PropertyPath> {
         match self.field("secretPath").as_str() {
             "" | "/" => Some(PropertyPath::root()),
             text => PropertyPath::parse(text)
@@ -302,7 +302,7 @@ impl<'a> Keys<'a> {
     }
 
     /// `template`, which takes the place of secretKey, format and encoding.
-    fn template(&self, shape: Shape, problems: &mut Problems) -> Option<Template> {
+    fn template(&self, shape: Shape, problems: &mut ClassProblems) -> Option<Template> {
         let text = self.fields.get("template")?;
         // A files item has already said that it takes no template.
         for key in ["secretKey", "format", "encoding", "folderName"] {
@@ -322,7 +322,7 @@ impl<'a> Keys<'a> {
     }
 
     /// `format` and `encoding`, and whether they go together and with the shape.
-    fn rendering(&self, shape: Shape, problems: &mut Problems) -> (Format, Encoding) {
+    fn rendering(&self, shape: Shape, problems: &mut ClassProblems) -> (Format, Encoding) {
         let subject = &self.subject;
         let format = match self.field("format").to_ascii_lowercase().as_str() {
             "" | "plaintext" | "text" => Format::Plaintext,

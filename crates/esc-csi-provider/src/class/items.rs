@@ -10,7 +10,7 @@ use serde_norway::Value as Yaml;
 
 use crate::class::item::{NAMES, label, parse_item, scalar_text};
 use crate::class::limits::{ClassLimits, MAX_WARNINGS};
-use crate::class::problems::Problems;
+use crate::class::problems::ClassProblems;
 use crate::class::yaml::{self, check_shape};
 use crate::render::paths::check_path;
 
@@ -27,7 +27,7 @@ pub fn parse_items(
     text: &str,
     limits: &ClassLimits,
     known: &ItemsMemo,
-    problems: &mut Problems,
+    problems: &mut ClassProblems,
     warnings: &mut Vec<String>,
 ) -> Arc<[Item]> {
     if let Some(parsed) = known.get(limits, text) {
@@ -39,7 +39,7 @@ pub fn parse_items(
             }
         };
     }
-    let mut own = Problems::default();
+    let mut own = ClassProblems::default();
     let items: Arc<[Item]> = parse_items_uncached(text, limits, &mut own, warnings).into();
     let entry = if own.is_empty() {
         Ok(Arc::clone(&items))
@@ -54,7 +54,7 @@ pub fn parse_items(
 fn parse_items_uncached(
     text: &str,
     limits: &ClassLimits,
-    problems: &mut Problems,
+    problems: &mut ClassProblems,
     warnings: &mut Vec<String>,
 ) -> Vec<Item> {
     let subject = "parameter secrets";
@@ -163,7 +163,7 @@ impl Named {
 /// Two items writing the same file or folder, a file where another item needs a folder, or
 /// anything inside the folder that a folder item fills from an object (its keys are known only
 /// at mount time, so the folder is all its own).
-fn check_collisions(items: &[Named], problems: &mut Problems) {
+fn check_collisions(items: &[Named], problems: &mut ClassProblems) {
     let mut files: BTreeMap<&str, &Named> = BTreeMap::new();
     for item in items {
         if let Some(first) = files.get(item.name.as_str()) {
@@ -205,12 +205,12 @@ fn check_collisions(items: &[Named], problems: &mut Problems) {
 mod tests {
     use super::*;
 
-    fn parse(yaml: &str) -> (Vec<Item>, Problems, Vec<String>) {
+    fn parse(yaml: &str) -> (Vec<Item>, ClassProblems, Vec<String>) {
         parse_in(&ItemsMemo::default(), yaml)
     }
 
-    fn parse_in(memo: &ItemsMemo, yaml: &str) -> (Vec<Item>, Problems, Vec<String>) {
-        let mut problems = Problems::default();
+    fn parse_in(memo: &ItemsMemo, yaml: &str) -> (Vec<Item>, ClassProblems, Vec<String>) {
+        let mut problems = ClassProblems::default();
         let mut warnings = Vec::new();
         let limits = ClassLimits::default();
         let items = parse_items(yaml, &limits, memo, &mut problems, &mut warnings);

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::class::item::Item;
 use crate::class::limits::ClassLimits;
-use crate::class::problems::Problems;
+use crate::class::problems::ClassProblems;
 use crate::render::template::Template;
 
 /// Item lists parsed, by their text and the limits they were read under: every mount of a class
@@ -25,7 +25,7 @@ impl fmt::Debug for ItemsMemo {
     }
 }
 
-pub(crate) type Parsed = Result<Arc<[Item]>, Problems>;
+pub(crate) type Parsed = Result<Arc<[Item]>, ClassProblems>;
 
 /// By limits (one set per daemon in practice), then by text.
 #[derive(Default)]

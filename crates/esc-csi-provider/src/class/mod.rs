@@ -25,7 +25,7 @@ use url::Url;
 
 use crate::class::checks::{check_dns_name, check_esc_name, parse_expiration, split_environment};
 use crate::class::items::{Item, ItemsMemo, parse_items};
-use crate::class::problems::Problems;
+use crate::class::problems::ClassProblems;
 pub use crate::class::settings::Settings;
 use crate::class::settings::{allowed_api_url, check_api_url};
 
@@ -105,7 +105,7 @@ impl Class {
     pub fn from_attributes(
         attributes: &BTreeMap<String, String>,
         settings: &Settings,
-    ) -> Result<Class, Problems> {
+    ) -> Result<Class, ClassProblems> {
         Class::from_attributes_in(attributes, settings, &ItemsMemo::default())
     }
 
@@ -114,10 +114,10 @@ impl Class {
         attributes: &BTreeMap<String, String>,
         settings: &Settings,
         known: &ItemsMemo,
-    ) -> Result<Class, Problems> {
+    ) -> Result<Class, ClassProblems> {
         let mut r = Reading {
             attributes,
-            problems: Problems::default(),
+            problems: ClassProblems::default(),
         };
         let api_url = r.api_url(settings);
         let (organization, environment) = r.environment();
@@ -166,7 +166,7 @@ impl Class {
 /// parameters and adds its problems, so that one answer lists them all.
 struct Reading<'a> {
     attributes: &'a BTreeMap<String, String>,
-    problems: Problems,
+    problems: ClassProblems,
 }
 
 impl<'a> Reading<'a> {

@@ -6,12 +6,12 @@ use crate::class::limits::MAX_PROBLEMS;
 
 /// One problem: what it concerns (a parameter, an item) and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub struct ClassProblem {
     pub subject: String,
     pub message: String,
 }
 
-impl fmt::Display for Problem {
+impl fmt::Display for ClassProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.subject, self.message)
     }
@@ -20,15 +20,15 @@ impl fmt::Display for Problem {
 /// All problems found, in the order they were found: the first [`MAX_PROBLEMS`] in full, the
 /// rest only counted, so that a class with a million bad items makes a short message.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Problems(pub Vec<Problem>, usize);
+pub struct ClassProblems(pub Vec<ClassProblem>, usize);
 
-impl Problems {
+impl ClassProblems {
     pub fn push(&mut self, subject: impl Into<String>, message: impl Into<String>) {
         if self.0.len() >= MAX_PROBLEMS {
             self.1 += 1;
             return;
         }
-        self.0.push(Problem {
+        self.0.push(ClassProblem {
             subject: subject.into(),
             message: message.into(),
         });
@@ -44,7 +44,7 @@ impl Problems {
     }
 
     /// Adds `other`'s problems after these, within the same cap.
-    pub fn append(&mut self, other: &Problems) {
+    pub fn append(&mut self, other: &ClassProblems) {
         for problem in other.iter() {
             self.push(problem.subject.clone(), problem.message.clone());
         }
@@ -56,12 +56,12 @@ impl Problems {
         self.1
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Problem> {
+    pub fn iter(&self) -> impl Iterator<Item = &ClassProblem> {
         self.0.iter()
     }
 }
 
-impl fmt::Display for Problems {
+impl fmt::Display for ClassProblems {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         Joined(&self.0).fmt(f)?;
         if self.1 > 0 {
@@ -93,7 +93,7 @@ mod tests {
 
     #[test]
     fn problems_past_the_cap_are_counted_not_kept() {
-        let mut problems = Problems::default();
+        let mut problems = ClassProblems::default();
         for i in 0..MAX_PROBLEMS + 5000 {
             problems.push(format!("secrets[{i}]"), "x".repeat(4096));
         }

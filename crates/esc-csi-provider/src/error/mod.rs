@@ -7,7 +7,7 @@ use std::fmt::{self, Write as _};
 
 use esc_api::{EnvironmentRef, EscError, Failure};
 
-use crate::class::problems::{Joined, Problems};
+use crate::class::problems::{ClassProblems, Joined};
 use crate::credential::{AuthError, CredentialError, TokenOrigin};
 use crate::render::error::ItemProblem;
 
@@ -20,7 +20,7 @@ pub enum MountError {
     #[error("invalid SecretProviderClass{}: {problems}", ClassName(class))]
     Class {
         class: Option<String>,
-        problems: Problems,
+        problems: ClassProblems,
     },
     #[error(transparent)]
     Auth(#[from] AuthError),

@@ -247,7 +247,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
                     ));
                 }
                 Err(Stop::Overflow(overflow)) => return Err(overflow_error(overflow, item)),
-                Err(Stop::Problem(problem)) => problems.push(problem),
+                Err(Stop::ClassProblem(problem)) => problems.push(problem),
             }
         }
         if problems.is_empty() {
@@ -313,7 +313,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
 /// Why an item stopped: a problem of its own (the mount lists them all), or a response that
 /// cannot grow (the mount stops).
 enum Stop {
-    Problem(ItemProblem),
+    ClassProblem(ItemProblem),
     /// A file does not fit in what is left of the response.
     TooLarge,
     Overflow(Overflow),
@@ -323,7 +323,7 @@ impl Stop {
     fn of(problem: ItemProblem) -> Stop {
         match problem.kind {
             ItemProblemKind::Render(RenderError::TooLarge { .. }) => Stop::TooLarge,
-            _ => Stop::Problem(problem),
+            _ => Stop::ClassProblem(problem),
         }
     }
 }
