@@ -14,7 +14,8 @@ use crate::render::template::Template;
 /// a refused list (a hostile one) must not cost its parse again on every mount. Owned by whoever
 /// reads classes over and over: the [`crate::Mounter`]. A hit costs a SipHash and a compare of
 /// the text, and shares the parsed list (a SHA-256 of the text and a deep copy of the items
-/// were a tenth of a warm mount's instructions).
+/// were a tenth of a warm mount's instructions). Not the shared [`crate::cache::Store`]: parsing
+/// is synchronous and pure, so there is nothing in flight to coalesce and nothing to expire.
 #[derive(Default)]
 pub struct ItemsMemo(Mutex<Memo>);
 

@@ -83,7 +83,9 @@ impl ExchangeClient for EscClient {
     }
 }
 
-/// Exchanges and caches; one per daemon.
+/// Exchanges and caches; one per daemon. Not the shared [`crate::cache::Store`]: an entry
+/// lives as long as its token does (not one TTL for all), and a caller waits on the entry's own
+/// lock so that one exchange serves every pod holding the same token.
 #[derive(Debug)]
 pub struct TokenExchanger<C> {
     client: C,
