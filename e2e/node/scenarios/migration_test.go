@@ -98,8 +98,11 @@ func TestFollowingMigrationMdMovesTheGuidesDeploymentOffTheGoProviderAndBackWith
 	guide := filepath.Join(dir, "guide.yaml")
 	teamA := filepath.Join(dir, "team-a.yaml")
 	url := strings.NewReplacer("${ESC_API_URL}", escAPIURL)
-	os.WriteFile(guide, []byte(url.Replace(pulumiGuideClass("default", "default"))), 0o644)
-	os.WriteFile(teamA, []byte(url.Replace(pulumiGuideClass("team-a", "default"))), 0o644)
+	for file, class := range map[string]string{guide: pulumiGuideClass("default", "default"), teamA: pulumiGuideClass("team-a", "default")} {
+		if err := os.WriteFile(file, []byte(url.Replace(class)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	daemon := []string{"--api-url", escAPIURL, "--allow-insecure-api-url", "--allowed-api-url", escAPIURL}
 	out, errOut, code := escCSI(t, append([]string{"check", guide}, daemon...)...)
 	if code != 0 || !strings.Contains(out, "else Secret default/pulumi-secret-provider-auth-credentials (key pulumi-access-token), read through the Kubernetes API") ||
@@ -108,11 +111,14 @@ func TestFollowingMigrationMdMovesTheGuidesDeploymentOffTheGoProviderAndBackWith
 			"permissions (pass --auth-secrets to check for such a daemon)\n" {
 		t.Errorf("check of the guide's class: exit %d\n%s%s", code, out, errOut)
 	}
+	t.Logf("esc-csi check guide.yaml: exit %d\n%s%s", code, out, errOut)
 	refused := "would be refused by the daemon: the SecretProviderClass asks for auth Secret " +
 		"default/pulumi-secret-provider-auth-credentials, but the pod runs in namespace team-a"
 	for _, args := range [][]string{{"check", guide, "--namespace", "team-a"}, {"check", teamA}} {
 		if out, errOut, code := escCSI(t, append(args, daemon...)...); code != 1 || !strings.Contains(errOut, refused) {
 			t.Errorf("esc-csi %s: exit %d, want 1 and %q\n%s%s", strings.Join(args, " "), code, refused, out, errOut)
+		} else {
+			t.Logf("esc-csi %s %s: exit %d\n%s", args[0], strings.Join(append([]string{filepath.Base(args[1])}, args[2:]...), " "), code, errOut)
 		}
 	}
 	for _, file := range []string{guide, teamA} {
