@@ -36,6 +36,14 @@ build_driver() {
     "-s -w -X sigs.k8s.io/secrets-store-csi-driver/pkg/version.BuildVersion=$DRIVER_VERSION"
 }
 
+# build_go_provider: the Go provider esc-csi replaces (peers/pulumi-esc-csi-provider/src, vendored:
+# the module proxy refuses its module) as its release builds it (static, -trimpath), cached.
+GO_PROVIDER_VERSION=0.1.1  # its chart 0.1.6's appVersion
+build_go_provider() {
+  (export CGO_ENABLED=0 && build_cached pulumi-esc-csi-provider "$GO_PROVIDER_VERSION" peers/pulumi-esc-csi-provider/src . \
+    "-s -w -X main.version=$GO_PROVIDER_VERSION")
+}
+
 # ensure_helm: Helm at HELM_VERSION built from source into target/tools/bin; prints its path.
 # `go install` builds leave helm's own version string unset, so a marker records which one.
 ensure_helm() {

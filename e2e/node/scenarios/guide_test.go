@@ -13,57 +13,7 @@ func TestThePulumiGuidesClassMountsIntoARunningContainer(t *testing.T) {
 	namespace(t, "guide")
 	must(t, "", "-n", "guide", "create", "secret", "generic", "pulumi-secret-provider-auth-credentials",
 		"--from-literal=pulumi-access-token="+escToken)
-	apply(t, `
-apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata:
-  name: example-provider-pulumi-esc
-  namespace: guide
-spec:
-  provider: pulumi
-  parameters:
-    apiUrl: ${ESC_API_URL}
-    organization: dirien
-    project: esc-secrets-store-csi-driver-demo
-    environment: csi-secrets-store-app
-    authSecretName: pulumi-secret-provider-auth-credentials
-    authSecretNamespace: guide
-    secrets: |
-      - secretPath: "/"
-        fileName: "hello"
-        secretKey: "app.hello"
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: busybox-deployment
-  namespace: guide
-  labels: {app: busybox}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: busybox}
-  template:
-    metadata:
-      labels: {app: busybox}
-    spec:
-      terminationGracePeriodSeconds: 0
-      containers:
-        - name: busybox
-          image: ${APP_IMAGE}
-          command: ["/bin/sleep", "10000"]
-          volumeMounts:
-            - name: secrets-store01-inline
-              mountPath: "/mnt/secrets-store"
-              readOnly: true
-      volumes:
-        - name: secrets-store01-inline
-          csi:
-            driver: secrets-store.csi.k8s.io
-            readOnly: true
-            volumeAttributes:
-              secretProviderClass: "example-provider-pulumi-esc"
-`)
+	apply(t, pulumiGuideClass("guide", "guide")+"---\n"+pulumiGuideDeployment("guide"))
 	pod := readyPod(t, "guide", "app=busybox", 3*time.Minute)
 	if got := inPod(t, "guide", pod, "cat /mnt/secrets-store/hello"); got != "world" {
 		t.Fatalf("hello is %q, want %q", got, "world")

@@ -141,3 +141,66 @@ spec:
       - fileName: hello
         secretKey: ` + key + "\n"
 }
+
+// pulumiGuideClass is the Pulumi guide's SecretProviderClass
+// (examples/secretproviderclasses/pulumi-docs.yaml) in namespace ns, unchanged but for apiUrl
+// (esc-server) and namespaces: its token in the Secret pulumi-secret-provider-auth-credentials
+// of namespace secretNS. It ends with a line break.
+func pulumiGuideClass(ns, secretNS string) string {
+	return `apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata:
+  name: example-provider-pulumi-esc
+  namespace: ` + ns + `
+spec:
+  provider: pulumi
+  parameters:
+    apiUrl: ${ESC_API_URL}
+    organization: dirien
+    project: esc-secrets-store-csi-driver-demo
+    environment: csi-secrets-store-app
+    authSecretName: pulumi-secret-provider-auth-credentials
+    authSecretNamespace: ` + secretNS + `
+    secrets: |
+      - secretPath: "/"
+        fileName: "hello"
+        secretKey: "app.hello"
+`
+}
+
+// pulumiGuideDeployment is the driver docs' busybox Deployment the Pulumi guide uses, in
+// namespace ns, mounting pulumiGuideClass at /mnt/secrets-store; unchanged but for the image
+// and a zero grace period.
+func pulumiGuideDeployment(ns string) string {
+	return `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: busybox-deployment
+  namespace: ` + ns + `
+  labels: {app: busybox}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: busybox}
+  template:
+    metadata:
+      labels: {app: busybox}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+        - name: busybox
+          image: ${APP_IMAGE}
+          command: ["/bin/sleep", "10000"]
+          volumeMounts:
+            - name: secrets-store01-inline
+              mountPath: "/mnt/secrets-store"
+              readOnly: true
+      volumes:
+        - name: secrets-store01-inline
+          csi:
+            driver: secrets-store.csi.k8s.io
+            readOnly: true
+            volumeAttributes:
+              secretProviderClass: "example-provider-pulumi-esc"
+`
+}
