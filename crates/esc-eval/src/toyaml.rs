@@ -59,7 +59,10 @@ fn is_break(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-/// yaml.v3's `is_printable`.
+/// yaml.v3's `is_printable` (libyaml's rule, not Go's `strconv.IsPrint`: it passes U+00A0,
+/// U+200B, U+2028 and the rest of the BMP but U+FEFF, and refuses everything above it), which
+/// decides which characters `fn::toYAML` quotes and escapes; kept apart from `esc_gotext::is_print`
+/// on purpose, as the two Go programs differ.
 fn is_printable(c: char) -> bool {
     matches!(c as u32, 0x0a | 0x20..=0x7e | 0xa0..=0xd7ff | 0xe000..=0xfffd) && c != '\u{feff}'
 }
