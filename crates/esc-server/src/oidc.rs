@@ -18,6 +18,7 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use esc_token::TokenDigest;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -163,7 +164,7 @@ pub enum OidcError {
 /// Access tokens issued by exchange, kept as SHA-256 digests with what they grant.
 #[derive(Default)]
 pub(crate) struct Issued {
-    tokens: Mutex<HashMap<[u8; 32], Grant>>,
+    tokens: Mutex<HashMap<TokenDigest, Grant>>,
 }
 
 /// What an issued token opens: its organization's environments only, until it expires.
@@ -185,7 +186,7 @@ impl std::fmt::Debug for Issued {
 }
 
 impl Issued {
-    fn insert(&self, digest: [u8; 32], grant: Grant) {
+    fn insert(&self, digest: TokenDigest, grant: Grant) {
         let mut tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         if tokens.len() >= MAX_ISSUED {
             let now = Instant::now();
@@ -203,7 +204,7 @@ impl Issued {
     }
 
     /// What the issued token with `digest` grants, if it exists and has not expired.
-    pub(crate) fn grant(&self, digest: &[u8; 32]) -> Option<Grant> {
+    pub(crate) fn grant(&self, digest: &TokenDigest) -> Option<Grant> {
         let tokens = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
         tokens
             .get(digest)
@@ -397,7 +398,7 @@ pub(crate) fn exchange(
             .then(|| scope.strip_prefix("user:").map(str::to_owned))
             .flatten(),
     };
-    issued.insert(crate::auth::hash(token.as_bytes()), grant);
+    issued.insert(TokenDigest::of_bytes(token.as_bytes()), grant);
     tracing::info!(
         subject = claims.sub.as_deref().unwrap_or("-"),
         organization = org,
