@@ -34,8 +34,8 @@ pub(crate) enum MountCmdError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Wire(#[from] WireError),
-    #[error("cannot start the local ESC server: {0}")]
-    LocalServer(String),
+    #[error(transparent)]
+    LocalServer(#[from] crate::esc_local::LocalServerError),
     #[error("cannot start the provider: {0}")]
     Provider(String),
     #[error("the class has {count} warning{}, and --strict refuses them", if *count == 1 { "" } else { "s" })]

@@ -7,7 +7,7 @@
 
 mod call;
 
-use crate::interp::{self, Access};
+use crate::interp::{self, Access, Part};
 use crate::syntax::{Kind, Node, join_key};
 use crate::{Diagnostic, Range, Severity};
 use call::parse_call;
@@ -45,12 +45,6 @@ impl Loc {
 pub(crate) struct Expr {
     pub(crate) loc: Loc,
     pub(crate) kind: ExprKind,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Part {
-    pub(crate) text: String,
-    pub(crate) access: Option<Access>,
 }
 
 #[derive(Debug, Clone)]

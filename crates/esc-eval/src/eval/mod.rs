@@ -19,6 +19,7 @@ mod gojson;
 mod imports;
 mod marks;
 mod reference;
+mod validate;
 mod values;
 
 use std::cell::RefCell;
@@ -471,7 +472,7 @@ impl<'o> Run<'o> {
     fn eval_typed(&mut self, env: &Env, x: XId, accept: &Rc<Schema>) -> (V, bool) {
         let v = self.eval(env, x, accept);
         let view = self.xs_view();
-        let mut checker = crate::validate::Validator::new(&view);
+        let mut checker = validate::Validator::new(&view);
         let ok = checker.value(&v, accept);
         let diags = checker.diags;
         self.diags.extend(diags);

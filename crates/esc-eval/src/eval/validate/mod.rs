@@ -11,8 +11,8 @@ use std::rc::Rc;
 
 use serde_json::Value as Json;
 
+use super::{Repr, V, XView, access};
 use crate::Diagnostic;
-use crate::eval::{Repr, V, XView, access};
 use crate::schema::Schema;
 use crate::syntax::join_key;
 
