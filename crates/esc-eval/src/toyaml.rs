@@ -418,130 +418,153 @@ impl Emitter {
 
     /// yaml.v3's `yaml_emitter_select_scalar_style`, then the scalar written in that style.
     fn scalar(&mut self, s: &str, requested: Style, parent: Parent, simple_key: bool) {
-        let a = analyze(s);
-        let mut style = requested;
-        if simple_key && a.multiline {
-            style = Style::Double;
-        }
-        if style == Style::Plain && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
-            style = Style::Single;
-        }
-        if style == Style::Single && !a.single_quoted_allowed {
-            style = Style::Double;
-        }
-        if style == Style::Literal && (!a.block_allowed || simple_key) {
-            style = Style::Double;
-        }
+        let style = select_style(s, requested, simple_key);
         let saved = self.increase_indent(true, parent);
         match style {
-            Style::Plain => {
-                if !s.is_empty() && !self.whitespace {
-                    self.put(' ');
-                }
-                s.chars().for_each(|c| self.put(c));
-                if !s.is_empty() {
-                    self.whitespace = false;
-                }
-                self.indention = false;
-            }
-            Style::Single => {
-                self.indicator("'", true, false, false);
-                for c in s.chars() {
-                    if c == '\'' {
-                        self.put('\'');
-                    }
-                    self.put(c);
-                }
-                self.indicator("'", false, false, false);
-                self.whitespace = false;
-                self.indention = false;
-            }
-            Style::Double => {
-                self.indicator("\"", true, false, false);
-                for c in s.chars() {
-                    if !is_printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
-                        self.put('\\');
-                        let short = match c {
-                            '\0' => Some('0'),
-                            '\x07' => Some('a'),
-                            '\x08' => Some('b'),
-                            '\t' => Some('t'),
-                            '\n' => Some('n'),
-                            '\x0b' => Some('v'),
-                            '\x0c' => Some('f'),
-                            '\r' => Some('r'),
-                            '\x1b' => Some('e'),
-                            '"' => Some('"'),
-                            '\\' => Some('\\'),
-                            '\u{85}' => Some('N'),
-                            '\u{a0}' => Some('_'),
-                            '\u{2028}' => Some('L'),
-                            '\u{2029}' => Some('P'),
-                            _ => None,
-                        };
-                        match short {
-                            Some(e) => self.put(e),
-                            None => {
-                                let v = c as u32;
-                                let text = if v <= 0xff {
-                                    format!("x{v:02X}")
-                                } else if v <= 0xffff {
-                                    format!("u{v:04X}")
-                                } else {
-                                    format!("U{v:08X}")
-                                };
-                                text.chars().for_each(|c| self.put(c));
-                            }
-                        }
-                    } else {
-                        self.put(c);
-                    }
-                }
-                self.indicator("\"", false, false, false);
-                self.whitespace = false;
-                self.indention = false;
-            }
-            Style::Literal => {
-                self.indicator("|", true, false, false);
-                let first = s.chars().next();
-                if first.is_some_and(|c| c == ' ' || is_break(c)) {
-                    self.indicator("4", false, false, false);
-                }
-                let mut rev = s.chars().rev();
-                let chomp = match (rev.next(), rev.next()) {
-                    (Some(last), _) if !is_break(last) => Some("-"),
-                    (Some(_), None) => Some("+"),
-                    (Some(_), Some(prev)) if is_break(prev) => Some("+"),
-                    _ => None,
-                };
-                if let Some(h) = chomp {
-                    self.indicator(h, false, false, false);
-                }
-                self.whitespace = true;
-                let mut breaks = true;
-                for c in s.chars() {
-                    if is_break(c) {
-                        if c == '\n' {
-                            self.put_break();
-                        } else {
-                            self.push(c);
-                            self.column = 0;
-                            self.indention = true;
-                        }
-                        breaks = true;
-                    } else {
-                        if breaks {
-                            self.write_indent();
-                        }
-                        self.put(c);
-                        self.indention = false;
-                        breaks = false;
-                    }
-                }
-            }
+            Style::Plain => self.plain(s),
+            Style::Single => self.single_quoted(s),
+            Style::Double => self.double_quoted(s),
+            Style::Literal => self.literal(s),
         }
         self.indent = saved;
     }
+
+    /// yaml.v3's `yaml_emitter_write_plain_scalar`.
+    fn plain(&mut self, s: &str) {
+        if !s.is_empty() && !self.whitespace {
+            self.put(' ');
+        }
+        s.chars().for_each(|c| self.put(c));
+        if !s.is_empty() {
+            self.whitespace = false;
+        }
+        self.indention = false;
+    }
+
+    /// yaml.v3's `yaml_emitter_write_single_quoted_scalar` (for the texts that reach it).
+    fn single_quoted(&mut self, s: &str) {
+        self.indicator("'", true, false, false);
+        for c in s.chars() {
+            if c == '\'' {
+                self.put('\'');
+            }
+            self.put(c);
+        }
+        self.indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// yaml.v3's `yaml_emitter_write_double_quoted_scalar`.
+    fn double_quoted(&mut self, s: &str) {
+        self.indicator("\"", true, false, false);
+        for c in s.chars() {
+            if !is_printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
+                self.put('\\');
+                match double_quoted_escape(c) {
+                    Some(e) => self.put(e),
+                    None => {
+                        let v = c as u32;
+                        let text = if v <= 0xff {
+                            format!("x{v:02X}")
+                        } else if v <= 0xffff {
+                            format!("u{v:04X}")
+                        } else {
+                            format!("U{v:08X}")
+                        };
+                        text.chars().for_each(|c| self.put(c));
+                    }
+                }
+            } else {
+                self.put(c);
+            }
+        }
+        self.indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// yaml.v3's `yaml_emitter_write_literal_scalar`.
+    fn literal(&mut self, s: &str) {
+        self.indicator("|", true, false, false);
+        let first = s.chars().next();
+        if first.is_some_and(|c| c == ' ' || is_break(c)) {
+            self.indicator("4", false, false, false);
+        }
+        let mut rev = s.chars().rev();
+        let chomp = match (rev.next(), rev.next()) {
+            (Some(last), _) if !is_break(last) => Some("-"),
+            (Some(_), None) => Some("+"),
+            (Some(_), Some(prev)) if is_break(prev) => Some("+"),
+            _ => None,
+        };
+        if let Some(h) = chomp {
+            self.indicator(h, false, false, false);
+        }
+        self.whitespace = true;
+        let mut breaks = true;
+        for c in s.chars() {
+            if is_break(c) {
+                if c == '\n' {
+                    self.put_break();
+                } else {
+                    self.push(c);
+                    self.column = 0;
+                    self.indention = true;
+                }
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+    }
+}
+
+/// yaml.v3's `yaml_emitter_select_scalar_style`: the requested style, unless the text rules
+/// it out.
+fn select_style(s: &str, requested: Style, simple_key: bool) -> Style {
+    let a = analyze(s);
+    let mut style = requested;
+    if simple_key && a.multiline {
+        style = Style::Double;
+    }
+    if style == Style::Plain && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
+        style = Style::Single;
+    }
+    if style == Style::Single && !a.single_quoted_allowed {
+        style = Style::Double;
+    }
+    if style == Style::Literal && (!a.block_allowed || simple_key) {
+        style = Style::Double;
+    }
+    style
+}
+
+/// The one-letter escape yaml.v3 writes in double quotes for `c`, if it has one.
+fn double_quoted_escape(c: char) -> Option<char> {
+    Some(match c {
+        '\0' => '0',
+        '\x07' => 'a',
+        '\x08' => 'b',
+        '\t' => 't',
+        '\n' => 'n',
+        '\x0b' => 'v',
+        '\x0c' => 'f',
+        '\r' => 'r',
+        '\x1b' => 'e',
+        '"' => '"',
+        '\\' => '\\',
+        '\u{85}' => 'N',
+        '\u{a0}' => '_',
+        '\u{2028}' => 'L',
+        '\u{2029}' => 'P',
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
