@@ -85,30 +85,13 @@ fn analyze(value: &str) -> Analysis {
         };
     }
     let chars: Vec<char> = value.chars().collect();
-    let mut block_indicators = value.starts_with("---") || value.starts_with("...");
+    let block_indicators = has_indicator(value, &chars);
     let (mut line_breaks, mut special, mut tabs) = (false, false, false);
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
         (false, false, false, false);
     let (mut break_space, mut space_break) = (false, false);
     let (mut previous_space, mut previous_break) = (false, false);
-    let mut preceded_by_whitespace = true;
-    let blank = |c: Option<&char>| matches!(c, Some(' ' | '\t'));
     for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace = i + 1 >= chars.len() || blank(chars.get(i + 1));
-        if i == 0 {
-            match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-                | '%' | '@' | '`' => block_indicators = true,
-                '?' | ':' | '-' if followed_by_whitespace => block_indicators = true,
-                _ => {}
-            }
-        } else {
-            match c {
-                ':' if followed_by_whitespace => block_indicators = true,
-                '#' if preceded_by_whitespace => block_indicators = true,
-                _ => {}
-            }
-        }
         if c == '\t' {
             tabs = true;
         } else if !is_printable(c) {
@@ -132,7 +115,6 @@ fn analyze(value: &str) -> Analysis {
             previous_space = false;
             previous_break = false;
         }
-        preceded_by_whitespace = matches!(c, ' ' | '\t' | '\0') || is_break(c);
     }
     let mut a = Analysis {
         multiline: line_breaks,
@@ -161,6 +143,39 @@ fn analyze(value: &str) -> Analysis {
         a.block_plain_allowed = false;
     }
     a
+}
+
+/// Whether the text holds a YAML indicator where a plain scalar cannot (yaml.v3's
+/// `block_indicators`): `---` or `...` first, an indicator character first, `: ` anywhere,
+/// ` #` anywhere.
+fn has_indicator(value: &str, chars: &[char]) -> bool {
+    if value.starts_with("---") || value.starts_with("...") {
+        return true;
+    }
+    let blank = |c: Option<&char>| matches!(c, Some(' ' | '\t'));
+    let mut preceded_by_whitespace = true;
+    for (i, &c) in chars.iter().enumerate() {
+        let followed_by_whitespace = i + 1 >= chars.len() || blank(chars.get(i + 1));
+        let indicator = if i == 0 {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => true,
+                '?' | ':' | '-' => followed_by_whitespace,
+                _ => false,
+            }
+        } else {
+            match c {
+                ':' => followed_by_whitespace,
+                '#' => preceded_by_whitespace,
+                _ => false,
+            }
+        };
+        if indicator {
+            return true;
+        }
+        preceded_by_whitespace = matches!(c, ' ' | '\t' | '\0') || is_break(c);
+    }
+    false
 }
 
 /// yaml.v3's `isBase60Float`: `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.

@@ -30,7 +30,7 @@ pub use config::{OidcConfig, OidcError};
 use error::OAuthError;
 use issued::random_token;
 pub(crate) use issued::{Grant, Issued};
-use verify::verify;
+use verify::{Claims, verify};
 
 pub(crate) const GRANT_TYPE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub(crate) const SUBJECT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
@@ -106,6 +106,33 @@ pub(crate) fn exchange(
         ));
     };
     let params = params(headers, body)?;
+    let asked = asked(&params, served)?;
+    let lifetime = lifetime(config, params.expiration.as_ref())?;
+    let Some(subject) = params
+        .subject_token
+        .as_ref()
+        .filter(|t| !t.expose_secret().is_empty())
+    else {
+        return Err(OAuthError::invalid_request(
+            "missing parameter subject_token",
+        ));
+    };
+    let claims = verify(config, subject.expose_secret(), &asked.audience)?;
+    Ok(issue(issued, asked, lifetime, &claims))
+}
+
+/// What a well-formed request asks for.
+struct Asked {
+    audience: String,
+    organization: String,
+    /// The requested token type, and its kind (`organization`, `team` or `personal`).
+    requested: String,
+    kind: String,
+    scope: String,
+}
+
+/// The request's grant, token types, audience and scope, checked (the subject token aside).
+fn asked(params: &Params, served: Option<&str>) -> Result<Asked, OAuthError> {
     let required = |value: &Option<String>, name: &str| {
         value
             .as_deref()
@@ -148,46 +175,45 @@ pub(crate) fn exchange(
             OAuthError::invalid_request(format!(
                 "requested_token_type must be {TOKEN_TYPE_PREFIX}organization, team or personal"
             ))
-        })?;
+        })?
+        .to_owned();
     let scope = params.scope.clone().unwrap_or_default();
-    check_scope(kind, &scope)?;
-    let lifetime = lifetime(config, params.expiration.as_ref())?;
-    let Some(subject) = params
-        .subject_token
-        .as_ref()
-        .filter(|t| !t.expose_secret().is_empty())
-    else {
-        return Err(OAuthError::invalid_request(
-            "missing parameter subject_token",
-        ));
-    };
+    check_scope(&kind, &scope)?;
+    Ok(Asked {
+        organization: org.to_owned(),
+        audience,
+        requested,
+        kind,
+        scope,
+    })
+}
 
-    let claims = verify(config, subject.expose_secret(), &audience)?;
-
+/// A fresh token for a verified request, remembered by its digest, and the reply carrying it.
+fn issue(issued: &Issued, asked: Asked, lifetime: Duration, claims: &Claims) -> Response {
     let token = random_token();
     let grant = Grant {
         expires: Instant::now() + lifetime,
-        organization: org.to_owned(),
-        user: (kind == "personal")
-            .then(|| scope.strip_prefix("user:").map(str::to_owned))
+        organization: asked.organization.clone(),
+        user: (asked.kind == "personal")
+            .then(|| asked.scope.strip_prefix("user:").map(str::to_owned))
             .flatten(),
     };
     issued.insert(TokenDigest::of_bytes(token.as_bytes()), grant);
     tracing::info!(
         subject = claims.sub.as_deref().unwrap_or("-"),
-        organization = org,
-        token_type = kind,
+        organization = asked.organization,
+        token_type = asked.kind,
         expires_in = lifetime.as_secs(),
         "issued an access token by token exchange"
     );
     let reply = Reply {
         access_token: token,
-        issued_token_type: requested,
+        issued_token_type: asked.requested,
         token_type: "Bearer",
         expires_in: lifetime.as_secs(),
-        scope,
+        scope: asked.scope,
     };
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(reply)).into_response())
+    ([(header::CACHE_CONTROL, "no-store")], Json(reply)).into_response()
 }
 
 fn check_scope(kind: &str, scope: &str) -> Result<(), OAuthError> {
