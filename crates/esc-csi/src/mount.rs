@@ -17,9 +17,9 @@ use esc_csi_provider::proto::v1alpha1::MountRequest;
 use esc_csi_provider::wire::{Background, WireError};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::class_file::{self, ClassFileError};
 use crate::cli::MountArgs;
-use crate::keys::{KeyError, local_version_key};
-use crate::local::{self, ClassFileError};
+use crate::version_key::{KeyError, local_version_key};
 
 /// The default file mode the driver sends: 0644.
 const PERMISSION: &str = "420";
@@ -35,7 +35,7 @@ pub(crate) enum MountCmdError {
     #[error(transparent)]
     Wire(#[from] WireError),
     #[error(transparent)]
-    LocalServer(#[from] crate::esc_local::LocalServerError),
+    LocalServer(#[from] crate::local_server::LocalServerError),
     #[error("cannot start the provider: {0}")]
     Provider(String),
     #[error("the class has {count} warning{}, and --strict refuses them", if *count == 1 { "" } else { "s" })]
@@ -75,7 +75,7 @@ pub(crate) enum MountCmdError {
 }
 
 pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
-    let (spc, mut attributes) = local::load(&args.class, args.name.as_deref(), &args.pod)?;
+    let (spc, mut attributes) = class_file::load(&args.class, args.name.as_deref(), &args.pod)?;
     let class_name = spc.name;
     // A target that cannot be a folder is said before any call to ESC.
     if let Some(problem) = writer::check_target(&args.target) {
@@ -91,7 +91,8 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
     let from_env = token.is_some();
     let _local_server = match &args.environments {
         Some(dir) => {
-            let (server, url, local_token) = crate::esc_local::start(dir, token.as_ref()).await?;
+            let (server, url, local_token) =
+                crate::local_server::start(dir, token.as_ref()).await?;
             attributes.insert("apiUrl".to_owned(), url);
             token.get_or_insert(local_token);
             Some(server)
@@ -110,7 +111,7 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
     let settings = args.wiring(label).settings;
     let mut local_file = None;
     if let Ok(class) = Class::from_attributes(&attributes, &settings) {
-        local::print_warnings(&class.warnings);
+        class_file::print_warnings(&class.warnings);
         if args.strict && !class.warnings.is_empty() {
             return Err(MountCmdError::Strict {
                 count: class.warnings.len(),
@@ -136,7 +137,7 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
             },
             (MountCmdError::Refused { code, message }, None) => MountCmdError::Refused {
                 code,
-                message: local::locate_secrets_error(&args.class, &class_name, &message),
+                message: class_file::locate_secrets_error(&args.class, &class_name, &message),
             },
             (error, _) => error,
         })?;

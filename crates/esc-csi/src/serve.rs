@@ -11,8 +11,8 @@ use esc_csi_provider::{admin, server};
 use prometheus_client::registry::Registry;
 
 use crate::cli::ServeArgs;
-use crate::keys::{KeyError, version_key};
 use crate::signals::Signals;
+use crate::version_key::{KeyError, version_key};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ServeError {
