@@ -13,7 +13,7 @@ use esc_csi_provider::auth::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
 use esc_csi_provider::class::{AuthMethod, Class};
 use esc_csi_provider::kube_secrets::KubeSecrets;
 use esc_csi_provider::metrics::Metrics;
-use esc_csi_provider::proto::v1alpha1::MountRequest;
+use esc_csi_provider::proto::v1alpha1::{MountRequest, MountResponse};
 use esc_csi_provider::wire::{Background, WireError};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -106,24 +106,7 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
         (Some(_), true) => Some(TOKEN_ENV),
         (Some(_), false) => Some("the token made for the local ESC server"),
     };
-    // Warnings as check prints them (the provider's own log line for them is silenced); a
-    // class with problems is left to the provider, which lists them.
-    let settings = args.wiring(label).settings;
-    let mut local_file = None;
-    if let Ok(class) = Class::from_attributes(&attributes, &settings) {
-        class_file::print_warnings(&class.warnings);
-        if args.strict && !class.warnings.is_empty() {
-            return Err(MountCmdError::Strict {
-                count: class.warnings.len(),
-            });
-        }
-        if token.is_none() && class.auth_secret.is_none() && class.auth_method != AuthMethod::Oidc {
-            return Err(MountCmdError::NoToken);
-        }
-        if let Some(dir) = &args.environments {
-            local_file = Some(local_environment(dir, &class.environment)?);
-        }
-    }
+    let local_file = check_class(&args, &attributes, token.is_some(), label)?;
     let response = call_provider(&args, &attributes, token.as_ref(), label)
         .await
         .map_err(|error| match (error, &local_file) {
@@ -141,6 +124,40 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
             },
             (error, _) => error,
         })?;
+    write_files(&args, response)
+}
+
+/// Before any call: the class's warnings printed as check prints them (the provider's own
+/// log line for them is silenced), `--strict`, a token for a class that needs one, and the
+/// local file of its environment with `--environments`. A class with problems is left to
+/// the provider, which lists them.
+fn check_class(
+    args: &MountArgs,
+    attributes: &BTreeMap<String, String>,
+    has_token: bool,
+    label: Option<&'static str>,
+) -> Result<Option<PathBuf>, MountCmdError> {
+    let settings = args.wiring(label).settings;
+    let Ok(class) = Class::from_attributes(attributes, &settings) else {
+        return Ok(None);
+    };
+    class_file::print_warnings(&class.warnings);
+    if args.strict && !class.warnings.is_empty() {
+        return Err(MountCmdError::Strict {
+            count: class.warnings.len(),
+        });
+    }
+    if !has_token && class.auth_secret.is_none() && class.auth_method != AuthMethod::Oidc {
+        return Err(MountCmdError::NoToken);
+    }
+    match &args.environments {
+        Some(dir) => Ok(Some(local_environment(dir, &class.environment)?)),
+        None => Ok(None),
+    }
+}
+
+/// The response's files written into the target as the driver writes them, then the table.
+fn write_files(args: &MountArgs, response: MountResponse) -> Result<(), MountCmdError> {
     let versions: BTreeMap<String, String> = response
         .object_version
         .into_iter()
@@ -165,7 +182,7 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
             source,
         },
     })?;
-    print_table(&args, &payload, &versions, &outcome);
+    print_table(args, &payload, &versions, &outcome);
     Ok(())
 }
 
@@ -227,7 +244,7 @@ async fn call_provider(
     attributes: &BTreeMap<String, String>,
     token: Option<&SecretString>,
     label: Option<&str>,
-) -> Result<esc_csi_provider::proto::v1alpha1::MountResponse, MountCmdError> {
+) -> Result<MountResponse, MountCmdError> {
     let key = local_version_key(args.version_key_file.as_ref())?;
     // With a token at hand the auth Secret is never read, so no cluster is needed.
     let secrets = match token {
