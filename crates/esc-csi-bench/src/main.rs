@@ -6,11 +6,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use esc_csi_bench::BenchError;
 use esc_csi_bench::launch::{ChildLauncher, ExistingLauncher, Launcher};
 use esc_csi_bench::report::{self, Report};
 use esc_csi_bench::run::{RunOptions, run};
 use esc_csi_bench::scenario::{Auth, Class, Overrides, Scenario};
-use esc_csi_bench::{BenchError, parse_duration};
+use esc_gotext::parse_duration;
 
 /// Load tool for the esc-csi provider: Mount calls over its unix socket against an ESC
 /// stand-in, with throughput, latency, ESC calls, memory and errors.

@@ -112,138 +112,192 @@ const MIB: f64 = 1024.0;
 
 /// The targets that apply to `report`.
 pub fn checks(report: &Report) -> Vec<Check> {
-    let check = |target: &str, measured: String, pass: bool| Check {
-        scenario: report.scenario,
-        target: target.to_owned(),
-        measured,
-        pass,
-    };
-    let mut out = Vec::new();
-    let mib = |kib: u64| kib as f64 / MIB;
-    match report.scenario {
-        Scenario::Startup => {
-            if let Some(max) = report.ready_ms.iter().copied().reduce(f64::max) {
-                out.push(check(
-                    "ready within 100 ms of start",
-                    format!("max {max:.1} ms of {} starts", report.ready_ms.len()),
-                    max <= 100.0,
-                ));
-            }
-            // Judged on the daemon's own memory: code pages are clean and reclaimable, and how
-            // many are resident depends on the binary's layout, not on what the daemon holds.
-            if let Some(anon) = report.idle_anon_kib {
-                out.push(check(
-                    "idle anonymous memory (RssAnon) <= 4 MiB",
-                    format!(
-                        "{:.1} MiB (RSS {})",
-                        mib(anon),
-                        report
-                            .idle_rss_kib
-                            .map_or("-".into(), |rss| format!("{:.1} MiB", mib(rss)))
-                    ),
-                    mib(anon) <= 4.0,
-                ));
-            }
-        }
-        Scenario::Warm => {
-            let c = report.params.concurrency;
-            out.push(check(
-                ">= 5,000 mounts/s (10 items, concurrency 64)",
-                format!(
-                    "{:.0}/s ({} items, concurrency {c})",
-                    report.throughput,
-                    report.params.items_label()
-                ),
-                report.throughput >= 5000.0,
-            ));
-        }
-        Scenario::WarmRate => {
-            let offered = report.params.rate.unwrap_or(0.0);
-            out.push(check(
-                "keeps up with 5,000 mounts/s offered",
-                format!("{:.0}/s of {offered:.0}/s offered", report.throughput),
-                report.throughput >= 0.98 * offered && offered >= 5000.0,
-            ));
-            if let Some(l) = report.latency {
-                out.push(check(
-                    "p99 < 5 ms at that load (<= 64 in flight)",
-                    format!("{:.2} ms", l.p99_ms),
-                    l.p99_ms < 5.0,
-                ));
-            }
-        }
-        Scenario::Hostile => {
-            if let Some(peak) = report.peak_rss_kib {
-                out.push(check(
-                    "hostile mounts at once: RSS <= 128 MiB (the chart's limit)",
-                    format!(
-                        "peak {:.1} MiB, {} at once",
-                        mib(peak),
-                        report.params.concurrency
-                    ),
-                    mib(peak) <= 128.0,
-                ));
-            }
-            if let Some(ms) = report.version_max_ms {
-                out.push(check(
-                    "Version answered within 1 s throughout",
-                    format!("slowest {ms:.1} ms"),
-                    ms <= 1000.0,
-                ));
-            }
-        }
-        s if s.is_cold() => {
-            let n = report.mounts as usize;
-            out.push(check(
-                "one open + one read per cold mount",
-                format!(
-                    "{} opens + {} reads for {n} mounts",
-                    report.esc_opens, report.esc_reads
-                ),
-                report.esc_opens == n && report.esc_reads == n,
-            ));
-            if let (Some(mount), Some(bare)) = (report.latency, report.esc_round_trips) {
-                let over = mount.p50_ms - bare.p50_ms;
-                out.push(check(
-                    "p50 within 2 ms of two ESC round trips",
-                    format!(
-                        "{:.2} ms vs {:.2} ms bare open+read ({over:+.2} ms)",
-                        mount.p50_ms, bare.p50_ms
-                    ),
-                    over <= 2.0,
-                ));
-            }
-        }
-        Scenario::Storm => {
-            out.push(check(
-                "1,000 concurrent first mounts make one open",
-                format!(
-                    "{} open, {} read for {} mounts",
-                    report.esc_opens, report.esc_reads, report.mounts
-                ),
-                report.esc_opens == 1,
-            ));
-            if let Some(peak) = report.peak_rss_kib {
-                out.push(check(
-                    "RSS <= 64 MiB during the storm",
-                    format!("peak {:.1} MiB", mib(peak)),
-                    mib(peak) <= 64.0,
-                ));
-            }
-        }
-        Scenario::Rotation => out.push(check(
+    let mut out = match report.scenario {
+        Scenario::Startup => startup_checks(report),
+        Scenario::Warm => warm_checks(report),
+        Scenario::WarmRate => warm_rate_checks(report),
+        Scenario::Hostile => hostile_checks(report),
+        s if s.is_cold() => cold_checks(report),
+        Scenario::Storm => storm_checks(report),
+        Scenario::Rotation => vec![check(
+            report,
             "re-mount wave after expiry makes one open (cache contract)",
             format!(
                 "{} open, {} read for {} re-mounts",
                 report.esc_opens, report.esc_reads, report.mounts
             ),
             report.esc_opens == 1,
-        )),
-        _ => {}
+        )],
+        _ => Vec::new(),
+    };
+    out.extend(errors_check(report));
+    out
+}
+
+fn check(report: &Report, target: &str, measured: String, pass: bool) -> Check {
+    Check {
+        scenario: report.scenario,
+        target: target.to_owned(),
+        measured,
+        pass,
     }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / MIB
+}
+
+/// Readiness after start, and the idle daemon's own memory.
+fn startup_checks(report: &Report) -> Vec<Check> {
+    let mut out = Vec::new();
+    if let Some(max) = report.ready_ms.iter().copied().reduce(f64::max) {
+        out.push(check(
+            report,
+            "ready within 100 ms of start",
+            format!("max {max:.1} ms of {} starts", report.ready_ms.len()),
+            max <= 100.0,
+        ));
+    }
+    // Judged on the daemon's own memory: code pages are clean and reclaimable, and how
+    // many are resident depends on the binary's layout, not on what the daemon holds.
+    if let Some(anon) = report.idle_anon_kib {
+        out.push(check(
+            report,
+            "idle anonymous memory (RssAnon) <= 4 MiB",
+            format!(
+                "{:.1} MiB (RSS {})",
+                mib(anon),
+                report
+                    .idle_rss_kib
+                    .map_or("-".into(), |rss| format!("{:.1} MiB", mib(rss)))
+            ),
+            mib(anon) <= 4.0,
+        ));
+    }
+    out
+}
+
+/// Throughput of warm mounts.
+fn warm_checks(report: &Report) -> Vec<Check> {
+    let mut out = Vec::new();
+    let c = report.params.concurrency;
+    out.push(check(
+        report,
+        ">= 5,000 mounts/s (10 items, concurrency 64)",
+        format!(
+            "{:.0}/s ({} items, concurrency {c})",
+            report.throughput,
+            report.params.items_label()
+        ),
+        report.throughput >= 5000.0,
+    ));
+    out
+}
+
+/// Keeping up with an offered rate, and the latency at it.
+fn warm_rate_checks(report: &Report) -> Vec<Check> {
+    let mut out = Vec::new();
+    let offered = report.params.rate.unwrap_or(0.0);
+    out.push(check(
+        report,
+        "keeps up with 5,000 mounts/s offered",
+        format!("{:.0}/s of {offered:.0}/s offered", report.throughput),
+        report.throughput >= 0.98 * offered && offered >= 5000.0,
+    ));
+    if let Some(l) = report.latency {
+        out.push(check(
+            report,
+            "p99 < 5 ms at that load (<= 64 in flight)",
+            format!("{:.2} ms", l.p99_ms),
+            l.p99_ms < 5.0,
+        ));
+    }
+    out
+}
+
+/// Memory and responsiveness under hostile mounts.
+fn hostile_checks(report: &Report) -> Vec<Check> {
+    let mut out = Vec::new();
+    if let Some(peak) = report.peak_rss_kib {
+        out.push(check(
+            report,
+            "hostile mounts at once: RSS <= 128 MiB (the chart's limit)",
+            format!(
+                "peak {:.1} MiB, {} at once",
+                mib(peak),
+                report.params.concurrency
+            ),
+            mib(peak) <= 128.0,
+        ));
+    }
+    if let Some(ms) = report.version_max_ms {
+        out.push(check(
+            report,
+            "Version answered within 1 s throughout",
+            format!("slowest {ms:.1} ms"),
+            ms <= 1000.0,
+        ));
+    }
+    out
+}
+
+/// ESC calls per cold mount and the latency they add.
+fn cold_checks(report: &Report) -> Vec<Check> {
+    let mut out = Vec::new();
+    let n = report.mounts as usize;
+    out.push(check(
+        report,
+        "one open + one read per cold mount",
+        format!(
+            "{} opens + {} reads for {n} mounts",
+            report.esc_opens, report.esc_reads
+        ),
+        report.esc_opens == n && report.esc_reads == n,
+    ));
+    if let (Some(mount), Some(bare)) = (report.latency, report.esc_round_trips) {
+        let over = mount.p50_ms - bare.p50_ms;
+        out.push(check(
+            report,
+            "p50 within 2 ms of two ESC round trips",
+            format!(
+                "{:.2} ms vs {:.2} ms bare open+read ({over:+.2} ms)",
+                mount.p50_ms, bare.p50_ms
+            ),
+            over <= 2.0,
+        ));
+    }
+    out
+}
+
+/// One open for a storm of first mounts, and the memory it takes.
+fn storm_checks(report: &Report) -> Vec<Check> {
+    let mut out = Vec::new();
+    out.push(check(
+        report,
+        "1,000 concurrent first mounts make one open",
+        format!(
+            "{} open, {} read for {} mounts",
+            report.esc_opens, report.esc_reads, report.mounts
+        ),
+        report.esc_opens == 1,
+    ));
+    if let Some(peak) = report.peak_rss_kib {
+        out.push(check(
+            report,
+            "RSS <= 64 MiB during the storm",
+            format!("peak {:.1} MiB", mib(peak)),
+            mib(peak) <= 64.0,
+        ));
+    }
+    out
+}
+
+/// Hostile scenarios: every refusal is a budget's; the others but startup: no errors at all.
+fn errors_check(report: &Report) -> Option<Check> {
     if report.scenario == Scenario::Hostile {
         let budgets = ["ResourceExhausted", "Unavailable", "DeadlineExceeded"];
-        out.push(check(
+        return Some(check(
+            report,
             "every refusal is a budget's",
             format!("{} refused: {:?}", report.errors, report.error_codes),
             report
@@ -251,17 +305,18 @@ pub fn checks(report: &Report) -> Vec<Check> {
                 .keys()
                 .all(|code| budgets.contains(&code.as_str())),
         ));
-    } else if report.scenario != Scenario::Startup {
-        out.push(check(
+    }
+    (report.scenario != Scenario::Startup).then(|| {
+        check(
+            report,
             "no errors",
             match &report.first_error {
                 Some(e) => format!("{} errors, e.g. {e}", report.errors),
                 None => format!("{} errors", report.errors),
             },
             report.errors == 0,
-        ));
-    }
-    out
+        )
+    })
 }
 
 /// The scenarios side by side.

@@ -224,6 +224,16 @@ impl Class {
             Class::Hostile => "hostile",
         }
     }
+
+    /// How many items the class adds to the classic ones (`workload`'s `KIND_SECRETS`, and
+    /// with [`Class::Hostile`] its `HOSTILE_SECRETS` too; a test there counts them).
+    pub fn added_items(self) -> usize {
+        match self {
+            Class::Classic => 0,
+            Class::EveryKind => 5,
+            Class::Hostile => 5 + 3,
+        }
+    }
 }
 
 /// When a load phase ends.
@@ -273,12 +283,7 @@ impl Params {
     pub fn items_label(&self) -> String {
         match self.class {
             Class::Classic => self.items.to_string(),
-            Class::EveryKind => format!("{}+{}", self.items, crate::workload::KIND_ITEMS),
-            Class::Hostile => format!(
-                "{}+{}",
-                self.items,
-                crate::workload::KIND_ITEMS + crate::workload::HOSTILE_ITEMS
-            ),
+            class => format!("{}+{}", self.items, class.added_items()),
         }
     }
 }

@@ -25,9 +25,6 @@ fn item(i: usize) -> String {
     format!("item{i:03}")
 }
 
-/// How many items [`Class::EveryKind`] adds to the classic ones: [`KIND_SECRETS`].
-pub const KIND_ITEMS: usize = 5;
-
 /// The items of [`Class::EveryKind`] beyond the classic ones: one of each kind of issue 16,
 /// over [`kind_values`]: ten files (`.env`, `env.sh`, four in `settings/`, three in
 /// `esc-files/`, `database-url`).
@@ -38,9 +35,6 @@ const KIND_SECRETS: &str = "\
 - {files: esc-files, mode: '0400'}
 - {fileName: database-url, template: 'postgres://${db.user}:${db.password}@${db.host}:${db.port}/orders?sslmode=${db.sslmode}'}
 ";
-
-/// How many items [`Class::Hostile`] adds to those of [`Class::EveryKind`]: [`HOSTILE_SECRETS`].
-pub const HOSTILE_ITEMS: usize = 3;
 
 /// The items of [`Class::Hostile`] beyond those of [`Class::EveryKind`], over
 /// [`hostile_values`]: each costs the daemon in proportion to the reply, and most are refused
@@ -250,6 +244,17 @@ mod tests {
     }
 
     #[test]
+    fn each_class_adds_as_many_items_as_it_says() {
+        for class in [Class::Classic, Class::EveryKind, Class::Hostile] {
+            let w = Workload::new("http://127.0.0.1:1/api/esc", 2, Auth::NodePublish, class);
+            let attributes: BTreeMap<String, String> =
+                serde_json::from_str(&w.request(0, vec![]).attributes).unwrap();
+            let items = attributes[keys::SECRETS].lines().count();
+            assert_eq!(items, 2 + class.added_items(), "{class:?}");
+        }
+    }
+
+    #[test]
     fn the_every_kind_class_adds_one_item_of_each_new_kind_over_values_it_finds() {
         let w = Workload::new(
             "http://127.0.0.1:1/api/esc",
@@ -261,7 +266,7 @@ mod tests {
             serde_json::from_str(&w.request(0, vec![]).attributes).unwrap();
         let secrets = &attributes[keys::SECRETS];
         assert!(secrets.starts_with("- {fileName: item000, secretKey: item000}\n"));
-        assert_eq!(secrets.lines().count(), 2 + KIND_ITEMS);
+        assert_eq!(secrets.lines().count(), 2 + Class::EveryKind.added_items());
         for kind in [
             "format: dotenv",
             "format: shell",

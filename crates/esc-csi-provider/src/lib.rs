@@ -18,7 +18,7 @@
 //! coalescing TTL store), [`metrics`] (one registry's worth of counters), [`admin`] (the
 //! operator's HTTP endpoints) and [`compose`], the composition root that puts them together the
 //! same way for every caller. Imports run one way: no module imports one above it (a test in
-//! `tests/it/layering.rs` keeps every crate free of import circles).
+//! `crates/esc-csi/tests/it/import_circles.rs` keeps every crate free of import circles).
 
 pub mod admin;
 pub mod cache;

@@ -7,8 +7,8 @@ use esc_csi_provider::class::items::{Format, Item, Shape};
 use esc_csi_provider::class::{AuthMethod, Class};
 use esc_csi_provider::credential::{AuthError, TOKEN_KEY};
 
+use crate::class_file::{self, ClassFileError};
 use crate::cli::CheckArgs;
-use crate::local::{self, ClassFileError};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum CheckError {
@@ -37,7 +37,7 @@ pub(crate) enum CheckError {
 }
 
 pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
-    let (spc, attributes) = local::load(&args.class, args.name.as_deref(), &args.pod)?;
+    let (spc, attributes) = class_file::load(&args.class, args.name.as_deref(), &args.pod)?;
     let settings = args.settings();
     let class =
         Class::from_attributes(&attributes, &settings).map_err(|problems| CheckError::Invalid {
@@ -45,7 +45,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
             total: problems.len(),
             problems: problems
                 .iter()
-                .map(|p| local::locate_secrets_error(&args.class, &spc.name, &p.to_string()))
+                .map(|p| class_file::locate_secrets_error(&args.class, &spc.name, &p.to_string()))
                 .chain((problems.more() > 0).then(|| format!("… and {} more", problems.more())))
                 .collect(),
         })?;
@@ -78,7 +78,7 @@ pub(crate) fn run(args: &CheckArgs) -> Result<(), CheckError> {
     let _ = writeln!(out, "  auth: {auth}");
     drop(out);
     let all: Vec<&String> = class.warnings.iter().chain(&auth_warning).collect();
-    crate::local::print_warnings(&all);
+    crate::class_file::print_warnings(&all);
     if args.strict && !all.is_empty() {
         return Err(CheckError::Strict {
             name: spc.name,

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use esc_api::ClientOptions;
 use esc_csi_provider::cache::CacheOptions;
 use esc_csi_provider::grpc::ServiceOptions;
+use esc_gotext::{duration_text, parse_duration};
 use url::Url;
 
 /// Mounts Pulumi ESC environments into Kubernetes pods through the Secrets Store CSI Driver.
@@ -280,37 +281,6 @@ pub(crate) struct ServeArgs {
     pub(crate) serve_stale_on_error: Option<Duration>,
 }
 
-/// A library default as a flag's default text, in the largest unit that keeps it whole.
-pub(crate) fn duration_text(duration: Duration) -> String {
-    let ms = duration.as_millis();
-    match ms {
-        0 => "0s".to_owned(),
-        ms if ms % 3_600_000 == 0 => format!("{}h", ms / 3_600_000),
-        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
-        ms if ms % 1000 == 0 => format!("{}s", ms / 1000),
-        ms => format!("{ms}ms"),
-    }
-}
-
-/// `500ms`, `30s`, `2m`, `1h`.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?} needs a unit: ms, s, m or h"))?;
-    let (number, unit) = text.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration such as 30s"))?;
-    match unit {
-        "ms" => Ok(Duration::from_millis(n)),
-        "s" => Ok(Duration::from_secs(n)),
-        "m" => Ok(Duration::from_secs(n.saturating_mul(60))),
-        "h" => Ok(Duration::from_secs(n.saturating_mul(3600))),
-        _ => Err(format!("{text:?} has unit {unit:?}; use ms, s, m or h")),
-    }
-}
-
 /// A count that must be at least 1.
 fn at_least_one(text: &str) -> Result<usize, String> {
     match text.trim().parse::<usize>() {
@@ -323,33 +293,6 @@ fn at_least_one(text: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_ms_s_m_and_h() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(
-            parse_duration("30"),
-            Err("\"30\" needs a unit: ms, s, m or h".into())
-        );
-        assert_eq!(
-            parse_duration("3d"),
-            Err("\"3d\" has unit \"d\"; use ms, s, m or h".into())
-        );
-        assert!(parse_duration("s").is_err());
-    }
-
-    #[test]
-    fn a_default_duration_reads_back_as_itself() {
-        for ms in [0, 500, 1000, 30_000, 60_000, 90_000, 3_600_000] {
-            let duration = Duration::from_millis(ms);
-            assert_eq!(parse_duration(&duration_text(duration)), Ok(duration));
-        }
-        assert_eq!(duration_text(Duration::from_secs(30)), "30s");
-        assert_eq!(duration_text(Duration::from_secs(120)), "2m");
-    }
 
     #[test]
     fn the_command_line_is_well_formed() {

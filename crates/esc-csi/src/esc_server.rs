@@ -47,7 +47,7 @@ pub(crate) struct EscServerArgs {
         long,
         env = "ESC_CSI_ESC_SERVER_DEFAULT_OPEN_DURATION",
         default_value = "1h",
-        value_parser = esc_server::parse_duration
+        value_parser = esc_gotext::parse_duration
     )]
     pub(crate) default_open_duration: Duration,
 
@@ -56,7 +56,7 @@ pub(crate) struct EscServerArgs {
         long,
         env = "ESC_CSI_ESC_SERVER_MAX_OPEN_DURATION",
         default_value = "24h",
-        value_parser = esc_server::parse_duration
+        value_parser = esc_gotext::parse_duration
     )]
     pub(crate) max_open_duration: Duration,
 
@@ -70,7 +70,7 @@ pub(crate) struct EscServerArgs {
         long,
         env = "ESC_CSI_ESC_SERVER_EVALUATION_WAIT",
         default_value = "30s",
-        value_parser = esc_server::parse_duration
+        value_parser = esc_gotext::parse_duration
     )]
     pub(crate) evaluation_wait: Duration,
 

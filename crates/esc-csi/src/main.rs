@@ -2,16 +2,16 @@
 
 mod budget_args;
 mod check;
+mod class_file;
 mod cli;
-mod esc_local;
 mod esc_server;
-mod keys;
-mod local;
+mod local_server;
 mod logging;
 mod mount;
 mod options;
 mod serve;
 mod signals;
+mod version_key;
 
 use std::process::ExitCode;
 use std::time::Duration;

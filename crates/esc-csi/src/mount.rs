@@ -13,13 +13,13 @@ use esc_csi_provider::class::{AuthMethod, Class};
 use esc_csi_provider::compose::{Background, WireError};
 use esc_csi_provider::credential::kube::KubeSecrets;
 use esc_csi_provider::credential::{NO_NODE_PUBLISH_SECRET_REF, TOKEN_KEY};
-use esc_csi_provider::grpc::proto::v1alpha1::MountRequest;
+use esc_csi_provider::grpc::proto::v1alpha1::{MountRequest, MountResponse};
 use esc_csi_provider::metrics::Metrics;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::class_file::{self, ClassFileError};
 use crate::cli::MountArgs;
-use crate::keys::{KeyError, local_version_key};
-use crate::local::{self, ClassFileError};
+use crate::version_key::{KeyError, local_version_key};
 
 /// The default file mode the driver sends: 0644.
 const PERMISSION: &str = "420";
@@ -34,8 +34,8 @@ pub(crate) enum MountCmdError {
     Key(#[from] KeyError),
     #[error(transparent)]
     Wire(#[from] WireError),
-    #[error("cannot start the local ESC server: {0}")]
-    LocalServer(String),
+    #[error(transparent)]
+    LocalServer(#[from] crate::local_server::LocalServerError),
     #[error("cannot start the provider: {0}")]
     Provider(String),
     #[error("the class has {count} warning{}, and --strict refuses them", if *count == 1 { "" } else { "s" })]
@@ -75,7 +75,7 @@ pub(crate) enum MountCmdError {
 }
 
 pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
-    let (spc, mut attributes) = local::load(&args.class, args.name.as_deref(), &args.pod)?;
+    let (spc, mut attributes) = class_file::load(&args.class, args.name.as_deref(), &args.pod)?;
     let class_name = spc.name;
     // A target that cannot be a folder is said before any call to ESC.
     if let Some(problem) = writer::check_target(&args.target) {
@@ -91,7 +91,8 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
     let from_env = token.is_some();
     let _local_server = match &args.environments {
         Some(dir) => {
-            let (server, url, local_token) = crate::esc_local::start(dir, token.as_ref()).await?;
+            let (server, url, local_token) =
+                crate::local_server::start(dir, token.as_ref()).await?;
             attributes.insert("apiUrl".to_owned(), url);
             token.get_or_insert(local_token);
             Some(server)
@@ -105,24 +106,7 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
         (Some(_), true) => Some(TOKEN_ENV),
         (Some(_), false) => Some("the token made for the local ESC server"),
     };
-    // Warnings as check prints them (the provider's own log line for them is silenced); a
-    // class with problems is left to the provider, which lists them.
-    let settings = args.wiring(label).settings;
-    let mut local_file = None;
-    if let Ok(class) = Class::from_attributes(&attributes, &settings) {
-        local::print_warnings(&class.warnings);
-        if args.strict && !class.warnings.is_empty() {
-            return Err(MountCmdError::Strict {
-                count: class.warnings.len(),
-            });
-        }
-        if token.is_none() && class.auth_secret.is_none() && class.auth_method != AuthMethod::Oidc {
-            return Err(MountCmdError::NoToken);
-        }
-        if let Some(dir) = &args.environments {
-            local_file = Some(local_environment(dir, &class.environment)?);
-        }
-    }
+    let local_file = check_class(&args, &attributes, token.is_some(), label)?;
     let response = call_provider(&args, &attributes, token.as_ref(), label)
         .await
         .map_err(|error| match (error, &local_file) {
@@ -136,10 +120,44 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
             },
             (MountCmdError::Refused { code, message }, None) => MountCmdError::Refused {
                 code,
-                message: local::locate_secrets_error(&args.class, &class_name, &message),
+                message: class_file::locate_secrets_error(&args.class, &class_name, &message),
             },
             (error, _) => error,
         })?;
+    write_files(&args, response)
+}
+
+/// Before any call: the class's warnings printed as check prints them (the provider's own
+/// log line for them is silenced), `--strict`, a token for a class that needs one, and the
+/// local file of its environment with `--environments`. A class with problems is left to
+/// the provider, which lists them.
+fn check_class(
+    args: &MountArgs,
+    attributes: &BTreeMap<String, String>,
+    has_token: bool,
+    label: Option<&'static str>,
+) -> Result<Option<PathBuf>, MountCmdError> {
+    let settings = args.wiring(label).settings;
+    let Ok(class) = Class::from_attributes(attributes, &settings) else {
+        return Ok(None);
+    };
+    class_file::print_warnings(&class.warnings);
+    if args.strict && !class.warnings.is_empty() {
+        return Err(MountCmdError::Strict {
+            count: class.warnings.len(),
+        });
+    }
+    if !has_token && class.auth_secret.is_none() && class.auth_method != AuthMethod::Oidc {
+        return Err(MountCmdError::NoToken);
+    }
+    match &args.environments {
+        Some(dir) => Ok(Some(local_environment(dir, &class.environment)?)),
+        None => Ok(None),
+    }
+}
+
+/// The response's files written into the target as the driver writes them, then the table.
+fn write_files(args: &MountArgs, response: MountResponse) -> Result<(), MountCmdError> {
     let versions: BTreeMap<String, String> = response
         .object_version
         .into_iter()
@@ -164,7 +182,7 @@ pub(crate) async fn run(args: MountArgs) -> Result<(), MountCmdError> {
             source,
         },
     })?;
-    print_table(&args, &payload, &versions, &outcome);
+    print_table(args, &payload, &versions, &outcome);
     Ok(())
 }
 
@@ -226,7 +244,7 @@ async fn call_provider(
     attributes: &BTreeMap<String, String>,
     token: Option<&SecretString>,
     label: Option<&str>,
-) -> Result<esc_csi_provider::grpc::proto::v1alpha1::MountResponse, MountCmdError> {
+) -> Result<MountResponse, MountCmdError> {
     let key = local_version_key(args.version_key_file.as_ref())?;
     // With a token at hand the auth Secret is never read, so no cluster is needed.
     let secrets = match token {

@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use tokio::task::JoinHandle;
+
 use esc_csi_provider::compose::WireError;
 use esc_csi_provider::credential::kube::KubeSecrets;
 use esc_csi_provider::metrics::Metrics;
@@ -11,8 +13,8 @@ use esc_csi_provider::{admin, grpc::socket};
 use prometheus_client::registry::Registry;
 
 use crate::cli::ServeArgs;
-use crate::keys::{KeyError, version_key};
-use crate::signals::Signals;
+use crate::signals::{Forwarded, Signals};
+use crate::version_key::{KeyError, version_key};
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ServeError {
@@ -77,24 +79,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
     );
     let service = wiring.provider(secrets, key, metrics)?;
     let admin = admin::router_owning(Arc::new(registry), args.endpoint.clone(), owned.clone());
-    let mut admin_addrs: Vec<SocketAddr> = Vec::new();
-    for addr in [args.metrics_addr, args.health_addr].into_iter().flatten() {
-        if !admin_addrs.contains(&addr) {
-            admin_addrs.push(addr);
-        }
-    }
-    let mut admin_tasks = Vec::new();
-    for addr in admin_addrs {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServeError::BindAdmin { addr, source })?;
-        let addr = listener.local_addr().unwrap_or(addr);
-        tracing::info!(%addr, "metrics and health endpoints listening");
-        let router = admin.clone();
-        admin_tasks.push(tokio::spawn(
-            async move { axum::serve(listener, router).await },
-        ));
-    }
+    let admin_tasks = serve_admin(&admin, [args.metrics_addr, args.health_addr]).await?;
 
     let listener = socket::bind(&args.endpoint).map_err(|source| ServeError::Bind {
         path: args.endpoint.clone(),
@@ -108,32 +93,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         "esc-csi provider listening"
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut serving = tokio::spawn(socket::serve(listener, service, async {
+    let serving = tokio::spawn(socket::serve(listener, service, async {
         let _ = stopped.await;
     }));
-    let result = tokio::select! {
-        result = &mut serving => result,
-        name = signals.recv() => {
-            tracing::info!(
-                grace = ?args.shutdown_grace,
-                "{name}: shutting down; in-flight mounts may finish within the grace period"
-            );
-            let _ = stop.send(());
-            tokio::select! {
-                result = &mut serving => result,
-                () = tokio::time::sleep(args.shutdown_grace) => {
-                    tracing::warn!("grace period over with mounts still in flight: stopping them");
-                    serving.abort();
-                    Ok(Ok(()))
-                }
-                name = signals.recv() => {
-                    tracing::warn!("{name} again: stopping at once");
-                    serving.abort();
-                    Ok(Ok(()))
-                }
-            }
-        }
-    };
+    let result = until_stopped(serving, stop, &mut signals, args.shutdown_grace).await;
     for task in admin_tasks {
         task.abort();
     }
@@ -146,5 +109,64 @@ pub(crate) async fn run(args: ServeArgs) -> Result<(), ServeError> {
         }
         Ok(Err(e)) => Err(ServeError::Serve(e)),
         Err(e) => Err(ServeError::Task(e.to_string())),
+    }
+}
+
+/// Serves the metrics and health endpoints on each distinct address given.
+async fn serve_admin(
+    admin: &axum::Router,
+    addrs: [Option<SocketAddr>; 2],
+) -> Result<Vec<JoinHandle<std::io::Result<()>>>, ServeError> {
+    let mut distinct: Vec<SocketAddr> = Vec::new();
+    for addr in addrs.into_iter().flatten() {
+        if !distinct.contains(&addr) {
+            distinct.push(addr);
+        }
+    }
+    let mut tasks = Vec::new();
+    for addr in distinct {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServeError::BindAdmin { addr, source })?;
+        let addr = listener.local_addr().unwrap_or(addr);
+        tracing::info!(%addr, "metrics and health endpoints listening");
+        let router = admin.clone();
+        tasks.push(tokio::spawn(
+            async move { axum::serve(listener, router).await },
+        ));
+    }
+    Ok(tasks)
+}
+
+/// Waits for the server to end or for a signal; after a signal, in-flight mounts get `grace`
+/// to finish, and a second signal stops them at once.
+async fn until_stopped<T>(
+    mut serving: JoinHandle<Result<(), T>>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    signals: &mut Forwarded,
+    grace: std::time::Duration,
+) -> Result<Result<(), T>, tokio::task::JoinError> {
+    tokio::select! {
+        result = &mut serving => result,
+        name = signals.recv() => {
+            tracing::info!(
+                grace = ?grace,
+                "{name}: shutting down; in-flight mounts may finish within the grace period"
+            );
+            let _ = stop.send(());
+            tokio::select! {
+                result = &mut serving => result,
+                () = tokio::time::sleep(grace) => {
+                    tracing::warn!("grace period over with mounts still in flight: stopping them");
+                    serving.abort();
+                    Ok(Ok(()))
+                }
+                name = signals.recv() => {
+                    tracing::warn!("{name} again: stopping at once");
+                    serving.abort();
+                    Ok(Ok(()))
+                }
+            }
+        }
     }
 }

@@ -4,7 +4,6 @@
 //! The scanner works on bytes, like the reference, so offsets are byte offsets into the
 //! string's value; they become source ranges for single-line plain scalars.
 
-use crate::ast::Part;
 use crate::syntax::Node;
 use crate::{Diagnostic, Range, Severity};
 
@@ -27,6 +26,13 @@ pub(crate) struct Accessor {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Access {
     pub(crate) accessors: Vec<Accessor>,
+}
+
+/// A piece of an interpolated string: literal text, then the access it is followed by.
+#[derive(Debug, Clone)]
+pub(crate) struct Part {
+    pub(crate) text: String,
+    pub(crate) access: Option<Access>,
 }
 
 /// Splits a string into literal text and property accesses.

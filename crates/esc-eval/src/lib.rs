@@ -17,7 +17,6 @@ mod resolve;
 mod schema;
 mod syntax;
 mod toyaml;
-mod validate;
 
 pub use budget::Limits;
 pub use crypt::{EnvelopeError, decode_envelope, encode_envelope};

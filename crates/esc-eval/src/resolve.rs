@@ -213,72 +213,18 @@ fn parse_finite(s: &str) -> Option<f64> {
 /// yaml.v3's timestamp check: `YYYY-M-D`, optionally followed by `T`/`t` and a time with a
 /// zone (`Z` or `±hh:mm`), or by a space and a time without one.
 pub(crate) fn is_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
-        return false;
-    }
-    let year: u32 = s[..4].parse().unwrap_or(0);
-    let mut rest = &s[5..];
-    let num = |rest: &mut &str| -> Option<u32> {
-        let n = rest.bytes().take(2).take_while(u8::is_ascii_digit).count();
-        if n == 0 {
-            return None;
-        }
-        let v = rest[..n].parse().ok()?;
-        *rest = &rest[n..];
-        Some(v)
-    };
-    let Some(month) = num(&mut rest) else {
+    let Some(rest) = after_date(s) else {
         return false;
     };
-    let Some(day) = rest.strip_prefix('-').and_then(|mut r| {
-        let d = num(&mut r)?;
-        rest = r;
-        Some(d)
-    }) else {
+    let zoned = match rest.as_bytes().first() {
+        None => return true,
+        Some(b'T' | b't') => true,
+        Some(b' ') => false,
+        Some(_) => return false,
+    };
+    let Some(rest) = after_time(&rest[1..]) else {
         return false;
     };
-    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
-    let days = match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if leap => 29,
-        2 => 28,
-        _ => return false,
-    };
-    if day == 0 || day > days {
-        return false;
-    }
-    if rest.is_empty() {
-        return true;
-    }
-    let zoned = match rest.as_bytes()[0] {
-        b'T' | b't' => true,
-        b' ' => false,
-        _ => return false,
-    };
-    rest = &rest[1..];
-    let time = |rest: &mut &str| -> Option<()> {
-        let h = num(rest)?;
-        *rest = rest.strip_prefix(':')?;
-        let m = num(rest)?;
-        *rest = rest.strip_prefix(':')?;
-        let sec = num(rest)?;
-        if h > 23 || m > 59 || sec > 59 {
-            return None;
-        }
-        if let Some(r) = rest.strip_prefix(['.', ',']) {
-            let n = r.bytes().take_while(u8::is_ascii_digit).count();
-            if n == 0 {
-                return None;
-            }
-            *rest = &r[n..];
-        }
-        Some(())
-    };
-    if time(&mut rest).is_none() {
-        return false;
-    }
     if !zoned {
         return rest.is_empty();
     }
@@ -293,6 +239,59 @@ pub(crate) fn is_timestamp(s: &str) -> bool {
         && z[3] == b':'
         && z[4].is_ascii_digit()
         && z[5].is_ascii_digit()
+}
+
+/// One or two digits at the start of `rest`, consumed.
+fn one_or_two_digits(rest: &mut &str) -> Option<u32> {
+    let n = rest.bytes().take(2).take_while(u8::is_ascii_digit).count();
+    if n == 0 {
+        return None;
+    }
+    let v = rest[..n].parse().ok()?;
+    *rest = &rest[n..];
+    Some(v)
+}
+
+/// What follows a valid `YYYY-M-D` date at the start of `s` (the day within its month).
+fn after_date(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return None;
+    }
+    let year: u32 = s[..4].parse().unwrap_or(0);
+    let mut rest = &s[5..];
+    let month = one_or_two_digits(&mut rest)?;
+    rest = rest.strip_prefix('-')?;
+    let day = one_or_two_digits(&mut rest)?;
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    (day != 0 && day <= days).then_some(rest)
+}
+
+/// What follows a valid `h:m:s[.fraction]` time at the start of `rest`.
+fn after_time(mut rest: &str) -> Option<&str> {
+    let h = one_or_two_digits(&mut rest)?;
+    rest = rest.strip_prefix(':')?;
+    let m = one_or_two_digits(&mut rest)?;
+    rest = rest.strip_prefix(':')?;
+    let sec = one_or_two_digits(&mut rest)?;
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    if let Some(r) = rest.strip_prefix(['.', ',']) {
+        let n = r.bytes().take_while(u8::is_ascii_digit).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &r[n..];
+    }
+    Some(rest)
 }
 
 /// Formats like Go's `strconv.FormatFloat(f, 'g', -1, 64)`.
@@ -327,6 +326,37 @@ pub(crate) fn format_float(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_yaml_v3_s_four_layouts() {
+        for yes in [
+            "2001-12-14",
+            "2001-1-2",
+            "2000-02-29",
+            "2001-12-14T21:59:43.10Z",
+            "2001-12-14t21:59:43+05:00",
+            "2001-12-14 21:59:43,5",
+            "2001-12-14T1:2:3Z",
+        ] {
+            assert!(is_timestamp(yes), "{yes}");
+        }
+        for no in [
+            "2001-02-29",
+            "1900-02-29",
+            "2001-13-01",
+            "2001-12-00",
+            "2001-12-14X",
+            "2001-12-14 21:59:43Z",
+            "2001-12-14T21:59:43",
+            "2001-12-14T24:00:00Z",
+            "2001-12-14T21:59:43.Z",
+            "2001-12-14T21:59:43+0500",
+            "01-12-14",
+            "2001-",
+        ] {
+            assert!(!is_timestamp(no), "{no}");
+        }
+    }
 
     fn num(text: &str) -> String {
         match plain(text, true) {

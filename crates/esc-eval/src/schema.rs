@@ -316,6 +316,8 @@ fn kind_of(j: &Json) -> &'static str {
     }
 }
 
+type Object = serde_json::Map<String, Json>;
+
 fn parse(json: &Json, defs: &DefsLink) -> Result<Rc<Schema>, String> {
     let obj = match json {
         Json::Bool(true) => return Ok(always()),
@@ -328,7 +330,16 @@ fn parse(json: &Json, defs: &DefsLink) -> Result<Rc<Schema>, String> {
             ));
         }
     };
+    // The order of the steps decides which error is reported first; keep it.
     let mut s = Schema::default();
+    parse_subschemas(obj, defs, &mut s)?;
+    parse_constraints(obj, &mut s)?;
+    parse_required(obj, &mut s);
+    Ok(Rc::new(s))
+}
+
+/// `$ref`, `anyOf`, `oneOf`, `prefixItems`, `items`, `additionalProperties`, `properties`.
+fn parse_subschemas(obj: &Object, defs: &DefsLink, s: &mut Schema) -> Result<(), String> {
     let list = |key: &str| -> Result<Vec<Rc<Schema>>, String> {
         match obj.get(key) {
             Some(Json::Array(a)) => a.iter().map(|j| parse(j, defs)).collect(),
@@ -337,27 +348,6 @@ fn parse(json: &Json, defs: &DefsLink) -> Result<Rc<Schema>, String> {
     };
     let one = |key: &str| -> Result<Option<Rc<Schema>>, String> {
         obj.get(key).map(|j| parse(j, defs)).transpose()
-    };
-    let bound = |key: &str| -> Result<Option<Bound>, String> {
-        match obj.get(key) {
-            None => Ok(None),
-            Some(j) => {
-                let text = number_text(j)?;
-                let value = text.parse::<f64>().map_err(|e| e.to_string())?;
-                Ok(Some(Bound { value, text }))
-            }
-        }
-    };
-    let count = |key: &str| -> Result<Option<u64>, String> {
-        match obj.get(key) {
-            None => Ok(None),
-            Some(j) => {
-                let text = number_text(j)?;
-                text.parse::<u64>()
-                    .map(Some)
-                    .map_err(|_| format!("strconv.ParseUint: parsing {text:?}: invalid syntax"))
-            }
-        }
     };
     if let Some(r) = obj.get("$ref").and_then(Json::as_str) {
         let name = r
@@ -379,6 +369,32 @@ fn parse(json: &Json, defs: &DefsLink) -> Result<Rc<Schema>, String> {
             s.properties.insert(k.clone(), parse(v, defs)?);
         }
     }
+    Ok(())
+}
+
+/// `type`, `const`, `enum`, the numeric bounds, the length and count limits, `pattern`.
+fn parse_constraints(obj: &Object, s: &mut Schema) -> Result<(), String> {
+    let bound = |key: &str| -> Result<Option<Bound>, String> {
+        match obj.get(key) {
+            None => Ok(None),
+            Some(j) => {
+                let text = number_text(j)?;
+                let value = text.parse::<f64>().map_err(|e| e.to_string())?;
+                Ok(Some(Bound { value, text }))
+            }
+        }
+    };
+    let count = |key: &str| -> Result<Option<u64>, String> {
+        match obj.get(key) {
+            None => Ok(None),
+            Some(j) => {
+                let text = number_text(j)?;
+                text.parse::<u64>()
+                    .map(Some)
+                    .map_err(|_| format!("strconv.ParseUint: parsing {text:?}: invalid syntax"))
+            }
+        }
+    };
     if let Some(t) = obj.get("type").and_then(Json::as_str) {
         t.clone_into(&mut s.ty);
     }
@@ -404,6 +420,11 @@ fn parse(json: &Json, defs: &DefsLink) -> Result<Rc<Schema>, String> {
     {
         s.pattern = Some(regex::Regex::new(p).map_err(|e| e.to_string())?);
     }
+    Ok(())
+}
+
+/// `required`, `dependentRequired`, and `rotateOnly` (which marks properties already parsed).
+fn parse_required(obj: &Object, s: &mut Schema) {
     let strings = |j: Option<&Json>| -> Vec<String> {
         match j {
             Some(Json::Array(a)) => a
@@ -426,7 +447,6 @@ fn parse(json: &Json, defs: &DefsLink) -> Result<Rc<Schema>, String> {
             s.properties.insert(name, marked);
         }
     }
-    Ok(Rc::new(s))
 }
 
 fn check_refs(s: &Schema, defs: &Defs) -> Result<(), String> {

@@ -5,7 +5,7 @@
 //! with the YAML 1.2 core rules the reference uses, and every node carries its source range
 //! and its document path (`values.a["b c"][0]`), which diagnostics report.
 
-use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
 use crate::{Pos, Range};
 
@@ -190,8 +190,39 @@ pub(crate) fn parse(environment: &str, source: &str) -> Result<Node, Vec<SyntaxE
     if source.is_empty() {
         return Ok(empty(&b));
     }
+    let events = read_events(&b, source)?;
+    let mut events: Events<'_> = events.into_iter().peekable();
+    while let Some((ev, _)) = events.peek() {
+        if matches!(ev, Event::StreamStart | Event::DocumentStart(_)) {
+            events.next();
+        } else {
+            break;
+        }
+    }
+    if matches!(
+        events.peek(),
+        None | Some((Event::DocumentEnd | Event::StreamEnd, _))
+    ) {
+        return Ok(empty(&b));
+    }
+    let node = b.node(&mut events, String::new());
+    match node {
+        Err(e) => {
+            b.errors.push(e);
+            Err(b.errors)
+        }
+        Ok(_) if !b.errors.is_empty() => Err(b.errors),
+        Ok(n) => Ok(n),
+    }
+}
+
+/// The document's events up to its end, its collections' nesting checked against the depth
+/// budget before anything is built from them (the tree is built recursively).
+fn read_events<'s>(
+    b: &Builder<'_>,
+    source: &'s str,
+) -> Result<Vec<(Event<'s>, Span)>, Vec<SyntaxError>> {
     let mut events = Vec::new();
-    // The tree is built recursively: its depth is bounded here, before any recursion.
     let max_depth = crate::budget::limits().max_depth;
     let mut depth = 0usize;
     for ev in Parser::new_from_str(source) {
@@ -230,29 +261,7 @@ pub(crate) fn parse(environment: &str, source: &str) -> Result<Node, Vec<SyntaxE
             }
         }
     }
-    let mut events: Events<'_> = events.into_iter().peekable();
-    while let Some((ev, _)) = events.peek() {
-        if matches!(ev, Event::StreamStart | Event::DocumentStart(_)) {
-            events.next();
-        } else {
-            break;
-        }
-    }
-    if matches!(
-        events.peek(),
-        None | Some((Event::DocumentEnd | Event::StreamEnd, _))
-    ) {
-        return Ok(empty(&b));
-    }
-    let node = b.node(&mut events, String::new());
-    match node {
-        Err(e) => {
-            b.errors.push(e);
-            Err(b.errors)
-        }
-        Ok(_) if !b.errors.is_empty() => Err(b.errors),
-        Ok(n) => Ok(n),
-    }
+    Ok(events)
 }
 
 impl Builder<'_> {
@@ -265,94 +274,9 @@ impl Builder<'_> {
             });
         };
         match ev {
-            Event::Scalar(text, style, _, tag) => {
-                let range = self.scalar_range(span, &text, style);
-                // The reference shortens `tag:yaml.org,2002:x` to `!!x`.
-                let tag = tag.map(|t| {
-                    let full = format!("{}{}", t.handle, t.suffix);
-                    match full.strip_prefix("tag:yaml.org,2002:") {
-                        Some(short) => format!("!!{short}"),
-                        None => full,
-                    }
-                });
-                let kind = match resolve(&text, style, tag.as_deref()) {
-                    Ok(k) => k,
-                    Err(summary) => {
-                        self.errors.push(SyntaxError {
-                            summary,
-                            range: Some(range.clone()),
-                            path: path.clone(),
-                        });
-                        Kind::Null
-                    }
-                };
-                let plain_line =
-                    style == ScalarStyle::Plain && span.start.line() == span.end.line();
-                Ok(Node {
-                    kind,
-                    range,
-                    path,
-                    plain_line,
-                })
-            }
-            Event::SequenceStart(..) => {
-                let mut items: Vec<Node> = Vec::new();
-                loop {
-                    if let Some((Event::SequenceEnd, _)) = events.peek() {
-                        events.next();
-                        let mut range = self.begin(span);
-                        if let Some(last) = items.last() {
-                            range.end = last.range.end;
-                        }
-                        let kind = Kind::Array(items);
-                        return Ok(Node {
-                            kind,
-                            range,
-                            path,
-                            plain_line: false,
-                        });
-                    }
-                    let child = format!("{path}[{}]", items.len());
-                    items.push(self.node(events, child)?);
-                }
-            }
-            Event::MappingStart(..) => {
-                let mut entries: Vec<(Node, Node)> = Vec::new();
-                loop {
-                    if let Some((Event::MappingEnd, _)) = events.peek() {
-                        events.next();
-                        let mut range = self.begin(span);
-                        if let Some((_, last)) = entries.last() {
-                            range.end = last.range.end;
-                        }
-                        let kind = Kind::Object(entries);
-                        return Ok(Node {
-                            kind,
-                            range,
-                            path,
-                            plain_line: false,
-                        });
-                    }
-                    let key_text = match events.peek() {
-                        Some((Event::Scalar(t, ..), _)) => t.to_string(),
-                        _ => String::new(),
-                    };
-                    let child = join_key(&path, &key_text);
-                    let key = self.node(events, child.clone())?;
-                    match &key.kind {
-                        Kind::String(_) => {}
-                        // As the reference: a key that resolves to null, a boolean or a
-                        // number (`2:`, `true:`, `~:`) is refused, not read as its text.
-                        _ => self.errors.push(SyntaxError {
-                            summary: "mapping keys must be strings".into(),
-                            range: Some(key.range.clone()),
-                            path: key.path.clone(),
-                        }),
-                    }
-                    let value = self.node(events, child)?;
-                    entries.push((key, value));
-                }
-            }
+            Event::Scalar(text, style, _, tag) => Ok(self.scalar(span, &text, style, tag, path)),
+            Event::SequenceStart(..) => self.sequence(events, span, path),
+            Event::MappingStart(..) => self.mapping(events, span, path),
             Event::Alias(_) => {
                 // Reported, and read on: each alias has its own diagnostic.
                 let range = self.begin(span);
@@ -373,6 +297,113 @@ impl Builder<'_> {
                 range: Some(self.begin(span)),
                 path,
             }),
+        }
+    }
+
+    /// A scalar, resolved as the reference resolves it (a bad tag is reported, and null).
+    fn scalar(
+        &mut self,
+        span: Span,
+        text: &str,
+        style: ScalarStyle,
+        tag: Option<std::borrow::Cow<'_, Tag>>,
+        path: String,
+    ) -> Node {
+        let range = self.scalar_range(span, text, style);
+        // The reference shortens `tag:yaml.org,2002:x` to `!!x`.
+        let tag = tag.map(|t| {
+            let full = format!("{}{}", t.handle, t.suffix);
+            match full.strip_prefix("tag:yaml.org,2002:") {
+                Some(short) => format!("!!{short}"),
+                None => full,
+            }
+        });
+        let kind = match resolve(text, style, tag.as_deref()) {
+            Ok(k) => k,
+            Err(summary) => {
+                self.errors.push(SyntaxError {
+                    summary,
+                    range: Some(range.clone()),
+                    path: path.clone(),
+                });
+                Kind::Null
+            }
+        };
+        let plain_line = style == ScalarStyle::Plain && span.start.line() == span.end.line();
+        Node {
+            kind,
+            range,
+            path,
+            plain_line,
+        }
+    }
+
+    /// A sequence's items, up to its end.
+    fn sequence(
+        &mut self,
+        events: &mut Events<'_>,
+        span: Span,
+        path: String,
+    ) -> Result<Node, SyntaxError> {
+        let mut items: Vec<Node> = Vec::new();
+        loop {
+            if let Some((Event::SequenceEnd, _)) = events.peek() {
+                events.next();
+                let mut range = self.begin(span);
+                if let Some(last) = items.last() {
+                    range.end = last.range.end;
+                }
+                return Ok(Node {
+                    kind: Kind::Array(items),
+                    range,
+                    path,
+                    plain_line: false,
+                });
+            }
+            let child = format!("{path}[{}]", items.len());
+            items.push(self.node(events, child)?);
+        }
+    }
+
+    /// A mapping's entries, up to its end; a key that is not a string is reported.
+    fn mapping(
+        &mut self,
+        events: &mut Events<'_>,
+        span: Span,
+        path: String,
+    ) -> Result<Node, SyntaxError> {
+        let mut entries: Vec<(Node, Node)> = Vec::new();
+        loop {
+            if let Some((Event::MappingEnd, _)) = events.peek() {
+                events.next();
+                let mut range = self.begin(span);
+                if let Some((_, last)) = entries.last() {
+                    range.end = last.range.end;
+                }
+                return Ok(Node {
+                    kind: Kind::Object(entries),
+                    range,
+                    path,
+                    plain_line: false,
+                });
+            }
+            let key_text = match events.peek() {
+                Some((Event::Scalar(t, ..), _)) => t.to_string(),
+                _ => String::new(),
+            };
+            let child = join_key(&path, &key_text);
+            let key = self.node(events, child.clone())?;
+            if !matches!(key.kind, Kind::String(_)) {
+                // As the reference: a key that resolves to null, a boolean or a number
+                // (`2:`, `true:`, `~:`) is refused, not read as its text.
+                self.errors.push(SyntaxError {
+                    summary: "mapping keys must be strings".into(),
+                    range: Some(key.range.clone()),
+                    path: key.path.clone(),
+                });
+            }
+            let value = self.node(events, child)?;
+            entries.push((key, value));
         }
     }
 }

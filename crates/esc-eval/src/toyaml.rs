@@ -59,7 +59,10 @@ fn is_break(c: char) -> bool {
     matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-/// yaml.v3's `is_printable`.
+/// yaml.v3's `is_printable` (libyaml's rule, not Go's `strconv.IsPrint`: it passes U+00A0,
+/// U+200B, U+2028 and the rest of the BMP but U+FEFF, and refuses everything above it), which
+/// decides which characters `fn::toYAML` quotes and escapes; kept apart from `esc_gotext::is_print`
+/// on purpose, as the two Go programs differ.
 fn is_printable(c: char) -> bool {
     matches!(c as u32, 0x0a | 0x20..=0x7e | 0xa0..=0xd7ff | 0xe000..=0xfffd) && c != '\u{feff}'
 }
@@ -82,30 +85,13 @@ fn analyze(value: &str) -> Analysis {
         };
     }
     let chars: Vec<char> = value.chars().collect();
-    let mut block_indicators = value.starts_with("---") || value.starts_with("...");
+    let block_indicators = has_indicator(value, &chars);
     let (mut line_breaks, mut special, mut tabs) = (false, false, false);
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
         (false, false, false, false);
     let (mut break_space, mut space_break) = (false, false);
     let (mut previous_space, mut previous_break) = (false, false);
-    let mut preceded_by_whitespace = true;
-    let blank = |c: Option<&char>| matches!(c, Some(' ' | '\t'));
     for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace = i + 1 >= chars.len() || blank(chars.get(i + 1));
-        if i == 0 {
-            match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-                | '%' | '@' | '`' => block_indicators = true,
-                '?' | ':' | '-' if followed_by_whitespace => block_indicators = true,
-                _ => {}
-            }
-        } else {
-            match c {
-                ':' if followed_by_whitespace => block_indicators = true,
-                '#' if preceded_by_whitespace => block_indicators = true,
-                _ => {}
-            }
-        }
         if c == '\t' {
             tabs = true;
         } else if !is_printable(c) {
@@ -129,7 +115,6 @@ fn analyze(value: &str) -> Analysis {
             previous_space = false;
             previous_break = false;
         }
-        preceded_by_whitespace = matches!(c, ' ' | '\t' | '\0') || is_break(c);
     }
     let mut a = Analysis {
         multiline: line_breaks,
@@ -158,6 +143,39 @@ fn analyze(value: &str) -> Analysis {
         a.block_plain_allowed = false;
     }
     a
+}
+
+/// Whether the text holds a YAML indicator where a plain scalar cannot (yaml.v3's
+/// `block_indicators`): `---` or `...` first, an indicator character first, `: ` anywhere,
+/// ` #` anywhere.
+fn has_indicator(value: &str, chars: &[char]) -> bool {
+    if value.starts_with("---") || value.starts_with("...") {
+        return true;
+    }
+    let blank = |c: Option<&char>| matches!(c, Some(' ' | '\t'));
+    let mut preceded_by_whitespace = true;
+    for (i, &c) in chars.iter().enumerate() {
+        let followed_by_whitespace = i + 1 >= chars.len() || blank(chars.get(i + 1));
+        let indicator = if i == 0 {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => true,
+                '?' | ':' | '-' => followed_by_whitespace,
+                _ => false,
+            }
+        } else {
+            match c {
+                ':' => followed_by_whitespace,
+                '#' => preceded_by_whitespace,
+                _ => false,
+            }
+        };
+        if indicator {
+            return true;
+        }
+        preceded_by_whitespace = matches!(c, ' ' | '\t' | '\0') || is_break(c);
+    }
+    false
 }
 
 /// yaml.v3's `isBase60Float`: `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.
@@ -415,130 +433,153 @@ impl Emitter {
 
     /// yaml.v3's `yaml_emitter_select_scalar_style`, then the scalar written in that style.
     fn scalar(&mut self, s: &str, requested: Style, parent: Parent, simple_key: bool) {
-        let a = analyze(s);
-        let mut style = requested;
-        if simple_key && a.multiline {
-            style = Style::Double;
-        }
-        if style == Style::Plain && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
-            style = Style::Single;
-        }
-        if style == Style::Single && !a.single_quoted_allowed {
-            style = Style::Double;
-        }
-        if style == Style::Literal && (!a.block_allowed || simple_key) {
-            style = Style::Double;
-        }
+        let style = select_style(s, requested, simple_key);
         let saved = self.increase_indent(true, parent);
         match style {
-            Style::Plain => {
-                if !s.is_empty() && !self.whitespace {
-                    self.put(' ');
-                }
-                s.chars().for_each(|c| self.put(c));
-                if !s.is_empty() {
-                    self.whitespace = false;
-                }
-                self.indention = false;
-            }
-            Style::Single => {
-                self.indicator("'", true, false, false);
-                for c in s.chars() {
-                    if c == '\'' {
-                        self.put('\'');
-                    }
-                    self.put(c);
-                }
-                self.indicator("'", false, false, false);
-                self.whitespace = false;
-                self.indention = false;
-            }
-            Style::Double => {
-                self.indicator("\"", true, false, false);
-                for c in s.chars() {
-                    if !is_printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
-                        self.put('\\');
-                        let short = match c {
-                            '\0' => Some('0'),
-                            '\x07' => Some('a'),
-                            '\x08' => Some('b'),
-                            '\t' => Some('t'),
-                            '\n' => Some('n'),
-                            '\x0b' => Some('v'),
-                            '\x0c' => Some('f'),
-                            '\r' => Some('r'),
-                            '\x1b' => Some('e'),
-                            '"' => Some('"'),
-                            '\\' => Some('\\'),
-                            '\u{85}' => Some('N'),
-                            '\u{a0}' => Some('_'),
-                            '\u{2028}' => Some('L'),
-                            '\u{2029}' => Some('P'),
-                            _ => None,
-                        };
-                        match short {
-                            Some(e) => self.put(e),
-                            None => {
-                                let v = c as u32;
-                                let text = if v <= 0xff {
-                                    format!("x{v:02X}")
-                                } else if v <= 0xffff {
-                                    format!("u{v:04X}")
-                                } else {
-                                    format!("U{v:08X}")
-                                };
-                                text.chars().for_each(|c| self.put(c));
-                            }
-                        }
-                    } else {
-                        self.put(c);
-                    }
-                }
-                self.indicator("\"", false, false, false);
-                self.whitespace = false;
-                self.indention = false;
-            }
-            Style::Literal => {
-                self.indicator("|", true, false, false);
-                let first = s.chars().next();
-                if first.is_some_and(|c| c == ' ' || is_break(c)) {
-                    self.indicator("4", false, false, false);
-                }
-                let mut rev = s.chars().rev();
-                let chomp = match (rev.next(), rev.next()) {
-                    (Some(last), _) if !is_break(last) => Some("-"),
-                    (Some(_), None) => Some("+"),
-                    (Some(_), Some(prev)) if is_break(prev) => Some("+"),
-                    _ => None,
-                };
-                if let Some(h) = chomp {
-                    self.indicator(h, false, false, false);
-                }
-                self.whitespace = true;
-                let mut breaks = true;
-                for c in s.chars() {
-                    if is_break(c) {
-                        if c == '\n' {
-                            self.put_break();
-                        } else {
-                            self.push(c);
-                            self.column = 0;
-                            self.indention = true;
-                        }
-                        breaks = true;
-                    } else {
-                        if breaks {
-                            self.write_indent();
-                        }
-                        self.put(c);
-                        self.indention = false;
-                        breaks = false;
-                    }
-                }
-            }
+            Style::Plain => self.plain(s),
+            Style::Single => self.single_quoted(s),
+            Style::Double => self.double_quoted(s),
+            Style::Literal => self.literal(s),
         }
         self.indent = saved;
     }
+
+    /// yaml.v3's `yaml_emitter_write_plain_scalar`.
+    fn plain(&mut self, s: &str) {
+        if !s.is_empty() && !self.whitespace {
+            self.put(' ');
+        }
+        s.chars().for_each(|c| self.put(c));
+        if !s.is_empty() {
+            self.whitespace = false;
+        }
+        self.indention = false;
+    }
+
+    /// yaml.v3's `yaml_emitter_write_single_quoted_scalar` (for the texts that reach it).
+    fn single_quoted(&mut self, s: &str) {
+        self.indicator("'", true, false, false);
+        for c in s.chars() {
+            if c == '\'' {
+                self.put('\'');
+            }
+            self.put(c);
+        }
+        self.indicator("'", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// yaml.v3's `yaml_emitter_write_double_quoted_scalar`.
+    fn double_quoted(&mut self, s: &str) {
+        self.indicator("\"", true, false, false);
+        for c in s.chars() {
+            if !is_printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
+                self.put('\\');
+                match double_quoted_escape(c) {
+                    Some(e) => self.put(e),
+                    None => {
+                        let v = c as u32;
+                        let text = if v <= 0xff {
+                            format!("x{v:02X}")
+                        } else if v <= 0xffff {
+                            format!("u{v:04X}")
+                        } else {
+                            format!("U{v:08X}")
+                        };
+                        text.chars().for_each(|c| self.put(c));
+                    }
+                }
+            } else {
+                self.put(c);
+            }
+        }
+        self.indicator("\"", false, false, false);
+        self.whitespace = false;
+        self.indention = false;
+    }
+
+    /// yaml.v3's `yaml_emitter_write_literal_scalar`.
+    fn literal(&mut self, s: &str) {
+        self.indicator("|", true, false, false);
+        let first = s.chars().next();
+        if first.is_some_and(|c| c == ' ' || is_break(c)) {
+            self.indicator("4", false, false, false);
+        }
+        let mut rev = s.chars().rev();
+        let chomp = match (rev.next(), rev.next()) {
+            (Some(last), _) if !is_break(last) => Some("-"),
+            (Some(_), None) => Some("+"),
+            (Some(_), Some(prev)) if is_break(prev) => Some("+"),
+            _ => None,
+        };
+        if let Some(h) = chomp {
+            self.indicator(h, false, false, false);
+        }
+        self.whitespace = true;
+        let mut breaks = true;
+        for c in s.chars() {
+            if is_break(c) {
+                if c == '\n' {
+                    self.put_break();
+                } else {
+                    self.push(c);
+                    self.column = 0;
+                    self.indention = true;
+                }
+                breaks = true;
+            } else {
+                if breaks {
+                    self.write_indent();
+                }
+                self.put(c);
+                self.indention = false;
+                breaks = false;
+            }
+        }
+    }
+}
+
+/// yaml.v3's `yaml_emitter_select_scalar_style`: the requested style, unless the text rules
+/// it out.
+fn select_style(s: &str, requested: Style, simple_key: bool) -> Style {
+    let a = analyze(s);
+    let mut style = requested;
+    if simple_key && a.multiline {
+        style = Style::Double;
+    }
+    if style == Style::Plain && (!a.block_plain_allowed || (s.is_empty() && simple_key)) {
+        style = Style::Single;
+    }
+    if style == Style::Single && !a.single_quoted_allowed {
+        style = Style::Double;
+    }
+    if style == Style::Literal && (!a.block_allowed || simple_key) {
+        style = Style::Double;
+    }
+    style
+}
+
+/// The one-letter escape yaml.v3 writes in double quotes for `c`, if it has one.
+fn double_quoted_escape(c: char) -> Option<char> {
+    Some(match c {
+        '\0' => '0',
+        '\x07' => 'a',
+        '\x08' => 'b',
+        '\t' => 't',
+        '\n' => 'n',
+        '\x0b' => 'v',
+        '\x0c' => 'f',
+        '\r' => 'r',
+        '\x1b' => 'e',
+        '"' => '"',
+        '\\' => '\\',
+        '\u{85}' => 'N',
+        '\u{a0}' => '_',
+        '\u{2028}' => 'L',
+        '\u{2029}' => 'P',
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub use parse::ParseError;
 pub use resolve::{Kind, ResolveError, Resolved, Tree};
 pub use suggest::{
     Clipped, MAX_QUOTED_CHARS, MAX_SUGGEST_CANDIDATES, MAX_SUGGEST_CHARS, Quoted, closest,
+    edit_distance_cells, edit_distance_within,
 };
 
 /// One step of a path.

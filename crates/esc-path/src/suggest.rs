@@ -47,11 +47,15 @@ pub fn closest<'a>(target: &str, candidates: impl IntoIterator<Item = &'a str>) 
         }
         compared += 1;
         let distance = if candidate.eq_ignore_ascii_case(target) {
-            0
+            Some(0)
         } else {
-            edit_distance(target, candidate)
+            let (t, c): (Vec<char>, Vec<char>) =
+                (target.chars().collect(), candidate.chars().collect());
+            edit_distance_within(&t, &c, limit)
         };
-        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+        if let Some(distance) = distance
+            && best.is_none_or(|(d, _)| distance < d)
+        {
             best = Some((distance, candidate));
         }
     }
@@ -69,20 +73,54 @@ fn short_len(s: &str) -> Option<usize> {
     (n <= MAX_SUGGEST_CHARS).then_some(n)
 }
 
-/// Levenshtein distance over characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.chars().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = previous[j] + usize::from(ca != *cb);
-            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+/// The Levenshtein distance between `a` and `b` if it is at most `max`, else `None`.
+///
+/// The one edit distance of the workspace (esc-path's hints, esc-eval's "did you mean"). Only
+/// the band of cells within `max` of the diagonal is computed and the work stops at the first
+/// row with no cell within `max`, so it costs at most [`edit_distance_cells`] cells however
+/// long the two are: a 20k-character name against a 1 MB key costs nothing, their lengths
+/// being too far apart. Callers bound `max` (and so the cost) before calling.
+pub fn edit_distance_within<T: PartialEq>(a: &[T], b: &[T], max: usize) -> Option<usize> {
+    let (a, b) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if b.len() - a.len() > max {
+        return None;
+    }
+    // Cells outside the band hold FAR, so that FAR + 1 cannot win or overflow.
+    const FAR: usize = usize::MAX / 2;
+    let mut previous: Vec<usize> = (0..=b.len())
+        .map(|j| if j <= max { j } else { FAR })
+        .collect();
+    let mut current = vec![FAR; b.len() + 1];
+    for i in 1..=a.len() {
+        let low = i.saturating_sub(max).max(1);
+        let high = (i + max).min(b.len());
+        current[low - 1] = if low == 1 && i <= max { i } else { FAR };
+        let mut best = current[low - 1];
+        for j in low..=high {
+            let substitution = previous[j - 1] + usize::from(a[i - 1] != b[j - 1]);
+            let cell = substitution.min(previous[j] + 1).min(current[j - 1] + 1);
+            current[j] = cell;
+            best = best.min(cell);
+        }
+        if high < b.len() {
+            current[high + 1] = FAR;
+        }
+        if best > max {
+            return None;
         }
         std::mem::swap(&mut previous, &mut current);
     }
-    previous[b.len()]
+    Some(previous[b.len()]).filter(|&d| d <= max)
+}
+
+/// The most cells [`edit_distance_within`] computes for strings of these lengths: none when
+/// the lengths differ by more than `max`, else the shorter length times the band's width. A
+/// caller charges it to its budget before the work.
+pub fn edit_distance_cells(a_len: usize, b_len: usize, max: usize) -> u64 {
+    if a_len.abs_diff(b_len) > max {
+        return 0;
+    }
+    (a_len.min(b_len) as u64).saturating_mul(2 * max as u64 + 1)
 }
 
 /// A key as an error message quotes it: Rust-quoted like `{:?}`, cut after
@@ -149,11 +187,80 @@ mod tests {
         assert_eq!(closest("hosts", ["host", "hostname"]), Some("host"));
     }
 
+    fn distance(a: &str, b: &str, max: usize) -> Option<usize> {
+        let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+        edit_distance_within(&a, &b, max)
+    }
+
     #[test]
     fn edit_distance_counts_insertions_deletions_and_substitutions() {
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("é", "e"), 1);
+        assert_eq!(distance("kitten", "sitting", 10), Some(3));
+        assert_eq!(distance("sitting", "kitten", 3), Some(3));
+        assert_eq!(distance("", "abc", 3), Some(3));
+        assert_eq!(distance("é", "e", 1), Some(1));
+        assert_eq!(distance("same", "same", 0), Some(0));
+        assert_eq!(distance("flaw", "lawn", 2), Some(2));
+    }
+
+    #[test]
+    fn a_distance_over_the_bound_is_none() {
+        assert_eq!(distance("kitten", "sitting", 2), None);
+        assert_eq!(distance("", "abc", 2), None);
+        assert_eq!(distance("abcdef", "badcfe", 2), None);
+    }
+
+    #[test]
+    fn the_banded_distance_is_the_full_distance_whenever_within_the_bound() {
+        // Every pair of short strings over a small alphabet, against the textbook table.
+        let words: Vec<String> = (0..3u32.pow(5))
+            .flat_map(|n| {
+                (0..=5).map(move |len| {
+                    (0..len)
+                        .map(|k| char::from(b'a' + ((n / 3u32.pow(k)) % 3) as u8))
+                        .collect()
+                })
+            })
+            .collect();
+        let full = |a: &[u8], b: &[u8]| {
+            let mut row: Vec<usize> = (0..=b.len()).collect();
+            for i in 1..=a.len() {
+                let mut prev = row[0];
+                row[0] = i;
+                for j in 1..=b.len() {
+                    let cell = (prev + usize::from(a[i - 1] != b[j - 1]))
+                        .min(row[j - 1] + 1)
+                        .min(row[j] + 1);
+                    prev = row[j];
+                    row[j] = cell;
+                }
+            }
+            row[b.len()]
+        };
+        for a in words.iter().step_by(7) {
+            for b in words.iter().step_by(5) {
+                let d = full(a.as_bytes(), b.as_bytes());
+                for max in 0..=4 {
+                    let want = (d <= max).then_some(d);
+                    assert_eq!(
+                        edit_distance_within(a.as_bytes(), b.as_bytes(), max),
+                        want,
+                        "{a} {b} {max}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_work_is_bounded_by_the_band_whatever_the_lengths() {
+        // A 20k-character name against a 1 MB key: lengths too far apart, no cell at all.
+        assert_eq!(edit_distance_cells(20_000, 1 << 20, 32), 0);
+        let (name, key) = ("k".repeat(20_000), "k".repeat(1 << 20));
+        assert_eq!(distance(&name, &key, 32), None);
+        // Two 20k strings two edits apart: 20k rows of a band 7 wide, not 20k x 20k.
+        let other = format!("x{}y", &name[1..name.len() - 1]);
+        assert_eq!(edit_distance_cells(name.len(), other.len(), 3), 140_000);
+        assert_eq!(distance(&name, &other, 3), Some(2));
     }
 
     #[test]

@@ -16,9 +16,8 @@ use axum::extract::{RawPathParams, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ring::digest::{SHA256, digest};
-use secrecy::{ExposeSecret, SecretString};
-use subtle::ConstantTimeEq;
+use esc_token::TokenDigest;
+use secrecy::SecretString;
 
 use crate::error::ApiError;
 use crate::oidc::{Grant, Issued};
@@ -39,7 +38,7 @@ pub(crate) struct Caller {
 }
 
 pub(crate) struct Auth {
-    digests: Vec<[u8; 32]>,
+    digests: Vec<TokenDigest>,
     /// Tokens issued by exchange.
     issued: Arc<Issued>,
     /// With OIDC on, an unknown token is refused even when no token is configured.
@@ -57,10 +56,7 @@ impl std::fmt::Debug for Auth {
 impl Auth {
     pub(crate) fn new(tokens: &[SecretString], issued: Arc<Issued>, oidc: bool) -> Auth {
         Auth {
-            digests: tokens
-                .iter()
-                .map(|t| hash(t.expose_secret().as_bytes()))
-                .collect(),
+            digests: tokens.iter().map(TokenDigest::of).collect(),
             issued,
             oidc,
         }
@@ -73,26 +69,13 @@ impl Auth {
         if self.digests.is_empty() && !self.oidc {
             return Some(Access::Any);
         }
-        let presented = hash(token);
+        let presented = TokenDigest::of_bytes(token);
         // Every digest is compared, so the time does not tell which one matched.
-        let configured: bool = self
-            .digests
-            .iter()
-            .fold(subtle::Choice::from(0), |found, d| {
-                found | d.ct_eq(&presented)
-            })
-            .into();
-        if configured {
+        if presented.is_among(&self.digests) {
             return Some(Access::Any);
         }
         self.issued.grant(&presented).map(Access::Issued)
     }
-}
-
-pub(crate) fn hash(bytes: &[u8]) -> [u8; 32] {
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest(&SHA256, bytes).as_ref());
-    out
 }
 
 /// The token of an `Authorization: token <T>` header (scheme case-insensitive).

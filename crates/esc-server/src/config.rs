@@ -137,32 +137,9 @@ pub enum ConfigError {
     Oidc(#[from] OidcError),
 }
 
-/// Parses a Go duration as the API's `duration` takes it: `90s`, `30m`, `1.5h`, `2h45m`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let signed: jiff::SignedDuration = text.trim().parse().map_err(|_| {
-        format!(
-            "{text:?} is not a duration such as 30m, 2h or 1h30m",
-            text = esc_path::Quoted(text)
-        )
-    })?;
-    Duration::try_from(signed)
-        .map_err(|_| format!("{text:?} is negative", text = esc_path::Quoted(text)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_go_syntax() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
-        assert_eq!(parse_duration("2h45m"), Ok(Duration::from_secs(9900)));
-        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
-        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("-1h").is_err());
-    }
 
     #[test]
     fn a_default_above_the_maximum_is_refused() {

@@ -30,7 +30,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-pub use config::{Config, ConfigError, parse_duration};
+pub use config::{Config, ConfigError};
 pub use jsonwebtoken::jwk::JwkSet;
 pub use oidc::{OidcConfig, OidcError};
 

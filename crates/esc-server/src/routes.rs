@@ -364,7 +364,7 @@ fn open_duration(inner: &Inner, text: Option<&str>) -> Reply<Duration> {
     let Some(text) = text else {
         return Ok(inner.config.default_open_duration);
     };
-    let duration = crate::parse_duration(text).map_err(ApiError::bad_request)?;
+    let duration = esc_gotext::parse_duration(text).map_err(ApiError::bad_request)?;
     let max = inner.config.max_open_duration;
     if duration.is_zero() || duration > max {
         return Err(ApiError::bad_request(format!(

@@ -86,6 +86,103 @@ fn a_bad_duration_is_refused_by_the_parser() {
     );
 }
 
+/// Every duration flag of every subcommand, with the arguments it needs to get past parsing.
+const DURATION_FLAGS: &[(&[&str], &str)] = &[
+    (&["serve"], "--mount-timeout"),
+    (&["serve"], "--shutdown-grace"),
+    (&["serve"], "--cache-ttl"),
+    (&["serve"], "--auth-secret-cache-ttl"),
+    (&["serve"], "--serve-stale-on-error"),
+    (&["mount", "class.yaml", "--target", "mnt"], "--timeout"),
+    (
+        &["esc-server", "--environments", "."],
+        "--default-open-duration",
+    ),
+    (
+        &["esc-server", "--environments", "."],
+        "--max-open-duration",
+    ),
+    (&["esc-server", "--environments", "."], "--evaluation-wait"),
+];
+
+/// The rows of docs/cli.md's durations table: (text, error).
+fn documented_duration_errors() -> Vec<(String, String)> {
+    let page = std::fs::read_to_string(support::workspace().join("docs/cli.md")).unwrap();
+    let section = page.split("## Durations").nth(1).unwrap();
+    let rows: Vec<(String, String)> = section
+        .lines()
+        .skip_while(|l| !l.starts_with("| text |"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l
+                .split(" | ")
+                .map(|c| c.trim_matches(['|', ' ', '`']))
+                .collect();
+            (cells[0].to_owned(), cells[1].to_owned())
+        })
+        .collect();
+    assert!(rows.len() >= 5, "{rows:?}");
+    rows
+}
+
+#[test]
+fn every_duration_flag_refuses_a_bad_duration_with_the_documented_error() {
+    for (text, error) in documented_duration_errors() {
+        for (command, flag) in DURATION_FLAGS {
+            // `--flag=-1h`, so that clap does not take `-1h` for a flag.
+            let arg = format!("{flag}={text}");
+            let mut args = command.to_vec();
+            args.push(&arg);
+            let output = esc_csi(&args);
+            assert_eq!(output.status.code(), Some(2), "{args:?}");
+            let stderr = stderr(&output);
+            assert!(
+                stderr.contains(&format!("for '{flag} <"))
+                    && stderr.contains(&format!("': {error}\n")),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_duration_flag_reads_go_s_syntax() {
+    // A bad log level is refused after parsing: reaching it means the duration was read.
+    for text in ["1h30m", "1.5h", "90s", "300ms", "0", "2h45m10s"] {
+        for (command, flag) in DURATION_FLAGS {
+            let mut args = vec!["--log-level", "loud"];
+            args.extend_from_slice(command);
+            args.extend([flag, text]);
+            let stderr = stderr(&esc_csi(&args));
+            assert!(
+                stderr.starts_with("esc-csi: error: --log-level \"loud\""),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn esc_server_reads_1h30m_as_ninety_minutes() {
+    // The default over the maximum is refused with both values: 2h is over 1h30m, 90m is not.
+    let output = esc_csi(&[
+        "esc-server",
+        "--environments",
+        ".",
+        "--max-open-duration",
+        "1h30m",
+        "--default-open-duration",
+        "2h",
+    ]);
+    assert!(
+        stderr(&output)
+            .contains("the default open duration 7200s is longer than the maximum 5400s"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 #[test]
 fn a_short_version_key_file_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -5,6 +5,7 @@ mod cli;
 mod documented_cli;
 mod esc_server;
 mod esc_server_doc;
+mod import_circles;
 mod local;
 mod observability;
 mod oidc;

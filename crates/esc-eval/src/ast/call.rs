@@ -29,7 +29,37 @@ fn parse_call_of(
     entries: &[(Node, Node)],
     diags: &mut Vec<Diagnostic>,
 ) -> Option<ExprKind> {
-    if entries.len() != 1 {
+    let (name, value) = builtin_key(node, entries, diags)?;
+    let args = parse_expr(value, diags);
+    Some(builtin(name, call_of(name, args, diags)))
+}
+
+/// The builtins' names; `fn::open::<provider>` and `fn::rotate::<provider>` too.
+const BUILTINS: &[&str] = &[
+    "fn::concat",
+    "fn::final",
+    "fn::validate",
+    "fn::fromJSON",
+    "fn::fromBase64",
+    "fn::join",
+    "fn::open",
+    "fn::rotate",
+    "fn::secret",
+    "fn::split",
+    "fn::toBase64",
+    "fn::toJSON",
+    "fn::toYAML",
+    "fn::toString",
+];
+
+/// The builtin's name and argument, when the object is a call: its only key names a builtin.
+/// A `fn::` key beside others, or an unknown `fn::` name, is reported.
+fn builtin_key<'a>(
+    node: &Node,
+    entries: &'a [(Node, Node)],
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(&'a str, &'a Node)> {
+    let [(key, value)] = entries else {
         for (k, _) in entries {
             let k = key_text(k);
             if k.starts_with("fn::") {
@@ -40,127 +70,42 @@ fn parse_call_of(
             }
         }
         return None;
-    }
-    let (key, value) = &entries[0];
+    };
     let name = key_text(key);
-    let known = matches!(
-        name,
-        "fn::concat"
-            | "fn::final"
-            | "fn::validate"
-            | "fn::fromJSON"
-            | "fn::fromBase64"
-            | "fn::join"
-            | "fn::open"
-            | "fn::rotate"
-            | "fn::secret"
-            | "fn::split"
-            | "fn::toBase64"
-            | "fn::toJSON"
-            | "fn::toYAML"
-            | "fn::toString"
-    ) || name.starts_with("fn::open::")
+    let known = BUILTINS.contains(&name)
+        || name.starts_with("fn::open::")
         || name.starts_with("fn::rotate::");
-    if !known {
-        if name.to_lowercase().starts_with("fn::") {
-            diags.push(Diagnostic {
-                severity: Severity::Error,
-                summary: "'fn::' is a reserved prefix".into(),
-                path: node.path.clone(),
-                range: Some(key.range.clone()),
-            });
-        }
-        return None;
+    if known {
+        return Some((name, value));
     }
-    let args = parse_expr(value, diags);
-    let call = match name {
-        "fn::open" => {
-            let ExprKind::Object(entries) = &args.kind else {
-                diags.push(args.loc.error(
-                    "the argument to fn::open must be an object containing 'provider' and 'inputs'",
-                ));
-                return Some(builtin(
-                    name,
-                    Call::Open {
-                        provider: None,
-                        inputs: None,
-                    },
-                ));
-            };
-            let provider = provider_name(&args, entries, diags);
-            let inputs = field(entries, "inputs");
-            if inputs.is_none() {
-                diags.push(args.loc.error("missing provider inputs ('inputs')"));
-            }
-            Call::Open { provider, inputs }
-        }
+    if name.to_lowercase().starts_with("fn::") {
+        diags.push(Diagnostic {
+            severity: Severity::Error,
+            summary: "'fn::' is a reserved prefix".into(),
+            path: node.path.clone(),
+            range: Some(key.range.clone()),
+        });
+    }
+    None
+}
+
+/// The call `name` makes with `args`, its shape checked.
+fn call_of(name: &str, args: Expr, diags: &mut Vec<Diagnostic>) -> Call {
+    match name {
+        "fn::open" => open_call(&args, diags),
         "fn::rotate" => {
             let ExprKind::Object(entries) = &args.kind else {
                 diags.push(args.loc.error(
                     "the argument to fn::rotate must be an object containing 'provider', \
                      'inputs' and 'state'",
                 ));
-                return Some(builtin(
-                    name,
-                    Call::Rotate {
-                        provider: None,
-                        inputs: None,
-                        state: None,
-                    },
-                ));
+                return NO_ROTATE;
             };
             let provider = provider_name(&args, entries, diags);
             rotate_call(&args, entries, provider, diags)
         }
-        "fn::secret" => {
-            if let ExprKind::Object(entries) = &args.kind
-                && let [
-                    Entry {
-                        key: Some((k, _)),
-                        value,
-                    },
-                ] = entries.as_slice()
-                && k == "ciphertext"
-                && let Some(text) = value.string_literal()
-            {
-                Call::Ciphertext(text.to_owned())
-            } else if args.string_literal().is_some() {
-                Call::Plaintext(args)
-            } else {
-                diags.push(args.loc.error("secret values must be string literals"));
-                Call::Plaintext(Expr {
-                    loc: args.loc,
-                    kind: ExprKind::String(String::new()),
-                })
-            }
-        }
-        "fn::join" | "fn::split" => {
-            let pair = match args.kind {
-                ExprKind::Array(mut items) if items.len() == 2 => {
-                    let second = items.pop();
-                    Some((items.pop(), second))
-                }
-                _ => None,
-            };
-            let (a, b) = pair.unwrap_or_else(|| {
-                let what = &name[4..];
-                diags.push(args.loc.error(format!(
-                    "the argument to fn::{what} must be a two-valued list"
-                )));
-                (None, None)
-            });
-            if name == "fn::join" {
-                Call::Join {
-                    delimiter: a,
-                    values: b,
-                }
-            } else {
-                Call::Split {
-                    delimiter: a,
-                    string: b,
-                }
-            }
-        }
+        "fn::secret" => secret_call(args, diags),
+        "fn::join" | "fn::split" => join_or_split_call(name, args, diags),
         "fn::concat" => {
             if !matches!(args.kind, ExprKind::Array(_)) {
                 diags.push(
@@ -177,57 +122,130 @@ fn parse_call_of(
         "fn::toBase64" => Call::ToBase64(args),
         "fn::fromBase64" => Call::FromBase64(args),
         "fn::final" => Call::Final(args),
-        "fn::validate" => {
-            let ExprKind::Object(entries) = &args.kind else {
-                diags.push(args.loc.error(
-                    "the argument to fn::validate must be an object containing 'schema' and \
-                     'value'",
-                ));
-                return Some(builtin(
-                    name,
-                    Call::Validate {
-                        schema: None,
-                        value: None,
-                    },
-                ));
-            };
-            let schema = field(entries, "schema");
-            let value = field(entries, "value");
-            if schema.is_none() {
-                diags.push(args.loc.error("missing required property 'schema'"));
-            }
-            if value.is_none() {
-                diags.push(args.loc.error("missing required property 'value'"));
-            }
-            Call::Validate { schema, value }
-        }
-        _ => {
-            if let Some(provider) = name.strip_prefix("fn::open::") {
-                Call::Open {
-                    provider: Some(provider.to_owned()),
-                    inputs: Some(args),
-                }
-            } else {
-                let provider = name.strip_prefix("fn::rotate::").map(str::to_owned);
-                let ExprKind::Object(entries) = &args.kind else {
-                    diags.push(args.loc.error(
-                        "the argument to fn::rotate must be an object containing 'inputs' and \
-                         'state'",
-                    ));
-                    return Some(builtin(
-                        name,
-                        Call::Rotate {
-                            provider: None,
-                            inputs: None,
-                            state: None,
-                        },
-                    ));
-                };
-                rotate_call(&args, entries, provider, diags)
-            }
-        }
+        "fn::validate" => validate_call(&args, diags),
+        _ => match name.strip_prefix("fn::open::") {
+            Some(provider) => Call::Open {
+                provider: Some(provider.to_owned()),
+                inputs: Some(args),
+            },
+            None => named_rotate_call(name, &args, diags),
+        },
+    }
+}
+
+/// A rotation whose argument has no usable shape.
+const NO_ROTATE: Call = Call::Rotate {
+    provider: None,
+    inputs: None,
+    state: None,
+};
+
+/// `fn::open: {provider: p, inputs: {...}}`.
+fn open_call(args: &Expr, diags: &mut Vec<Diagnostic>) -> Call {
+    let ExprKind::Object(entries) = &args.kind else {
+        diags.push(args.loc.error(
+            "the argument to fn::open must be an object containing 'provider' and 'inputs'",
+        ));
+        return Call::Open {
+            provider: None,
+            inputs: None,
+        };
     };
-    Some(builtin(name, call))
+    let provider = provider_name(args, entries, diags);
+    let inputs = field(entries, "inputs");
+    if inputs.is_none() {
+        diags.push(args.loc.error("missing provider inputs ('inputs')"));
+    }
+    Call::Open { provider, inputs }
+}
+
+/// `fn::rotate::<provider>: {inputs: {...}, state: {...}}`.
+fn named_rotate_call(name: &str, args: &Expr, diags: &mut Vec<Diagnostic>) -> Call {
+    let provider = name.strip_prefix("fn::rotate::").map(str::to_owned);
+    let ExprKind::Object(entries) = &args.kind else {
+        diags.push(
+            args.loc.error(
+                "the argument to fn::rotate must be an object containing 'inputs' and 'state'",
+            ),
+        );
+        return NO_ROTATE;
+    };
+    rotate_call(args, entries, provider, diags)
+}
+
+/// `fn::secret: "text"` or `fn::secret: {ciphertext: "..."}`.
+fn secret_call(args: Expr, diags: &mut Vec<Diagnostic>) -> Call {
+    if let ExprKind::Object(entries) = &args.kind
+        && let [
+            Entry {
+                key: Some((k, _)),
+                value,
+            },
+        ] = entries.as_slice()
+        && k == "ciphertext"
+        && let Some(text) = value.string_literal()
+    {
+        Call::Ciphertext(text.to_owned())
+    } else if args.string_literal().is_some() {
+        Call::Plaintext(args)
+    } else {
+        diags.push(args.loc.error("secret values must be string literals"));
+        Call::Plaintext(Expr {
+            loc: args.loc,
+            kind: ExprKind::String(String::new()),
+        })
+    }
+}
+
+/// `fn::join: [delimiter, values]` and `fn::split: [delimiter, string]`.
+fn join_or_split_call(name: &str, args: Expr, diags: &mut Vec<Diagnostic>) -> Call {
+    let pair = match args.kind {
+        ExprKind::Array(mut items) if items.len() == 2 => {
+            let second = items.pop();
+            Some((items.pop(), second))
+        }
+        _ => None,
+    };
+    let (a, b) = pair.unwrap_or_else(|| {
+        let what = &name[4..];
+        diags.push(args.loc.error(format!(
+            "the argument to fn::{what} must be a two-valued list"
+        )));
+        (None, None)
+    });
+    if name == "fn::join" {
+        Call::Join {
+            delimiter: a,
+            values: b,
+        }
+    } else {
+        Call::Split {
+            delimiter: a,
+            string: b,
+        }
+    }
+}
+
+/// `fn::validate: {schema: {...}, value: ...}`.
+fn validate_call(args: &Expr, diags: &mut Vec<Diagnostic>) -> Call {
+    let ExprKind::Object(entries) = &args.kind else {
+        diags.push(args.loc.error(
+            "the argument to fn::validate must be an object containing 'schema' and 'value'",
+        ));
+        return Call::Validate {
+            schema: None,
+            value: None,
+        };
+    };
+    let schema = field(entries, "schema");
+    let value = field(entries, "value");
+    if schema.is_none() {
+        diags.push(args.loc.error("missing required property 'schema'"));
+    }
+    if value.is_none() {
+        diags.push(args.loc.error("missing required property 'value'"));
+    }
+    Call::Validate { schema, value }
 }
 
 fn builtin(name: &str, call: Call) -> ExprKind {

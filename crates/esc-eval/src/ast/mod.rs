@@ -7,7 +7,7 @@
 
 mod call;
 
-use crate::interp::{self, Access};
+use crate::interp::{self, Access, Part};
 use crate::syntax::{Kind, Node, join_key};
 use crate::{Diagnostic, Range, Severity};
 use call::parse_call;
@@ -45,12 +45,6 @@ impl Loc {
 pub(crate) struct Expr {
     pub(crate) loc: Loc,
     pub(crate) kind: ExprKind,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Part {
-    pub(crate) text: String,
-    pub(crate) access: Option<Access>,
 }
 
 #[derive(Debug, Clone)]
@@ -222,7 +216,7 @@ pub(crate) fn parse_environment(root: &Node, diags: &mut Vec<Diagnostic>) -> Env
             None => {
                 let mut fields: Vec<String> = FIELDS.iter().map(|f| format!("'{f}'")).collect();
                 let folded = fold(k);
-                fields.sort_by_key(|f| levenshtein(&folded, &fold(f)));
+                fields.sort_by_key(|f| distance(&folded, &fold(f)));
                 diags.push(Loc::of(key).diag(
                     Severity::Warning,
                     format!(
@@ -312,39 +306,47 @@ pub(crate) fn fold(s: &str) -> String {
         .collect()
 }
 
-pub(crate) fn levenshtein(a: &str, b: &str) -> usize {
-    let a: Vec<u8> = a.bytes().collect();
-    let b: Vec<u8> = b.bytes().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for i in 1..=a.len() {
-        let mut prev = row[0];
-        row[0] = i;
-        for j in 1..=b.len() {
-            let sub = prev + usize::from(a[i - 1] != b[j - 1]);
-            let k = sub.min(row[j - 1] + 1).min(row[j] + 1);
-            prev = row[j];
-            row[j] = k;
-        }
-    }
-    row[b.len()]
+/// The full edit distance over bytes, as the reference's `levenshtein` computes it when it
+/// sorts by distance: linear in the longer string (a bound of the longer length is never
+/// reached, so the band is the shorter string's rows).
+fn distance(a: &str, b: &str) -> usize {
+    let max = a.len().max(b.len());
+    esc_path::edit_distance_within(a.as_bytes(), b.as_bytes(), max).unwrap_or(max)
 }
 
-/// The candidate closest to `x`, if within half its length in edits.
+/// The candidate closest to `x`, if within half its length in edits (the reference's
+/// `spell.Nearest`: case and underscores ignored, bytes compared).
+///
+/// Unlike the reference, a name over [`esc_path::MAX_SUGGEST_CHARS`] characters gets no hint:
+/// names come from definitions and references, and the reference's search costs the product of
+/// the lengths. Within the bound, the search is the reference's, over the band of edits it can
+/// accept (`esc_path::edit_distance_within`), each comparison charged to the steps budget
+/// before it is made.
 pub(crate) fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    if x.len() > 4 * esc_path::MAX_SUGGEST_CHARS || x.chars().count() > esc_path::MAX_SUGGEST_CHARS
+    {
+        return None;
+    }
     let x = fold(x);
     let mut best = None;
     let mut best_d = x.len().div_ceil(2);
     let mut sorted: Vec<&str> = candidates.collect();
     sorted.sort_unstable();
     for c in sorted {
-        // Each comparison costs the product of the lengths: many misses against many long
-        // keys are charged to the steps budget, and the search stops when it runs out.
-        let cost = 1 + (x.len() as u64).saturating_mul(c.len() as u64) / 64;
-        if !crate::budget::steps(cost) {
+        if best_d == 0 {
             break;
         }
-        let d = levenshtein(&x, &fold(c));
-        if d < best_d {
+        // Folding is linear in the candidate; the distance costs at most the band's cells.
+        if !crate::budget::steps(1 + c.len() as u64 / 64) {
+            break;
+        }
+        let folded = fold(c);
+        let max = best_d - 1;
+        let cells = esc_path::edit_distance_cells(x.len(), folded.len(), max);
+        if !crate::budget::steps(cells / 64) {
+            break;
+        }
+        if let Some(d) = esc_path::edit_distance_within(x.as_bytes(), folded.as_bytes(), max) {
             best_d = d;
             best = Some(c);
         }
@@ -355,4 +357,50 @@ pub(crate) fn nearest<'a>(x: &str, candidates: impl Iterator<Item = &'a str>) ->
 /// Appends a key to a document path (re-exported for the evaluator).
 pub(crate) fn join(root: &str, key: &str) -> String {
     join_key(root, key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::budget::{self, Limits};
+
+    #[test]
+    fn a_near_name_gets_the_reference_s_hint() {
+        let keys = ["password", "user_name", "host"];
+        assert_eq!(nearest("pasword", keys.into_iter()), Some("password"));
+        assert_eq!(nearest("UserName", keys.into_iter()), Some("user_name"));
+        assert_eq!(nearest("zzzz", keys.into_iter()), None);
+    }
+
+    #[test]
+    fn a_20k_character_name_against_a_1_mb_key_costs_almost_no_work() {
+        let _scope = budget::Scope::enter(Limits {
+            max_steps: 10,
+            ..Limits::default()
+        });
+        let (name, key) = ("k".repeat(20_000), "k".repeat(1 << 20));
+        let near = format!("{}j", "k".repeat(19_999));
+        let keys = [key.as_str(), near.as_str(), "k"];
+        assert_eq!(nearest(&name, keys.into_iter()), None);
+        // Ten steps allowed: the search made no comparison at all.
+        assert!(!budget::is_exceeded());
+    }
+
+    #[test]
+    fn a_short_name_against_a_1_mb_key_is_charged_for_folding_it_only() {
+        let _scope = budget::Scope::enter(Limits {
+            max_steps: (1 << 20) / 64 + 10,
+            ..Limits::default()
+        });
+        let key = "k".repeat(1 << 20);
+        let keys = [key.as_str(), "passwd"];
+        assert_eq!(nearest("password", keys.into_iter()), Some("passwd"));
+        assert!(!budget::is_exceeded());
+    }
+
+    #[test]
+    fn sorting_fields_by_distance_measures_the_whole_distance() {
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance(&"x".repeat(20_000), "values"), 20_000);
+    }
 }

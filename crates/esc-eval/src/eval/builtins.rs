@@ -6,8 +6,6 @@
 //! arguments' secret and unknown marks, and formats text the way the Go reference does (its
 //! quoting, JSON escaping and error messages), since the output is compared byte for byte.
 
-use std::fmt::Write as _;
-
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
@@ -382,8 +380,8 @@ impl Text {
 
     /// Appends `s` quoted like Go's `strconv.Quote`, if the quoted text fits.
     fn push_quoted(&mut self, s: &str) {
-        if self.room(go_quoted_len(s)) {
-            go_quote_into(&mut self.out, s);
+        if self.room(esc_gotext::quoted_len(s)) {
+            esc_gotext::quote_into(&mut self.out, s);
         }
     }
 
@@ -450,55 +448,6 @@ pub(super) fn write_text(v: &V, t: &mut Text) -> (bool, bool) {
         }
     }
     (unknown, secret)
-}
-
-/// The escape Go's `strconv.Quote` writes for `c`, if any.
-fn go_escape(c: char) -> Option<&'static str> {
-    Some(match c {
-        '"' => "\\\"",
-        '\\' => "\\\\",
-        '\n' => "\\n",
-        '\r' => "\\r",
-        '\t' => "\\t",
-        '\x07' => "\\a",
-        '\x08' => "\\b",
-        '\x0c' => "\\f",
-        '\x0b' => "\\v",
-        _ => return None,
-    })
-}
-
-/// The length of `s` quoted by [`go_quote_into`], counted without making it.
-fn go_quoted_len(s: &str) -> usize {
-    s.chars().fold(2usize, |n, c| {
-        n.saturating_add(match c {
-            c if go_escape(c).is_some() => 2,
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => 4,
-            c if c.is_control() => 6,
-            c => c.len_utf8(),
-        })
-    })
-}
-
-/// Appends `s` quoted like Go's `strconv.Quote`.
-fn go_quote_into(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        if let Some(escape) = go_escape(c) {
-            out.push_str(escape);
-            continue;
-        }
-        match c {
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
-                let _ = write!(out, "\\x{:02x}", c as u32);
-            }
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// Splits like Go's `strings.Split`: an empty separator splits into characters.

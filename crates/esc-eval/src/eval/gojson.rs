@@ -48,23 +48,10 @@ fn quote_char(c: u8) -> String {
     match c {
         b'\'' => "'\\''".into(),
         b'"' => "'\"'".into(),
+        // Go quotes string(c), the rune U+00XX, with strconv.Quote, between single quotes.
         _ => {
-            // Go quotes string(c), the rune U+00XX, with strconv.Quote.
-            let r = char::from(c);
-            let body = match c {
-                0x07 => "\\a".into(),
-                0x08 => "\\b".into(),
-                0x0c => "\\f".into(),
-                b'\n' => "\\n".into(),
-                b'\r' => "\\r".into(),
-                b'\t' => "\\t".into(),
-                0x0b => "\\v".into(),
-                b'\\' => "\\\\".into(),
-                0..0x20 | 0x7f => format!("\\x{c:02x}"),
-                0x80..=0xa0 | 0xad => format!("\\u{c:04x}"),
-                _ => r.to_string(),
-            };
-            format!("'{body}'")
+            let quoted = esc_gotext::quote(char::from(c).encode_utf8(&mut [0; 4]));
+            format!("'{}'", &quoted[1..quoted.len() - 1])
         }
     }
 }

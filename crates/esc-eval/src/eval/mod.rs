@@ -19,6 +19,7 @@ mod gojson;
 mod imports;
 mod marks;
 mod reference;
+mod validate;
 mod values;
 
 use std::cell::RefCell;
@@ -315,53 +316,16 @@ impl<'o> Run<'o> {
     fn unknown_result(&self, x: XId) -> V {
         unknown_val(x, self.xs[x].schema.clone())
     }
+
+    /// The value of expression `x`: literals, interpolations, references and collections
+    /// here, builtin calls in [`Run::eval_builtin`].
     fn eval_kind(&mut self, env: &Env, x: XId, accept: &Rc<Schema>) -> V {
-        let string = || schema::typed("string");
         match &self.xs[x].kind {
             XKind::Missing => self.unknown_result(x),
             XKind::Literal(r) => rc(val(x, r.clone())),
             XKind::Interpolate(parts) => {
                 let parts = parts.clone();
-                // Made against the value-size budget as it grows: `${x}${x}` doubles, and a
-                // large value used many times over is never copied past the budget.
-                let mut text = Text::new();
-                let (mut unknown, mut secret) = (false, false);
-                for (literal, access) in &parts {
-                    if text.over {
-                        text.stop();
-                        break;
-                    }
-                    text.push_str(literal);
-                    if let Some(a) = access {
-                        let pv = self.property_access(env, x, a, &schema::always());
-                        let mark = text.out.len();
-                        let (u, sec) = write_text(&pv, &mut text);
-                        unknown |= u;
-                        secret |= sec;
-                        if u {
-                            text.out.truncate(mark);
-                        }
-                    }
-                }
-                if text.over {
-                    text.charge_over();
-                    return self.over_budget(x);
-                }
-                if !budget::bytes(text.out.len()) {
-                    return self.over_budget(x);
-                }
-                let mut v = val(
-                    x,
-                    Repr::String(if unknown {
-                        "[unknown]".into()
-                    } else {
-                        text.out
-                    }),
-                );
-                v.schema = Some(string());
-                v.unknown = unknown;
-                v.secret = secret;
-                rc(v)
+                self.eval_interpolation(env, x, &parts)
             }
             XKind::Symbol(a) => {
                 let a = a.clone();
@@ -390,9 +354,72 @@ impl<'o> Run<'o> {
                     .collect();
                 self.collection(x, Repr::Object(vals))
             }
+            _ => self.eval_builtin(env, x),
+        }
+    }
+
+    /// A string with `${...}` accesses, made against the value-size budget as it grows:
+    /// `${x}${x}` doubles, and a large value used many times over is never copied past the
+    /// budget.
+    fn eval_interpolation(
+        &mut self,
+        env: &Env,
+        x: XId,
+        parts: &[(String, Option<Vec<Accessor>>)],
+    ) -> V {
+        let mut text = Text::new();
+        let (mut unknown, mut secret) = (false, false);
+        for (literal, access) in parts {
+            if text.over {
+                text.stop();
+                break;
+            }
+            text.push_str(literal);
+            if let Some(a) = access {
+                let pv = self.property_access(env, x, a, &schema::always());
+                let mark = text.out.len();
+                let (u, sec) = write_text(&pv, &mut text);
+                unknown |= u;
+                secret |= sec;
+                if u {
+                    text.out.truncate(mark);
+                }
+            }
+        }
+        if text.over {
+            text.charge_over();
+            return self.over_budget(x);
+        }
+        if !budget::bytes(text.out.len()) {
+            return self.over_budget(x);
+        }
+        let mut v = val(
+            x,
+            Repr::String(if unknown {
+                "[unknown]".into()
+            } else {
+                text.out
+            }),
+        );
+        v.schema = Some(schema::typed("string"));
+        v.unknown = unknown;
+        v.secret = secret;
+        rc(v)
+    }
+
+    /// A builtin call: each has its own `eval_*`.
+    fn eval_builtin(&mut self, env: &Env, x: XId) -> V {
+        match &self.xs[x].kind {
+            // Values, not calls: `eval_kind` evaluates them before it gets here.
+            XKind::Missing
+            | XKind::Literal(_)
+            | XKind::Interpolate(_)
+            | XKind::Symbol(_)
+            | XKind::Array(_)
+            | XKind::Object(_) => self.unknown_result(x),
             XKind::Plaintext(p) => {
                 let p = *p;
-                self.eval(env, p, &string())
+                self.eval(env, p, &schema::typed("string"))
             }
             XKind::Ciphertext(text) => {
                 let text = text.clone();
@@ -471,7 +498,7 @@ impl<'o> Run<'o> {
     fn eval_typed(&mut self, env: &Env, x: XId, accept: &Rc<Schema>) -> (V, bool) {
         let v = self.eval(env, x, accept);
         let view = self.xs_view();
-        let mut checker = crate::validate::Validator::new(&view);
+        let mut checker = validate::Validator::new(&view);
         let ok = checker.value(&v, accept);
         let diags = checker.diags;
         self.diags.extend(diags);

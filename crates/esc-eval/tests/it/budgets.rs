@@ -317,15 +317,33 @@ fn deep_json_in_from_json_stops_at_a_budget_or_at_the_json_reader() {
 
 #[test]
 fn many_misses_against_many_long_keys_are_charged_to_the_steps_budget() {
-    let key = "k".repeat(200);
-    let mut yaml = String::from("values:\n  o:\n");
-    for i in 0..2_000 {
-        let _ = writeln!(yaml, "    {key}{i}: x");
-    }
-    for i in 0..2_000 {
-        let _ = writeln!(yaml, "  m{i}: ${{o.{key}missing{i}}}");
-    }
-    assert_stopped_by(&run(yaml), "(the evaluation-steps budget)");
+    // Names of about 60 characters, under the hint's bound (64): each miss is compared with
+    // every key.
+    let misses = |key: &str| {
+        let mut yaml = String::from("values:\n  o:\n");
+        for i in 0..2_000 {
+            let _ = writeln!(yaml, "    {key}{i}: x");
+        }
+        for i in 0..2_000 {
+            let _ = writeln!(yaml, "  m{i}: ${{o.{key}missing{i}}}");
+        }
+        yaml
+    };
+    assert_stopped_by(
+        &run(misses(&"k".repeat(50))),
+        "(the evaluation-steps budget)",
+    );
+    // Names of 200 characters get no hint, so the misses cost no comparison at all.
+    let e = run(misses(&"k".repeat(200)));
+    let errors = errors(&e);
+    assert_eq!(errors.len(), 2_000, "{:?}", &errors[..3.min(errors.len())]);
+    assert!(
+        errors
+            .iter()
+            .all(|s| s.starts_with("unknown property") && !s.contains("did you mean")),
+        "{:?}",
+        &errors[..3]
+    );
 }
 
 /// `x0` .. `x{levels}`: `ab` doubled per level, so `x{n}` is 2^(n+1) bytes.

@@ -367,3 +367,75 @@ fn esc_eval_agrees_with_pulumi_s_evaluator() {
         failures.join("\n\n")
     );
 }
+
+/// Runes Go's `strconv.Quote` escapes though they are not control characters (a no-break
+/// space, a soft hyphen, a zero-width space, a line separator, a right-to-left override, a
+/// byte order mark, astral private-use and tag runes), and printable ones it keeps, each as
+/// YAML writes it in double quotes.
+const QUOTED_RUNES: &[&str] = &[
+    "\\u00a0",
+    "\\u00ad",
+    "\\u200b",
+    "\\u2028",
+    "\\u202e",
+    "\\ufeff",
+    "\\u0085",
+    "\\U000f0000",
+    "\\U000e0001",
+    "\\U0001f600",
+    "\\U0001d538",
+    "\\u00e9",
+    "\\u2603",
+    "\\u65e5",
+    "\\x7f",
+];
+
+#[test]
+#[ignore = "a peer test: needs Pulumi's evaluator (ESC_CSI_ESC_EVAL_PEER); .ci/run runs it"]
+fn to_string_and_to_json_quote_invisible_runes_as_pulumi_s_evaluator_does() {
+    let peer = PathBuf::from(
+        std::env::var_os("ESC_CSI_ESC_EVAL_PEER").expect("ESC_CSI_ESC_EVAL_PEER (.ci/run)"),
+    );
+    let tmp = std::env::temp_dir().join(format!("esc-eval-quoting-{}", std::process::id()));
+    let mut failures = Vec::new();
+    let mut escaped = 0;
+    for (i, rune) in QUOTED_RUNES.iter().enumerate() {
+        // The rune alone, between letters, as an array element, an object key and a value.
+        let env = format!(
+            "values:\n  r: \"{rune}\"\n  s: \"a{rune}b\"\n  \
+             str: {{fn::toString: [\"${{r}}\", \"${{s}}\"]}}\n  \
+             obj: {{fn::toString: {{\"k{rune}\": \"${{s}}\"}}}}\n  \
+             nested: {{fn::toString: [[\"${{s}}\"]]}}\n  \
+             interp: \"x${{r}}y\"\n  \
+             json: {{fn::toJSON: [\"${{r}}\", \"${{s}}\"]}}\n  \
+             jsonobj: {{fn::toJSON: {{\"k{rune}\": \"${{s}}\"}}}}\n"
+        );
+        let dir = write_case(&tmp, &format!("quote-{i}"), &env, "values: {}\n");
+        let (o, t) = (ours(&dir), theirs(&peer, &dir));
+        if o != t {
+            failures.push(format!(
+                "{rune}:\n{env}\n  esc-eval:  {o}\n  reference: {t}"
+            ));
+        }
+        // The case is only worth its name if the reference escaped something in it.
+        if t["eval"]["str"]
+            .as_str()
+            .is_some_and(|s| s.contains("\\u") || s.contains("\\U"))
+        {
+            escaped += 1;
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    println!(
+        "quoting: {} of {} runes agree with the reference ({escaped} escaped by it)",
+        QUOTED_RUNES.len() - failures.len(),
+        QUOTED_RUNES.len()
+    );
+    assert!(escaped >= 9, "the reference escaped only {escaped} runes");
+    assert!(
+        failures.is_empty(),
+        "{} runes quoted differently:\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}

@@ -11,8 +11,8 @@ use std::rc::Rc;
 
 use serde_json::Value as Json;
 
+use super::{Repr, V, XView, access};
 use crate::Diagnostic;
-use crate::eval::{Repr, V, XView, access};
 use crate::schema::Schema;
 use crate::syntax::join_key;
 
@@ -161,23 +161,7 @@ impl<'a> Validator<'a> {
     }
 
     fn any_of(&mut self, v: &V, accept: &Schema, at: &At) -> bool {
-        if accept.any_of.is_empty() {
-            return true;
-        }
-        let mut matched = false;
-        let mut all = Vec::new();
-        for s in &accept.any_of {
-            let mut sub = self.sub();
-            if sub.element(v, Some(s), at) {
-                matched = true;
-            }
-            all.extend(sub.diags);
-        }
-        if !matched {
-            self.diags.extend(all);
-            return self.error(at, "at least one subschema must match".into());
-        }
-        true
+        self.alternatives(&accept.any_of, |sub, s, at| sub.element(v, Some(s), at), at)
     }
 
     fn one_of(&mut self, v: &V, accept: &Schema, at: &At) -> bool {

@@ -69,7 +69,9 @@ impl<'a> Validator<'a> {
         ref_ok && x_ref_ok && x_any_ok && x_one_ok && type_ok && any_ok && one_ok && complex_ok
     }
 
-    fn alternatives(
+    /// `anyOf`: at least one of `options` passes `check`; else every option's diagnostics and
+    /// the summary.
+    pub(super) fn alternatives(
         &mut self,
         options: &[Rc<Schema>],
         check: impl Fn(&mut Validator<'a>, &Rc<Schema>, &At) -> bool,
