@@ -6,37 +6,22 @@ use std::time::Duration;
 use esc_api::EnvironmentRef;
 use esc_path::Quoted;
 
-/// `oidcExpiration`: seconds (`3600`) or a duration with unit s, m or h (`30m`, `2h`), from
-/// 5 minutes to 24 hours.
+/// `oidcExpiration`: seconds (`3600`), or a duration in the syntax every flag takes (Go's
+/// `time.ParseDuration`: `30m`, `2h`, `1h30m`), from 5 minutes to 24 hours.
 pub(crate) fn parse_expiration(text: &str) -> Result<Duration, String> {
-    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
+    let duration = if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        let seconds: u64 = text.parse().unwrap_or(u64::MAX);
+        Duration::from_secs(seconds)
+    } else {
+        esc_gotext::parse_duration(text)?
     };
-    let n: u64 = digits.parse().map_err(|_| {
-        format!(
-            "{text:?} is not a duration such as 3600, 30m or 2h",
-            text = Quoted(text)
-        )
-    })?;
-    let seconds = match unit {
-        "s" => n,
-        "m" => n.saturating_mul(60),
-        "h" => n.saturating_mul(3600),
-        _ => {
-            return Err(format!(
-                "{text:?} has unit {unit:?}; use s, m or h",
-                text = Quoted(text)
-            ));
-        }
-    };
-    if !(300..=86_400).contains(&seconds) {
+    if !(Duration::from_secs(300)..=Duration::from_secs(86_400)).contains(&duration) {
         return Err(format!(
             "{text:?} is out of range: use 5m to 24h",
             text = Quoted(text)
         ));
     }
-    Ok(Duration::from_secs(seconds))
+    Ok(duration)
 }
 
 /// `env`, `env@version`, or `project/env[@version]` when `project` is not set.

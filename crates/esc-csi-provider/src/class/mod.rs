@@ -499,7 +499,7 @@ mod tests {
         for expected in [
             "parameter authMethod: \"token\" is not an auth method; use oidc or secret, or leave it unset",
             "parameter oidcScope: a personal token needs scope \"user:<user login>\"",
-            "parameter oidcExpiration: \"2d\" has unit \"d\"; use s, m or h",
+            "parameter oidcExpiration: \"2d\" has unit \"d\"; use ms, s, m or h",
         ] {
             assert!(problems.contains(expected), "{problems}");
         }
@@ -590,6 +590,17 @@ mod tests {
         assert!(parse_expiration("60").is_err());
         assert!(parse_expiration("25h").is_err());
         assert!(parse_expiration("soon").is_err());
+        // The syntax every duration flag takes.
+        assert_eq!(parse_expiration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_expiration("1.5h"), Ok(Duration::from_secs(5400)));
+        assert_eq!(
+            parse_expiration("3d").unwrap_err(),
+            "\"3d\" has unit \"d\"; use ms, s, m or h"
+        );
+        assert_eq!(
+            parse_expiration("99999999999999999999").unwrap_err(),
+            "\"99999999999999999999\" is out of range: use 5m to 24h"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use esc_api::{EnvironmentRef, EscClient, EscError, ExchangedToken, TokenExchange};
-use ring::digest::{SHA256, digest};
+use esc_token::TokenDigest;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::time::Instant;
@@ -45,7 +45,7 @@ pub(crate) fn service_account_tokens(
 struct Key {
     endpoint: String,
     request: TokenExchange,
-    subject: [u8; 32],
+    subject: TokenDigest,
 }
 
 #[derive(Debug, Clone)]
@@ -112,13 +112,10 @@ impl<C: ExchangeClient> TokenExchanger<C> {
         deadline: Instant,
     ) -> Result<SecretString, EscError> {
         let endpoint = esc_api::oauth::token_endpoint_text(api);
-        let mut subject_digest = [0u8; 32];
-        subject_digest
-            .copy_from_slice(digest(&SHA256, subject.expose_secret().as_bytes()).as_ref());
         let key = Key {
             endpoint,
             request: request.clone(),
-            subject: subject_digest,
+            subject: TokenDigest::of(subject),
         };
         let slot = self.slot(&key);
         let (mut entry, waited) = match slot.try_lock() {

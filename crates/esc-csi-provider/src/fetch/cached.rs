@@ -6,7 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use esc_api::{Data, EnvironmentRef, EscError, Reservation, Step, Value};
-use secrecy::{ExposeSecret, SecretString};
+use esc_token::TokenDigest;
+use secrecy::SecretString;
 use tokio::time::Instant;
 use url::Url;
 
@@ -14,22 +15,19 @@ use crate::cache::{CacheOptions, Store};
 use crate::fetch::EnvironmentSource;
 use crate::metrics::Metrics;
 
-/// Who read something: the SHA-256 of the token. Its `Debug` shows only a short prefix.
+/// Who read something: the digest of the token. Its `Debug` shows only a short prefix.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Identity([u8; 32]);
+pub struct Identity(TokenDigest);
 
 impl Identity {
     pub fn of(token: &SecretString) -> Self {
-        let digest = ring::digest::digest(&ring::digest::SHA256, token.expose_secret().as_bytes());
-        let mut bytes = [0; 32];
-        bytes.copy_from_slice(digest.as_ref());
-        Identity(bytes)
+        Identity(TokenDigest::of(token))
     }
 }
 
 impl fmt::Debug for Identity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Identity(sha256:{}…)", hex::encode(&self.0[..4]))
+        write!(f, "Identity({:?})", self.0)
     }
 }
 

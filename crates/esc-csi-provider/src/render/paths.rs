@@ -25,7 +25,8 @@ pub(crate) fn shown(name: &str) -> String {
 
 /// Characters that change how a name displays rather than what it is: controls (line breaks
 /// included), bidi embeddings, overrides and isolates, zero-width and other invisible
-/// characters, line and paragraph separators.
+/// characters, line and paragraph separators. Not Go's `IsPrint` (esc-gotext): that refuses
+/// every non-ASCII space and every character newer than Go's tables, which names may hold.
 pub(crate) fn deceptive(c: char) -> bool {
     c.is_control()
         || matches!(
