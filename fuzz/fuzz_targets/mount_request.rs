@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use esc_api::{EnvironmentRef, EscError, ExchangedToken, MemoryBudget, TokenExchange, Value};
 use esc_csi_provider::Mounter;
 use esc_csi_provider::credential::{AuthError, SecretReader};
-use esc_csi_provider::class::limits::ResponseBudget;
+use esc_csi_provider::mount::budget::ResponseBudget;
 use esc_csi_provider::class::Settings;
 use esc_csi_provider::mount::MountInput;
 use esc_csi_provider::credential::exchange::ExchangeClient;
