@@ -10,10 +10,10 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 use url::Url;
 
-use crate::budget::{MemoryBudget, Reservation};
 use crate::error::ErrorKind;
 use crate::error::sanitize;
 use crate::limit::Limiter;
+use crate::memory_budget::{MemoryBudget, Reservation};
 use crate::oauth::{ExchangedToken, TokenExchange, form_body, token_endpoint};
 use crate::observe::Observer;
 use crate::reply::{MAX_TOKEN_LIFETIME, decode_cost, judge, next_wait, reply_weight, tree_cost};
@@ -539,7 +539,7 @@ const BODY_STEP: usize = 256 << 10;
 enum BodyError {
     TooLarge,
     Transport(reqwest::Error),
-    Memory(crate::budget::MemoryError),
+    Memory(crate::memory_budget::MemoryError),
 }
 
 impl BodyError {

@@ -241,7 +241,7 @@ pub enum ErrorKind {
     TooManyValues { limit: usize },
     /// The node-wide memory budget could not hold the reply.
     #[error("the reply cannot be held: {0}")]
-    Memory(crate::budget::MemoryError),
+    Memory(crate::memory_budget::MemoryError),
     /// The API base URL cannot address environments.
     #[error("the ESC API URL {api:?} cannot be used: {reason}")]
     BadApiUrl { api: String, reason: &'static str },

@@ -4,10 +4,10 @@
 //! paths locally instead of making a call per item. With workload identity, a call to the
 //! Pulumi OAuth token endpoint ([`oauth`]) first trades the pod's token for an access token.
 
-mod budget;
 mod client;
 mod error;
 mod limit;
+mod memory_budget;
 pub mod oauth;
 mod observe;
 pub mod reply;
@@ -16,11 +16,11 @@ pub mod wire;
 
 use std::fmt;
 
-pub use budget::{MemoryBudget, MemoryError, Reservation};
 pub use client::{ClientOptions, EscClient};
 pub use error::{ErrorKind, EscError, Failure, Step, sanitize};
 /// The ESC value type, shared with the evaluator (see the `esc-value` crate).
 pub use esc_value::{Data, MAX_DEPTH, Number, OBJECT_WEIGHT, Value};
+pub use memory_budget::{MemoryBudget, MemoryError, Reservation};
 pub use oauth::{ExchangedToken, TokenExchange, TokenType};
 pub use observe::Observer;
 pub use reply::{MAX_RETRY_AFTER, MAX_TOKEN_LIFETIME};

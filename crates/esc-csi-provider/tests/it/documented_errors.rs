@@ -31,7 +31,7 @@ const SOURCES: &[&str] = &[
     "crates/esc-csi-provider/src/grpc/mod.rs",
     "crates/esc-csi-provider/src/credential/kube.rs",
     "crates/esc-api/src/error.rs",
-    "crates/esc-api/src/budget.rs",
+    "crates/esc-api/src/memory_budget.rs",
     "crates/esc-path/src/parse.rs",
     "crates/esc-path/src/resolve.rs",
 ];
