@@ -89,12 +89,12 @@ impl FakeEsc {
     /// Sets `properties` exactly as given, already in wire form.
     pub fn set_wire(&self, env: &str, version: &str, properties: Value) {
         // Fields the client does not use are present, as on the real API.
-        let reply = json!({
+        let mut reply = json!({
             "exprs": {},
-            "properties": properties,
             "schema": {"type": "object"},
             "executionContext": {"properties": {}},
         });
+        reply["properties"] = properties;
         let reply = Bytes::from(reply.to_string());
         self.0
             .shared
