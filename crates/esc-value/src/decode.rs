@@ -736,9 +736,12 @@ mod tests {
     fn the_servers_wire_form_keeps_number_text_marks_and_trace() {
         let mut v =
             Value::decode_wire(r#"{"value": {"n": {"value": 1E2, "secret": true}}}"#).unwrap();
-        v.trace.def = Some(Box::new(crate::Range {
-            environment: "app/dev".into(),
-            ..Default::default()
+        v.trace = Some(Box::new(crate::Trace {
+            def: Some(crate::Range {
+                environment: "app/dev".into(),
+                ..Default::default()
+            }),
+            base: None,
         }));
         let text = serde_json::to_string(&v.wire()).unwrap();
         assert_eq!(
