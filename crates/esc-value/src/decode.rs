@@ -339,10 +339,16 @@ impl<'a> Reader<'a> {
             }
             Some(b'"') => self.scan_string().map(drop),
             Some(b'-' | b'0'..=b'9') => {
-                let start = self.scan_number();
-                match self.b.get(start..self.i) {
-                    Some(text) if crate::number::is_json_number(text) => Ok(()),
-                    _ => Err(DecodeError::Syntax),
+                // One pass: read the number as far as the grammar goes, then refuse it if
+                // what follows would have continued it (as `1.` or `01`).
+                let rest = self.b.get(self.i..).unwrap_or_default();
+                let len = crate::number::json_number_len(rest).ok_or(DecodeError::Syntax)?;
+                self.i += len;
+                match self.b.get(self.i) {
+                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') => {
+                        Err(DecodeError::Syntax)
+                    }
+                    _ => Ok(()),
                 }
             }
             _ => self.literal().map(drop),
@@ -487,6 +493,44 @@ mod tests {
         let again = decode(wire.clone());
         assert!(again != v);
         assert_eq!(again.to_wire(), wire);
+    }
+
+    /// A number in a skipped field (every trace's lines and columns) is checked in one pass;
+    /// it is accepted exactly when it is a JSON number.
+    #[test]
+    fn a_skipped_number_is_accepted_exactly_when_it_is_a_json_number() {
+        for text in [
+            "0",
+            "-0",
+            "01",
+            "-01",
+            "00",
+            "-",
+            "1.",
+            "1.5",
+            "-0.0e-0",
+            "2.",
+            "1e",
+            "1e5",
+            "1E+5",
+            "1e-",
+            "1ee2",
+            "1.5e3.2",
+            "1--2",
+            "1-2",
+            "0e0",
+            "+1",
+            "9007199254740993",
+            "123456789012345678901234567890.5e-300",
+        ] {
+            let reply = format!(r#"{{"skipped": {text}, "kept": {{}}}}"#);
+            let skipped = Value::decode_wire_field(&reply, "kept").is_ok();
+            assert_eq!(
+                skipped,
+                crate::number::is_json_number(text.as_bytes()),
+                "{text}"
+            );
+        }
     }
 
     #[test]
