@@ -331,7 +331,7 @@ impl<'a> Reader<'a> {
         match self.peek() {
             Some(b'{') => {
                 let depth = enter(depth)?;
-                self.members(|r, _| r.skip(depth))
+                self.members_by(|r| r.scan_string().map(drop), |r, ()| r.skip(depth))
             }
             Some(b'[') => {
                 let depth = enter(depth)?;
@@ -355,7 +355,17 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn members(&mut self, mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>) -> Result<()> {
+    fn members(&mut self, f: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>) -> Result<()> {
+        self.members_by(Self::string, f)
+    }
+
+    /// [`Reader::members`] with the keys read by `key`: a skipped object's keys are only
+    /// scanned, never sliced or unescaped.
+    fn members_by<K>(
+        &mut self,
+        key: impl Fn(&mut Self) -> Result<K>,
+        mut f: impl FnMut(&mut Self, K) -> Result<()>,
+    ) -> Result<()> {
         self.eat(b'{')?;
         if self.peek() == Some(b'}') {
             self.i += 1;
@@ -365,7 +375,7 @@ impl<'a> Reader<'a> {
             if self.peek() != Some(b'"') {
                 return Err(DecodeError::Syntax);
             }
-            let key = self.string()?;
+            let key = key(self)?;
             self.eat(b':')?;
             f(self, key)?;
             match self.peek() {
@@ -529,6 +539,26 @@ mod tests {
                 skipped,
                 crate::number::is_json_number(text.as_bytes()),
                 "{text}"
+            );
+        }
+    }
+
+    /// A skipped object's keys are scanned, not built, and still checked as JSON strings.
+    #[test]
+    fn a_skipped_objects_keys_are_checked_as_json_strings() {
+        let reply = |key: &str| format!(r#"{{"trace": {{"{key}": 1}}, "kept": {{}}}}"#);
+        for good in ["def", r"a\nb", r"\u00e9", r#"q\"q"#] {
+            assert!(
+                Value::decode_wire_field(&reply(good), "kept").is_ok(),
+                "{good}"
+            );
+        }
+        // An unknown escape, a short \u, a raw tab.
+        for bad in [r"a\x", r"\u12", "tab\there"] {
+            assert_eq!(
+                Value::decode_wire_field(&reply(bad), "kept"),
+                Err(DecodeError::Syntax),
+                "{bad}"
             );
         }
     }
