@@ -811,10 +811,10 @@ mod tests {
         let mut v =
             Value::decode_wire(r#"{"value": {"n": {"value": 1E2, "secret": true}}}"#).unwrap();
         v.trace = Some(Box::new(crate::Trace {
-            def: Some(crate::Range {
+            def: Some(Box::new(crate::Range {
                 environment: "app/dev".into(),
                 ..Default::default()
-            }),
+            })),
             base: None,
         }));
         let text = serde_json::to_string(&v.wire()).unwrap();

@@ -102,7 +102,7 @@ impl Serialize for TraceWire<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (def, base) = self
             .0
-            .map_or((None, None), |t| (t.def.as_ref(), t.base.as_ref()));
+            .map_or((None, None), |t| (t.def.as_deref(), t.base.as_deref()));
         let len = usize::from(def.is_some()) + usize::from(base.is_some());
         let mut m = s.serialize_map(Some(len))?;
         if let Some(def) = def {

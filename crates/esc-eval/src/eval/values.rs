@@ -293,8 +293,8 @@ pub(super) fn export(xs: &[XNode], v: &V) -> Value {
             ),
         }
     };
-    let def = xs.get(def).and_then(|x| x.loc.range.clone());
-    let base = base.map(|b| export(xs, &b));
+    let def = xs.get(def).and_then(|x| x.loc.range.clone()).map(Box::new);
+    let base = base.map(|b| Box::new(export(xs, &b)));
     let trace = (def.is_some() || base.is_some()).then(|| Box::new(crate::Trace { def, base }));
     Value {
         data,
