@@ -199,7 +199,7 @@ async fn load_scenario<L: Launcher>(
     }
     let sampler = provider.pid.map(PeakSampler::start);
     let cpu_before = provider.pid.and_then(cpu_time);
-    let probe = VersionProbe::start(provider.client().await?);
+    let probe = VersionProbe::start(provider.socket.clone());
     let requests = requests(&workload, params.pods, None);
     let mut bare = if params.baseline {
         Some(Bare::connect(esc).await?)
@@ -252,44 +252,63 @@ async fn load_scenario<L: Launcher>(
 }
 
 /// `Version` asked every 50 ms on a connection of its own while the load runs, as the
-/// kubelet's probes do: the slowest answer, and how many never came within 5 s.
+/// kubelet's probes do: the slowest answer, and how many never came within 5 s. The probe runs
+/// on a thread and runtime of its own, as the kubelet is a process of its own: a busy load
+/// (or stand-in) in this process must not delay it and be taken for the daemon's slowness.
 struct VersionProbe {
     stop: Arc<std::sync::atomic::AtomicBool>,
-    task: tokio::task::JoinHandle<(f64, usize)>,
+    thread: std::thread::JoinHandle<Result<(f64, usize), BenchError>>,
 }
 
 impl VersionProbe {
-    fn start(client: Client) -> VersionProbe {
+    fn start(socket: std::path::PathBuf) -> VersionProbe {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let stopped = Arc::clone(&stop);
-        let task = tokio::spawn(async move {
-            let (mut slowest, mut failed) = (0f64, 0usize);
-            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut client = client.clone();
-                let started = Instant::now();
-                let request = esc_csi_provider::grpc::proto::v1alpha1::VersionRequest {
-                    version: "v1alpha1".into(),
-                };
-                let answer =
-                    tokio::time::timeout(Duration::from_secs(5), client.version(request)).await;
-                slowest = slowest.max(started.elapsed().as_secs_f64() * 1e3);
-                failed += usize::from(!matches!(answer, Ok(Ok(_))));
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            (slowest, failed)
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(BenchError::new)?;
+            runtime.block_on(async move {
+                let client = esc_csi_provider::grpc::dialer::connect(socket)
+                    .await
+                    .map_err(|e| {
+                        BenchError::new(format!("the Version probe cannot connect: {e}"))
+                    })?;
+                let (mut slowest, mut failed) = (0f64, 0usize);
+                while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                    let mut client = client.clone();
+                    let started = Instant::now();
+                    let request = esc_csi_provider::grpc::proto::v1alpha1::VersionRequest {
+                        version: "v1alpha1".into(),
+                    };
+                    let answer =
+                        tokio::time::timeout(Duration::from_secs(5), client.version(request)).await;
+                    slowest = slowest.max(started.elapsed().as_secs_f64() * 1e3);
+                    failed += usize::from(!matches!(answer, Ok(Ok(_))));
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Ok((slowest, failed))
+            })
         });
-        VersionProbe { stop, task }
+        VersionProbe { stop, thread }
     }
 
     async fn stop(self, report: &mut Report) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Ok((slowest, failed)) = self.task.await {
-            report.version_max_ms = Some(slowest);
-            if failed > 0 {
-                report
-                    .notes
-                    .push(format!("{failed} Version calls failed or took over 5 s"));
+        let thread = self.thread;
+        let result = tokio::task::spawn_blocking(move || thread.join()).await;
+        match result {
+            Ok(Ok(Ok((slowest, failed)))) => {
+                report.version_max_ms = Some(slowest);
+                if failed > 0 {
+                    report
+                        .notes
+                        .push(format!("{failed} Version calls failed or took over 5 s"));
+                }
             }
+            Ok(Ok(Err(error))) => report.notes.push(error.0),
+            _ => report.notes.push("the Version probe stopped".to_owned()),
         }
     }
 }

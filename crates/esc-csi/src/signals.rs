@@ -3,7 +3,8 @@
 //!
 //! The daemon receives them on a thread of its own ([`Signals::on_own_thread`]): a signal is
 //! seen, and the shutdown deadline kept, even if every worker of the main runtime were busy
-//! with synchronous work. Past the deadline that thread ends the process itself.
+//! with synchronous work. Past the deadline that thread ends the process itself, without
+//! waiting on anything that may be what stalled it (its last log line is given a moment).
 
 use std::time::Duration;
 
@@ -75,7 +76,7 @@ impl Signals {
                     }
                 });
                 last_words();
-                tracing::error!("the shutdown deadline passed and the process still runs: exiting");
+                say_last_line();
                 std::process::exit(1);
             })?;
         ready
@@ -84,6 +85,25 @@ impl Signals {
         Ok(Forwarded(rx))
     }
 }
+
+/// Logs why the process is ending, waiting at most [`LAST_LINE_WAIT`]: what stalled the
+/// process may be its log itself (stderr, a pipe whose reader stopped draining it, blocks every
+/// thread that logs, and the one holding the lock keeps it), and the exit must not wait on it.
+fn say_last_line() {
+    let (said, done) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("last-words".to_owned())
+        .spawn(move || {
+            tracing::error!("the shutdown deadline passed and the process still runs: exiting");
+            let _ = said.send(());
+        });
+    if spawned.is_ok() {
+        let _ = done.recv_timeout(LAST_LINE_WAIT);
+    }
+}
+
+/// How long the signal thread waits for its last log line before it ends the process.
+const LAST_LINE_WAIT: Duration = Duration::from_millis(200);
 
 /// How long the process has to end after a second signal before the signal thread ends it.
 const AFTER_SECOND_SIGNAL: Duration = Duration::from_secs(2);

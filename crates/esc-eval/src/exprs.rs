@@ -57,7 +57,7 @@ impl Definition {
 
 /// The value of member `key` in `values`, if it overrode an imported one.
 fn overriding<'a>(values: Option<&'a BTreeMap<String, Value>>, key: &str) -> Option<&'a Value> {
-    values?.get(key).filter(|v| v.trace.base.is_some())
+    values?.get(key).filter(|v| v.trace_base().is_some())
 }
 
 /// Deeper than the YAML reader allows; a bound for the recursion regardless.
@@ -112,7 +112,7 @@ impl Serialize for View<'_> {
         if let Some(range) = &x.loc.range {
             map.serialize_entry("range", range)?;
         }
-        if let Some(base) = value.and_then(|v| v.trace.base.as_deref()) {
+        if let Some(base) = value.and_then(Value::trace_base) {
             map.serialize_entry("base", &Chain(base, depth))?;
         }
         map.end()
@@ -123,11 +123,8 @@ impl Serialize for Chain<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let Chain(base, depth) = *self;
         let mut map = s.serialize_map(None)?;
-        map.serialize_entry(
-            "range",
-            &base.trace.def.as_deref().cloned().unwrap_or_default(),
-        )?;
-        if let Some(next) = base.trace.base.as_deref()
+        map.serialize_entry("range", &base.trace_def().cloned().unwrap_or_default())?;
+        if let Some(next) = base.trace_base()
             && depth < MAX_DEPTH
         {
             map.serialize_entry("base", &Chain(next, depth + 1))?;

@@ -331,7 +331,7 @@ impl<'a> Reader<'a> {
         match self.peek() {
             Some(b'{') => {
                 let depth = enter(depth)?;
-                self.members(|r, _| r.skip(depth))
+                self.members_by(|r| r.scan_string().map(drop), |r, ()| r.skip(depth))
             }
             Some(b'[') => {
                 let depth = enter(depth)?;
@@ -339,17 +339,33 @@ impl<'a> Reader<'a> {
             }
             Some(b'"') => self.scan_string().map(drop),
             Some(b'-' | b'0'..=b'9') => {
-                let start = self.scan_number();
-                match self.b.get(start..self.i) {
-                    Some(text) if crate::number::is_json_number(text) => Ok(()),
-                    _ => Err(DecodeError::Syntax),
+                // One pass: read the number as far as the grammar goes, then refuse it if
+                // what follows would have continued it (as `1.` or `01`).
+                let rest = self.b.get(self.i..).unwrap_or_default();
+                let len = crate::number::json_number_len(rest).ok_or(DecodeError::Syntax)?;
+                self.i += len;
+                match self.b.get(self.i) {
+                    Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9') => {
+                        Err(DecodeError::Syntax)
+                    }
+                    _ => Ok(()),
                 }
             }
             _ => self.literal().map(drop),
         }
     }
 
-    fn members(&mut self, mut f: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>) -> Result<()> {
+    fn members(&mut self, f: impl FnMut(&mut Self, Cow<'a, str>) -> Result<()>) -> Result<()> {
+        self.members_by(Self::string, f)
+    }
+
+    /// [`Reader::members`] with the keys read by `key`: a skipped object's keys are only
+    /// scanned, never sliced or unescaped.
+    fn members_by<K>(
+        &mut self,
+        key: impl Fn(&mut Self) -> Result<K>,
+        mut f: impl FnMut(&mut Self, K) -> Result<()>,
+    ) -> Result<()> {
         self.eat(b'{')?;
         if self.peek() == Some(b'}') {
             self.i += 1;
@@ -359,7 +375,7 @@ impl<'a> Reader<'a> {
             if self.peek() != Some(b'"') {
                 return Err(DecodeError::Syntax);
             }
-            let key = self.string()?;
+            let key = key(self)?;
             self.eat(b':')?;
             f(self, key)?;
             match self.peek() {
@@ -487,6 +503,64 @@ mod tests {
         let again = decode(wire.clone());
         assert!(again != v);
         assert_eq!(again.to_wire(), wire);
+    }
+
+    /// A number in a skipped field (every trace's lines and columns) is checked in one pass;
+    /// it is accepted exactly when it is a JSON number.
+    #[test]
+    fn a_skipped_number_is_accepted_exactly_when_it_is_a_json_number() {
+        for text in [
+            "0",
+            "-0",
+            "01",
+            "-01",
+            "00",
+            "-",
+            "1.",
+            "1.5",
+            "-0.0e-0",
+            "2.",
+            "1e",
+            "1e5",
+            "1E+5",
+            "1e-",
+            "1ee2",
+            "1.5e3.2",
+            "1--2",
+            "1-2",
+            "0e0",
+            "+1",
+            "9007199254740993",
+            "123456789012345678901234567890.5e-300",
+        ] {
+            let reply = format!(r#"{{"skipped": {text}, "kept": {{}}}}"#);
+            let skipped = Value::decode_wire_field(&reply, "kept").is_ok();
+            assert_eq!(
+                skipped,
+                crate::number::is_json_number(text.as_bytes()),
+                "{text}"
+            );
+        }
+    }
+
+    /// A skipped object's keys are scanned, not built, and still checked as JSON strings.
+    #[test]
+    fn a_skipped_objects_keys_are_checked_as_json_strings() {
+        let reply = |key: &str| format!(r#"{{"trace": {{"{key}": 1}}, "kept": {{}}}}"#);
+        for good in ["def", r"a\nb", r"\u00e9", r#"q\"q"#] {
+            assert!(
+                Value::decode_wire_field(&reply(good), "kept").is_ok(),
+                "{good}"
+            );
+        }
+        // An unknown escape, a short \u, a raw tab.
+        for bad in [r"a\x", r"\u12", "tab\there"] {
+            assert_eq!(
+                Value::decode_wire_field(&reply(bad), "kept"),
+                Err(DecodeError::Syntax),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -736,9 +810,12 @@ mod tests {
     fn the_servers_wire_form_keeps_number_text_marks_and_trace() {
         let mut v =
             Value::decode_wire(r#"{"value": {"n": {"value": 1E2, "secret": true}}}"#).unwrap();
-        v.trace.def = Some(Box::new(crate::Range {
-            environment: "app/dev".into(),
-            ..Default::default()
+        v.trace = Some(Box::new(crate::Trace {
+            def: Some(Box::new(crate::Range {
+                environment: "app/dev".into(),
+                ..Default::default()
+            })),
+            base: None,
         }));
         let text = serde_json::to_string(&v.wire()).unwrap();
         assert_eq!(

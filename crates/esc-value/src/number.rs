@@ -127,6 +127,13 @@ impl Number {
 
 /// JSON's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
 pub(crate) fn is_json_number(b: &[u8]) -> bool {
+    json_number_len(b) == Some(b.len())
+}
+
+/// The length of the JSON number that `b` starts with, read as far as JSON's grammar goes
+/// (`None` when it starts with none). A number is whole only if what follows cannot continue
+/// it; the caller checks that.
+pub(crate) fn json_number_len(b: &[u8]) -> Option<usize> {
     let digits = |mut i: usize| {
         let start = i;
         while i < b.len() && b[i].is_ascii_digit() {
@@ -138,23 +145,19 @@ pub(crate) fn is_json_number(b: &[u8]) -> bool {
     i = match b.get(i) {
         Some(b'0') => i + 1,
         Some(b'1'..=b'9') => digits(i).unwrap_or(i),
-        _ => return false,
+        _ => return None,
     };
     if b.get(i) == Some(&b'.') {
-        let Some(next) = digits(i + 1) else {
-            return false;
-        };
-        i = next;
+        i = digits(i + 1)?;
     }
     if matches!(b.get(i), Some(b'e' | b'E')) {
         i += 1;
         if matches!(b.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        let Some(next) = digits(i) else { return false };
-        i = next;
+        i = digits(i)?;
     }
-    i == b.len()
+    Some(i)
 }
 
 impl PartialEq for Number {

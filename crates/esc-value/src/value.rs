@@ -28,8 +28,10 @@ pub struct Range {
     pub end: Pos,
 }
 
-/// Where a value was defined, and the value it overrode (from an import), if any. Both are
-/// boxed so that a value without a trace (every value decoded from a reply) stays small.
+/// Where a value was defined, and the value it overrode (from an import), if any. A value
+/// holds it behind one box, so that a value without a trace (every value decoded from a reply)
+/// pays one pointer for it: 48 bytes a value instead of 56 with the two inline. Each part is
+/// boxed again, so that a traced value (every evaluated one) holds only what it has.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Trace {
     pub def: Option<Box<Range>>,
@@ -44,8 +46,9 @@ pub struct Value {
     pub secret: bool,
     /// ESC could not compute this value (it depends on something unresolved).
     pub unknown: bool,
-    /// Where the evaluator found it; empty for decoded values (the client skips traces).
-    pub trace: Trace,
+    /// Where the evaluator found it; none for decoded values (the client skips traces), and
+    /// none rather than an empty one.
+    pub trace: Option<Box<Trace>>,
 }
 
 /// The content of a node.
@@ -68,8 +71,18 @@ impl Value {
             data,
             secret: false,
             unknown: false,
-            trace: Trace::default(),
+            trace: None,
         }
+    }
+
+    /// Where this value was defined, if known.
+    pub fn trace_def(&self) -> Option<&Range> {
+        self.trace.as_ref()?.def.as_deref()
+    }
+
+    /// The imported value this one overrode, if any.
+    pub fn trace_base(&self) -> Option<&Value> {
+        self.trace.as_ref()?.base.as_deref()
     }
 
     /// Whether this node or anything under it is flagged secret.
@@ -334,6 +347,18 @@ mod tests {
 
     fn string(s: &str) -> Value {
         Value::new(Data::String(s.to_owned()))
+    }
+
+    /// Every decoded value pays for a trace it never has: one pointer, not two. (A map node of
+    /// eleven members holds eleven values, so each byte here is eleven in every object.)
+    #[test]
+    fn a_value_holds_its_trace_behind_one_pointer_and_fits_in_48_bytes() {
+        assert_eq!(std::mem::size_of::<Option<Box<Trace>>>(), 8);
+        assert!(
+            std::mem::size_of::<Value>() <= 48,
+            "{}",
+            std::mem::size_of::<Value>()
+        );
     }
 
     #[test]

@@ -91,22 +91,24 @@ impl Serialize for Wire<'_> {
         if v.unknown {
             m.serialize_entry("unknown", &true)?;
         }
-        m.serialize_entry("trace", &TraceWire(&v.trace))?;
+        m.serialize_entry("trace", &TraceWire(v.trace.as_deref()))?;
         m.end()
     }
 }
 
-struct TraceWire<'a>(&'a Trace);
+struct TraceWire<'a>(Option<&'a Trace>);
 
 impl Serialize for TraceWire<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let t = self.0;
-        let len = usize::from(t.def.is_some()) + usize::from(t.base.is_some());
+        let (def, base) = self
+            .0
+            .map_or((None, None), |t| (t.def.as_deref(), t.base.as_deref()));
+        let len = usize::from(def.is_some()) + usize::from(base.is_some());
         let mut m = s.serialize_map(Some(len))?;
-        if let Some(def) = &t.def {
+        if let Some(def) = def {
             m.serialize_entry("def", def)?;
         }
-        if let Some(base) = &t.base {
+        if let Some(base) = base {
             m.serialize_entry("base", &base.wire())?;
         }
         m.end()

@@ -335,7 +335,14 @@ async fn charge(
     deadline: Instant,
 ) -> Result<(), Stop> {
     let bytes = file_bytes(&file.path, file.contents.0.len());
-    budget.charge(bytes, deadline).await.map_err(Stop::Overflow)
+    budget
+        .charge(bytes, deadline)
+        .await
+        .map_err(Stop::Overflow)?;
+    // A charge that fits returns at once, so a mount of thousands of files would otherwise
+    // render them all without giving its worker back: `Version` and other mounts wait.
+    tokio::task::coop::consume_budget().await;
+    Ok(())
 }
 
 /// Renders `value` as `item` says, in at most `limit` bytes, with the memory the rendering

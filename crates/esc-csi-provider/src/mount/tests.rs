@@ -230,3 +230,27 @@ async fn every_item_that_cannot_be_mounted_is_listed_and_no_file_is_returned() {
     let items: Vec<_> = problems.iter().map(|p| p.item.as_str()).collect();
     assert_eq!(items, ["secrets[1] (\"m\")", "secrets[2] (\"o\")"]);
 }
+
+/// A folder of thousands of files renders in turns: the mount gives its worker back as it
+/// goes, so other tasks on it (`Version`, other mounts) are not held until it ends.
+#[tokio::test]
+async fn a_mount_of_thousands_of_files_lets_other_tasks_run_while_it_renders() {
+    let leaves: serde_json::Map<_, _> = (0..5000).map(|i| (format!("k{i}"), json!(i))).collect();
+    let source = FakeSource::with("acme/app/prod", TOKEN, json!({ "big": leaves }));
+    let m = mounter(source, FakeSecrets::default(), FakeExchange::default());
+    let secrets = "- {folderName: big, secretKey: big}";
+    let class = m.plan(&attributes(&[(keys::SECRETS, secrets)])).unwrap();
+    let finished = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // On this test's one-thread runtime, the task runs only when the mount yields.
+    let other = tokio::spawn({
+        let finished = finished.clone();
+        async move { finished.load(std::sync::atomic::Ordering::SeqCst) }
+    });
+    let files = mount(&m, &class, &with_token()).await.unwrap();
+    finished.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(files.len(), 5000);
+    assert!(
+        !other.await.unwrap(),
+        "the other task ran only once the mount had finished"
+    );
+}

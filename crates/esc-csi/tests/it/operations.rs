@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use esc_csi_provider::grpc::dialer::connect;
-use esc_csi_provider::grpc::proto::v1alpha1::{MountRequest, MountResponse};
+use esc_csi_provider::grpc::proto::v1alpha1::{MountRequest, MountResponse, VersionRequest};
 use esc_csi_testkit::{FakeEsc, Fault};
 use serde_json::json;
 use support::{Daemon, free_port, http_get, stderr};
@@ -160,4 +160,74 @@ async fn the_grace_period_bounds_shutdown_and_a_second_signal_ends_it_at_once() 
         assert!(logs.contains(expected), "{logs}");
         assert!(in_flight.await.unwrap().is_err(), "the cut mount fails");
     }
+}
+
+/// Whether `Version` is answered on a new connection within a second.
+async fn answers_version(socket: &Path) -> bool {
+    let ask = async {
+        let mut client = connect(socket.to_owned()).await.ok()?;
+        let request = VersionRequest {
+            version: "v1alpha1".into(),
+        };
+        client.version(request).await.ok()
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), ask).await,
+        Ok(Some(_))
+    )
+}
+
+/// A daemon whose every thread is stuck cannot stop itself: here each one that logs blocks in
+/// a write to stderr, a pipe nobody drains (as when the container runtime's log reader
+/// stalls), so mounts hang, `Version` goes unanswered and even the orderly stop, which logs
+/// the signal, never runs. The signal thread must still end the process once the grace period
+/// and the stop's margin have passed, and remove its socket.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_ends_the_daemon_after_its_grace_period_even_when_every_thread_is_stuck() {
+    let esc = esc().await;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("pulumi.sock");
+    // `Daemon` pipes stderr and reads it only once the process has exited.
+    let daemon = Daemon::start(
+        &socket,
+        &[("ESC_CSI_API_URL", &esc.url())],
+        &["--shutdown-grace", "1s"],
+    );
+    // Each mount logs a line; once the pipe is full, a mount that does not answer has a
+    // worker stuck in its log line. Stuck when `Version` goes unanswered too.
+    let mut client = connect(socket.clone()).await.unwrap();
+    let mut mounts = 0;
+    loop {
+        mounts += 1;
+        assert!(mounts < 100_000, "the daemon never stalled on its logs");
+        let mut c = client.clone();
+        let mount = tokio::spawn(async move { c.mount(request()).await });
+        if tokio::time::timeout(Duration::from_millis(500), mount)
+            .await
+            .is_ok()
+        {
+            continue;
+        }
+        if !answers_version(&socket).await {
+            break;
+        }
+        // A worker is stuck, not all: the next mount, on a new connection, goes to another.
+        client = connect(socket.clone()).await.unwrap();
+    }
+    let started = Instant::now();
+    daemon.signal("-TERM");
+    let output = tokio::task::spawn_blocking(move || daemon.wait(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "ended by the signal thread, not by the orderly stop (after {mounts} mounts)"
+    );
+    assert!(
+        took >= Duration::from_secs(1),
+        "not before the grace period: {took:?}"
+    );
+    assert!(!socket.exists(), "the signal thread removes the socket");
 }

@@ -293,10 +293,9 @@ pub(super) fn export(xs: &[XNode], v: &V) -> Value {
             ),
         }
     };
-    let trace = crate::Trace {
-        def: xs.get(def).and_then(|x| x.loc.range.clone()).map(Box::new),
-        base: base.map(|b| Box::new(export(xs, &b))),
-    };
+    let def = xs.get(def).and_then(|x| x.loc.range.clone()).map(Box::new);
+    let base = base.map(|b| Box::new(export(xs, &b)));
+    let trace = (def.is_some() || base.is_some()).then(|| Box::new(crate::Trace { def, base }));
     Value {
         data,
         secret,
