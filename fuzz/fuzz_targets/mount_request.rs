@@ -13,12 +13,12 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use esc_api::{EnvironmentRef, EscError, ExchangedToken, MemoryBudget, TokenExchange, Value};
 use esc_csi_provider::Mounter;
-use esc_csi_provider::credential::{AuthError, SecretReader};
-use esc_csi_provider::mount::budget::ResponseBudget;
 use esc_csi_provider::class::Settings;
-use esc_csi_provider::mount::MountInput;
 use esc_csi_provider::credential::exchange::ExchangeClient;
+use esc_csi_provider::credential::{AuthError, SecretReader};
 use esc_csi_provider::fetch::EnvironmentSource;
+use esc_csi_provider::mount::MountInput;
+use esc_csi_provider::mount::budget::ResponseBudget;
 use esc_csi_provider::mount::version::VersionKey;
 use libfuzzer_sys::fuzz_target;
 use secrecy::SecretString;
