@@ -20,7 +20,7 @@ pub use client::{ClientOptions, EscClient};
 pub use error::{ErrorKind, EscError, Failure, Step, sanitize};
 /// The ESC value type, shared with the evaluator (see the `esc-value` crate).
 pub use esc_value::{Data, MAX_DEPTH, Number, OBJECT_WEIGHT, Value};
-pub use memory_budget::{MemoryBudget, MemoryError, Reservation};
+pub use memory_budget::{HOLDING_PATIENCE, MemoryBudget, MemoryError, Reservation};
 pub use oauth::{ExchangedToken, TokenExchange, TokenType};
 pub use observe::Observer;
 pub use reply::{MAX_RETRY_AFTER, MAX_TOKEN_LIFETIME};

@@ -6,11 +6,20 @@
 //! reserves those bytes first and waits, until its deadline, while others hold too much; work
 //! that could never fit is refused at once. The estimate is the caller's, so this bounds what
 //! the caller counts, not the allocator.
+//!
+//! Work that already holds memory waits only [`HOLDING_PATIENCE`] for more: waiting while
+//! holding is how mounts stalled each other (each holding its reply's body, each waiting for
+//! decoding room the others held), so a holder gives up, releases what it held, and the others
+//! go on.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
+
+/// How long a reservation that holds bytes waits for more before it is refused as busy.
+pub const HOLDING_PATIENCE: Duration = Duration::from_secs(2);
 
 /// The shared budget. Cheap to share behind an [`Arc`].
 #[derive(Debug)]
@@ -129,8 +138,14 @@ impl Reservation {
         self.bytes
     }
 
-    /// Reserves `more` bytes on top of what is held, waiting until `deadline`.
+    /// Reserves `more` bytes on top of what is held, waiting until `deadline`, or for at most
+    /// [`HOLDING_PATIENCE`] when something is held already.
     pub async fn grow(&mut self, more: usize, deadline: Instant) -> Result<(), MemoryError> {
+        let deadline = if self.bytes > 0 {
+            deadline.min(Instant::now() + HOLDING_PATIENCE)
+        } else {
+            deadline
+        };
         loop {
             let freed = self.budget.freed.notified();
             if self.budget.try_take(more, self.bytes)? {
@@ -194,6 +209,33 @@ mod tests {
         r.shrink_to(10);
         assert_eq!(budget.used(), 10);
         assert_eq!(budget.peak(), 100);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn holders_waiting_for_each_other_give_up_after_the_holding_patience_not_the_deadline() {
+        let budget = MemoryBudget::new(100);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let (mut a, mut b) = (
+            budget.reserve(50, deadline).await.unwrap(),
+            budget.reserve(50, deadline).await.unwrap(),
+        );
+        // Each holds half and wants more than the other leaves: without a bound on waiting
+        // while holding, both would wait for the full 30 s.
+        let started = Instant::now();
+        let (ra, rb) = tokio::join!(a.grow(10, deadline), b.grow(10, deadline));
+        assert!(matches!(ra, Err(MemoryError::Busy { .. })), "{ra:?}");
+        assert!(matches!(rb, Err(MemoryError::Busy { .. })), "{rb:?}");
+        assert_eq!(started.elapsed(), HOLDING_PATIENCE);
+        // One that holds nothing waits until its own deadline for a holder to finish.
+        drop(b);
+        let late = Instant::now() + Duration::from_secs(10);
+        let waiter = tokio::spawn({
+            let budget = Arc::clone(&budget);
+            async move { budget.reserve(60, late).await.map(|r| r.bytes()) }
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        drop(a);
+        assert_eq!(waiter.await.unwrap().unwrap(), 60);
     }
 
     #[tokio::test]
