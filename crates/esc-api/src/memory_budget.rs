@@ -7,11 +7,14 @@
 //! that could never fit is refused at once. The estimate is the caller's, so this bounds what
 //! the caller counts, not the allocator.
 //!
-//! Work that already holds memory waits only [`HOLDING_PATIENCE`] for more: waiting while
-//! holding is how mounts stalled each other (each holding its reply's body, each waiting for
-//! decoding room the others held), so a holder gives up, releases what it held, and the others
-//! go on.
+//! Waiting while holding is how mounts stalled each other (each holding its reply's body, each
+//! waiting for decoding room the others held), so one holder at a time may wait: the oldest
+//! that needs to, for at most [`HOLDING_PATIENCE`]. What it waits for is kept for it (others
+//! take only what leaves it room), and a younger holder that would have to wait too is refused
+//! at once and releases what it held, so the mount furthest along finishes first. Work that
+//! holds nothing waits until its deadline, as it stalls no one.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,9 +28,27 @@ pub const HOLDING_PATIENCE: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct MemoryBudget {
     limit: usize,
-    /// Bytes reserved now, and the most ever reserved at once.
-    used: Mutex<(usize, usize)>,
+    state: Mutex<State>,
     freed: Notify,
+    /// Each reservation's age: a lower ticket is older.
+    tickets: AtomicU64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Bytes reserved now, and the most ever reserved at once.
+    used: usize,
+    peak: usize,
+    /// The one holder allowed to wait (its ticket), and what it needs.
+    waiter: Option<(u64, usize)>,
+}
+
+/// What a reservation may do now.
+enum Take {
+    Granted,
+    Wait,
+    /// An older holder waits already: waiting too could stall both.
+    Refused,
 }
 
 /// Why a reservation was not granted.
@@ -39,10 +60,10 @@ pub enum MemoryError {
          (--max-memory-in-flight)"
     )]
     TooLarge { needed: usize, limit: usize },
-    /// Others held the memory until the deadline.
+    /// Others held the memory: until the deadline, or while this one held some already.
     #[error(
         "other mounts held the node-wide memory budget ({limit} bytes, --max-memory-in-flight) \
-         until the deadline"
+         while this one waited"
     )]
     Busy { needed: usize, limit: usize },
 }
@@ -52,8 +73,9 @@ impl MemoryBudget {
     pub fn new(limit: usize) -> Arc<Self> {
         Arc::new(MemoryBudget {
             limit,
-            used: Mutex::new((0, 0)),
+            state: Mutex::new(State::default()),
             freed: Notify::new(),
+            tickets: AtomicU64::new(0),
         })
     }
 
@@ -63,16 +85,16 @@ impl MemoryBudget {
 
     /// Bytes reserved now.
     pub fn used(&self) -> usize {
-        self.lock().0
+        self.lock().used
     }
 
     /// The most bytes ever reserved at once.
     pub fn peak(&self) -> usize {
-        self.lock().1
+        self.lock().peak
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (usize, usize)> {
-        self.used.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// An empty reservation, to [`Reservation::grow`] as work proceeds.
@@ -80,6 +102,7 @@ impl MemoryBudget {
         Reservation {
             budget: Arc::clone(self),
             bytes: 0,
+            ticket: self.tickets.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -94,9 +117,11 @@ impl MemoryBudget {
         Ok(reservation)
     }
 
-    fn try_take(&self, bytes: usize, held: usize) -> Result<bool, MemoryError> {
+    /// Takes `bytes` for the reservation `ticket`, holding `held`. Room kept for the waiting
+    /// holder is not taken by others.
+    fn try_take(&self, bytes: usize, held: usize, ticket: u64) -> Result<Take, MemoryError> {
         if self.limit == 0 {
-            return Ok(true);
+            return Ok(Take::Granted);
         }
         let needed = held.saturating_add(bytes);
         if needed > self.limit {
@@ -105,13 +130,42 @@ impl MemoryBudget {
                 limit: self.limit,
             });
         }
-        let mut used = self.lock();
-        match used.0.checked_add(bytes).filter(|n| *n <= self.limit) {
-            Some(n) => {
-                *used = (n, used.1.max(n));
-                Ok(true)
+        let mut state = self.lock();
+        let kept = match state.waiter {
+            Some((waiter, kept)) if waiter != ticket => kept,
+            _ => 0,
+        };
+        if let Some(n) = state
+            .used
+            .checked_add(bytes)
+            .filter(|n| n.saturating_add(kept) <= self.limit)
+        {
+            state.used = n;
+            state.peak = state.peak.max(n);
+            return Ok(Take::Granted);
+        }
+        Ok(match state.waiter {
+            _ if held == 0 => Take::Wait,
+            Some((waiter, _)) if waiter < ticket => Take::Refused,
+            Some((waiter, _)) if waiter == ticket => Take::Wait,
+            _ => {
+                // The oldest holder that needs to wait: its need is kept for it from now on
+                // (a younger waiter, displaced, is refused when it looks again).
+                state.waiter = Some((ticket, bytes));
+                drop(state);
+                self.freed.notify_waiters();
+                Take::Wait
             }
-            None => Ok(false),
+        })
+    }
+
+    /// `ticket` stops waiting, granted or not, if it still is the waiter.
+    fn stop_waiting(&self, ticket: u64) {
+        let mut state = self.lock();
+        if state.waiter.is_some_and(|(waiter, _)| waiter == ticket) {
+            state.waiter = None;
+            drop(state);
+            self.freed.notify_waiters();
         }
     }
 
@@ -119,10 +173,19 @@ impl MemoryBudget {
         if self.limit == 0 || bytes == 0 {
             return;
         }
-        let mut used = self.lock();
-        used.0 = used.0.saturating_sub(bytes);
-        drop(used);
+        let mut state = self.lock();
+        state.used = state.used.saturating_sub(bytes);
+        drop(state);
         self.freed.notify_waiters();
+    }
+}
+
+/// A holder's claim to wait, given up when it stops waiting.
+struct Waiting<'a>(&'a MemoryBudget, u64);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.stop_waiting(self.1);
     }
 }
 
@@ -131,6 +194,7 @@ impl MemoryBudget {
 pub struct Reservation {
     budget: Arc<MemoryBudget>,
     bytes: usize,
+    ticket: u64,
 }
 
 impl Reservation {
@@ -141,22 +205,30 @@ impl Reservation {
     /// Reserves `more` bytes on top of what is held, waiting until `deadline`, or for at most
     /// [`HOLDING_PATIENCE`] when something is held already.
     pub async fn grow(&mut self, more: usize, deadline: Instant) -> Result<(), MemoryError> {
-        let deadline = if self.bytes > 0 {
+        let holding = self.bytes > 0;
+        let deadline = if holding {
             deadline.min(Instant::now() + HOLDING_PATIENCE)
         } else {
             deadline
         };
+        let busy = MemoryError::Busy {
+            needed: self.bytes.saturating_add(more),
+            limit: self.budget.limit,
+        };
+        // Clears this holder's claim to wait, however the wait ends.
+        let _waiting = holding.then(|| Waiting(&self.budget, self.ticket));
         loop {
             let freed = self.budget.freed.notified();
-            if self.budget.try_take(more, self.bytes)? {
-                self.bytes = self.bytes.saturating_add(more);
-                return Ok(());
+            match self.budget.try_take(more, self.bytes, self.ticket)? {
+                Take::Granted => {
+                    self.bytes = self.bytes.saturating_add(more);
+                    return Ok(());
+                }
+                Take::Refused => return Err(busy),
+                Take::Wait => {}
             }
             if tokio::time::timeout_at(deadline, freed).await.is_err() {
-                return Err(MemoryError::Busy {
-                    needed: self.bytes.saturating_add(more),
-                    limit: self.budget.limit,
-                });
+                return Err(busy);
             }
         }
     }
@@ -212,29 +284,51 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn holders_waiting_for_each_other_give_up_after_the_holding_patience_not_the_deadline() {
+    async fn of_two_holders_waiting_for_each_other_the_second_is_refused_and_the_first_goes_on() {
         let budget = MemoryBudget::new(100);
         let deadline = Instant::now() + Duration::from_secs(30);
-        let (mut a, mut b) = (
-            budget.reserve(50, deadline).await.unwrap(),
-            budget.reserve(50, deadline).await.unwrap(),
-        );
-        // Each holds half and wants more than the other leaves: without a bound on waiting
-        // while holding, both would wait for the full 30 s.
+        let mut a = budget.reserve(50, deadline).await.unwrap();
+        let mut b = budget.reserve(40, deadline).await.unwrap();
+        // a needs 30 more, which only b's release can give: a waits, with its 30 kept for it.
+        let first = tokio::spawn(async move { a.grow(30, deadline).await.map(|()| a) });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // b would have to wait too: it is refused at once, and its release lets a go on.
         let started = Instant::now();
-        let (ra, rb) = tokio::join!(a.grow(10, deadline), b.grow(10, deadline));
-        assert!(matches!(ra, Err(MemoryError::Busy { .. })), "{ra:?}");
-        assert!(matches!(rb, Err(MemoryError::Busy { .. })), "{rb:?}");
-        assert_eq!(started.elapsed(), HOLDING_PATIENCE);
-        // One that holds nothing waits until its own deadline for a holder to finish.
+        assert!(matches!(
+            b.grow(20, deadline).await,
+            Err(MemoryError::Busy { .. })
+        ));
+        assert_eq!(started.elapsed(), Duration::ZERO);
+        // Fresh work takes only what leaves a its room.
+        assert!(budget.reserve(1, Instant::now()).await.is_err());
         drop(b);
-        let late = Instant::now() + Duration::from_secs(10);
+        let a = first.await.unwrap().unwrap();
+        assert_eq!((a.bytes(), budget.used()), (80, 80));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_holder_waits_at_most_the_holding_patience_and_fresh_work_until_its_deadline() {
+        let budget = MemoryBudget::new(100);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let other = budget.reserve(60, deadline).await.unwrap();
+        let mut holder = budget.reserve(30, deadline).await.unwrap();
+        let started = Instant::now();
+        assert!(matches!(
+            holder.grow(20, deadline).await,
+            Err(MemoryError::Busy { .. })
+        ));
+        assert_eq!(started.elapsed(), HOLDING_PATIENCE);
+        drop(holder);
+        // One that holds nothing waits until its own deadline for a holder to finish.
         let waiter = tokio::spawn({
             let budget = Arc::clone(&budget);
-            async move { budget.reserve(60, late).await.map(|r| r.bytes()) }
+            async move {
+                let late = Instant::now() + Duration::from_secs(10);
+                budget.reserve(60, late).await.map(|r| r.bytes())
+            }
         });
         tokio::time::sleep(Duration::from_secs(5)).await;
-        drop(a);
+        drop(other);
         assert_eq!(waiter.await.unwrap().unwrap(), 60);
     }
 
