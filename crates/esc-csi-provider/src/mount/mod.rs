@@ -21,7 +21,7 @@ use crate::fetch::stale::{StaleOptions, StaleStore};
 use crate::metrics::Metrics;
 use crate::mount::budget::{Overflow, ResponseBudget};
 use crate::mount::version::{PodVersions, VersionKey};
-use crate::render::cost::{FILE_FRAMING, VERSION_BYTES, file_bytes};
+use crate::render::cost::file_bytes;
 use crate::render::folder;
 use crate::render::{ItemProblem, ItemProblemKind};
 use crate::render::{RenderError, render};
@@ -226,7 +226,7 @@ impl<S: EnvironmentSource, R: SecretReader, X: ExchangeClient> Mounter<S, R, X> 
             class.pod.namespace.as_deref().unwrap_or_default(),
         );
         for item in class.items.iter() {
-            let overhead = FILE_FRAMING + 2 * item.file_name.len() + VERSION_BYTES;
+            let overhead = file_bytes(&item.file_name, 0);
             let rendered = self
                 .render_item(&pod, item, root, default_mode, budget, deadline)
                 .await;
