@@ -215,8 +215,8 @@ impl Reservation {
             needed: self.bytes.saturating_add(more),
             limit: self.budget.limit,
         };
-        // Clears this holder's claim to wait, however the wait ends.
-        let _waiting = holding.then(|| Waiting(&self.budget, self.ticket));
+        // Once a holder waits, this clears its claim to wait, however the wait ends.
+        let mut waiting = None;
         loop {
             let freed = self.budget.freed.notified();
             match self.budget.try_take(more, self.bytes, self.ticket)? {
@@ -225,6 +225,9 @@ impl Reservation {
                     return Ok(());
                 }
                 Take::Refused => return Err(busy),
+                Take::Wait if holding => {
+                    waiting.get_or_insert_with(|| Waiting(&self.budget, self.ticket));
+                }
                 Take::Wait => {}
             }
             if tokio::time::timeout_at(deadline, freed).await.is_err() {
